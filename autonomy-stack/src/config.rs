@@ -1,0 +1,338 @@
+//! `StackConfig`: every tunable and feature flag of the stack. A release candidate carries one as
+//! data; a partial document overrides the defaults (missing keys keep their default, unknown keys are
+//! rejected) and [`StackConfig::validate`] rejects out-of-range values naming the key.
+
+use serde::{Deserialize, Serialize};
+
+/// A configuration value outside its allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{key}`: {message}")]
+pub struct ConfigError {
+    /// Dotted path of the offending key, e.g. `safety.aeb_ttc`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The whole stack's configuration. Defaults describe the production stack.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StackConfig {
+    /// Lidar clustering and detector fusion.
+    pub perception: PerceptionConfig,
+    /// Multi-object tracker.
+    pub tracking: TrackingConfig,
+    /// Trajectory prediction.
+    pub prediction: PredictionConfig,
+    /// Behaviour and trajectory planning.
+    pub planning: PlanningConfig,
+    /// Path tracking and speed control.
+    pub control: ControlConfig,
+    /// Runtime safety monitor (independent of the planner).
+    pub safety: SafetyConfig,
+}
+
+/// Perception tunables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PerceptionConfig {
+    /// Lidar points closer than this join one cluster, metres. Default 1.0.
+    pub cluster_distance: f64,
+    /// Smallest cluster that counts as an obstacle, points. Default 2.
+    pub min_cluster_points: u32,
+    /// Fuse the detector's object list with lidar clusters. Default true.
+    pub fuse_detections: bool,
+    /// Distance within which a detection and a cluster are the same object, metres. Default 2.0.
+    pub fusion_gate: f64,
+}
+
+impl Default for PerceptionConfig {
+    fn default() -> Self {
+        Self { cluster_distance: 1.0, min_cluster_points: 2, fuse_detections: true, fusion_gate: 2.0 }
+    }
+}
+
+/// Motion models for the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MotionModel {
+    /// Constant velocity.
+    ConstantVelocity,
+    /// Constant turn rate and velocity.
+    ConstantTurnRate,
+}
+
+/// Tracker tunables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Motion model of the Kalman filter. Default constant_velocity.
+    pub motion_model: MotionModel,
+    /// Association gate (Mahalanobis distance). Default 3.5.
+    pub gate: f64,
+    /// Hits before a track is confirmed. Default 3.
+    pub confirm_hits: u32,
+    /// Consecutive misses before a track is deleted. Default 5.
+    pub delete_misses: u32,
+    /// Process noise (acceleration standard deviation), m/s². Default 2.0.
+    pub process_noise: f64,
+    /// Measurement noise standard deviation, metres. Default 0.3.
+    pub measurement_noise: f64,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        Self {
+            motion_model: MotionModel::ConstantVelocity,
+            gate: 3.5,
+            confirm_hits: 3,
+            delete_misses: 5,
+            process_noise: 2.0,
+            measurement_noise: 0.3,
+        }
+    }
+}
+
+/// Prediction tunables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PredictionConfig {
+    /// How far ahead to predict, seconds. Default 4.0.
+    pub horizon: f64,
+    /// Time step of predicted trajectories, seconds. Default 0.2.
+    pub step: f64,
+    /// Vehicles on a road follow their lane instead of a straight line. Default true.
+    pub lane_following: bool,
+}
+
+impl Default for PredictionConfig {
+    fn default() -> Self {
+        Self { horizon: 4.0, step: 0.2, lane_following: true }
+    }
+}
+
+/// Planner tunables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanningConfig {
+    /// Trajectory horizon, seconds. Default 5.0.
+    pub horizon: f64,
+    /// Sampled lateral/longitudinal candidates per tick. Default 21.
+    pub samples: u32,
+    /// Cruise at this fraction of the speed limit. Default 0.95.
+    pub speed_limit_factor: f64,
+    /// IDM desired time headway, seconds. Default 1.5.
+    pub idm_headway: f64,
+    /// IDM minimum standstill gap, metres. Default 4.0.
+    pub idm_min_gap: f64,
+    /// IDM maximum acceleration, m/s². Default 1.5.
+    pub idm_accel: f64,
+    /// IDM comfortable deceleration, m/s². Default 3.0.
+    pub idm_decel: f64,
+    /// Allow lane changes (overtaking, avoiding blockages). Default true.
+    pub lane_change_enabled: bool,
+    /// Smallest gap in the target lane accepted for a lane change, metres. Default 20.0.
+    pub lane_change_min_gap: f64,
+    /// Distance kept from a crossing pedestrian or obstacle when stopping, metres. Default 5.0.
+    pub stop_distance: f64,
+    /// Planner reaction delay (perception-to-action), seconds. Default 0.0.
+    pub reaction_time: f64,
+    /// Compute budget per planning cycle, microseconds; overruns are counted as deadline misses.
+    /// Default 2000.
+    pub compute_budget_us: u64,
+}
+
+impl Default for PlanningConfig {
+    fn default() -> Self {
+        Self {
+            horizon: 5.0,
+            samples: 21,
+            speed_limit_factor: 0.95,
+            idm_headway: 1.5,
+            idm_min_gap: 4.0,
+            idm_accel: 1.5,
+            idm_decel: 3.0,
+            lane_change_enabled: true,
+            lane_change_min_gap: 20.0,
+            stop_distance: 5.0,
+            reaction_time: 0.0,
+            compute_budget_us: 2000,
+        }
+    }
+}
+
+/// Lateral controllers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LateralController {
+    /// Pure pursuit.
+    PurePursuit,
+    /// Stanley.
+    Stanley,
+}
+
+/// Controller tunables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Lateral path tracker. Default pure_pursuit.
+    pub lateral: LateralController,
+    /// Look-ahead time for pure pursuit, seconds. Default 0.8.
+    pub lookahead_time: f64,
+    /// Minimum look-ahead distance, metres. Default 4.0.
+    pub min_lookahead: f64,
+    /// Proportional gain of the speed loop, 1/s. Default 1.2.
+    pub speed_gain: f64,
+    /// Largest change of acceleration per second (jerk limit), m/s³. Default 8.0.
+    pub jerk_limit: f64,
+    /// Largest steering rate, degrees per second. Default 40.0.
+    pub steer_rate_limit: f64,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            lateral: LateralController::PurePursuit,
+            lookahead_time: 0.8,
+            min_lookahead: 4.0,
+            speed_gain: 1.2,
+            jerk_limit: 8.0,
+            steer_rate_limit: 40.0,
+        }
+    }
+}
+
+/// Safety monitor tunables and guardrail switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SafetyConfig {
+    /// Time-to-collision-based emergency braking. Default true.
+    pub aeb_enabled: bool,
+    /// TTC below which AEB brakes fully, seconds. Default 1.5.
+    pub aeb_ttc: f64,
+    /// Brake early on a predicted conflict along the planned path. Default true.
+    pub predictive_braking: bool,
+    /// Speed cap in degraded mode, m/s. Default 5.0.
+    pub degraded_speed_cap: f64,
+    /// Fraction of lidar rays without return (within visibility) that counts as dropout. Default 0.3.
+    pub dropout_threshold: f64,
+    /// Seconds without a detector frame before it counts as silent. Default 1.0.
+    pub detector_silence: f64,
+    /// Seconds of healthy input before degraded mode releases. Default 1.0.
+    pub recovery_time: f64,
+    /// Seconds of degradation after which a minimal-risk stop begins. Default 10.0.
+    pub mrm_after: f64,
+    /// Largest plausible jump of the localisation estimate between ticks, metres. Default 3.0.
+    pub max_position_jump: f64,
+    /// Enforce the speed limit and the road/area geofence. Default true.
+    pub domain_checks: bool,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        Self {
+            aeb_enabled: true,
+            aeb_ttc: 1.5,
+            predictive_braking: true,
+            degraded_speed_cap: 5.0,
+            dropout_threshold: 0.3,
+            detector_silence: 1.0,
+            recovery_time: 1.0,
+            mrm_after: 10.0,
+            max_position_jump: 3.0,
+            domain_checks: true,
+        }
+    }
+}
+
+struct Check {
+    errors: Vec<ConfigError>,
+}
+
+impl Check {
+    fn range(&mut self, key: &str, v: f64, lo: f64, hi: f64) {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            self.errors.push(ConfigError { key: key.to_owned(), message: format!("{v} is outside {lo}..={hi}") });
+        }
+    }
+
+    fn count(&mut self, key: &str, v: u64, lo: u64, hi: u64) {
+        if !(lo..=hi).contains(&v) {
+            self.errors.push(ConfigError { key: key.to_owned(), message: format!("{v} is outside {lo}..={hi}") });
+        }
+    }
+}
+
+impl StackConfig {
+    /// Every out-of-range value, each naming its key. Empty when the configuration is usable.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut c = Check { errors: Vec::new() };
+        let p = &self.perception;
+        c.range("perception.cluster_distance", p.cluster_distance, 0.05, 10.0);
+        c.count("perception.min_cluster_points", p.min_cluster_points.into(), 1, 100);
+        c.range("perception.fusion_gate", p.fusion_gate, 0.1, 20.0);
+        let t = &self.tracking;
+        c.range("tracking.gate", t.gate, 0.5, 50.0);
+        c.count("tracking.confirm_hits", t.confirm_hits.into(), 1, 50);
+        c.count("tracking.delete_misses", t.delete_misses.into(), 1, 100);
+        c.range("tracking.process_noise", t.process_noise, 0.01, 50.0);
+        c.range("tracking.measurement_noise", t.measurement_noise, 0.01, 10.0);
+        let pr = &self.prediction;
+        c.range("prediction.horizon", pr.horizon, 0.0, 20.0);
+        c.range("prediction.step", pr.step, 0.01, 2.0);
+        let pl = &self.planning;
+        c.range("planning.horizon", pl.horizon, 0.5, 20.0);
+        c.count("planning.samples", pl.samples.into(), 1, 500);
+        c.range("planning.speed_limit_factor", pl.speed_limit_factor, 0.1, 1.2);
+        c.range("planning.idm_headway", pl.idm_headway, 0.1, 10.0);
+        c.range("planning.idm_min_gap", pl.idm_min_gap, 0.0, 50.0);
+        c.range("planning.idm_accel", pl.idm_accel, 0.1, 10.0);
+        c.range("planning.idm_decel", pl.idm_decel, 0.1, 15.0);
+        c.range("planning.lane_change_min_gap", pl.lane_change_min_gap, 0.0, 500.0);
+        c.range("planning.stop_distance", pl.stop_distance, 0.0, 50.0);
+        c.range("planning.reaction_time", pl.reaction_time, 0.0, 5.0);
+        c.count("planning.compute_budget_us", pl.compute_budget_us, 1, 10_000_000);
+        let co = &self.control;
+        c.range("control.lookahead_time", co.lookahead_time, 0.05, 10.0);
+        c.range("control.min_lookahead", co.min_lookahead, 0.1, 100.0);
+        c.range("control.speed_gain", co.speed_gain, 0.01, 20.0);
+        c.range("control.jerk_limit", co.jerk_limit, 0.1, 1000.0);
+        c.range("control.steer_rate_limit", co.steer_rate_limit, 1.0, 1000.0);
+        let s = &self.safety;
+        c.range("safety.aeb_ttc", s.aeb_ttc, 0.1, 10.0);
+        c.range("safety.degraded_speed_cap", s.degraded_speed_cap, 0.0, 60.0);
+        c.range("safety.dropout_threshold", s.dropout_threshold, 0.0, 1.0);
+        c.range("safety.detector_silence", s.detector_silence, 0.05, 60.0);
+        c.range("safety.recovery_time", s.recovery_time, 0.0, 60.0);
+        c.range("safety.mrm_after", s.mrm_after, 0.0, 600.0);
+        c.range("safety.max_position_jump", s.max_position_jump, 0.1, 100.0);
+        c.errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_override_keeps_the_other_defaults() {
+        let c: StackConfig = serde_json::from_str(r#"{"safety": {"aeb_enabled": false}}"#).unwrap();
+        assert!(!c.safety.aeb_enabled);
+        assert_eq!(c.safety.aeb_ttc, SafetyConfig::default().aeb_ttc);
+        assert_eq!(c.planning, PlanningConfig::default());
+        assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_naming_the_key() {
+        let err = serde_json::from_str::<StackConfig>(r#"{"safety": {"aeb_ttx": 1.0}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `aeb_ttx`"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        let c: StackConfig = serde_json::from_str(r#"{"safety": {"aeb_ttc": -1}, "planning": {"samples": 0}}"#).unwrap();
+        let keys: Vec<_> = c.validate().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["planning.samples", "safety.aeb_ttc"]);
+    }
+}

@@ -1,0 +1,349 @@
+//! The stack's interface with the simulator: what it is told once per run ([`Mission`]), what it
+//! sees each control tick ([`SensorFrame`]) and what it answers ([`StackOutput`]).
+//!
+//! Frames: the world frame is x east, y north, metres; headings are radians counter-clockwise from
+//! +x. Lidar angles are relative to the ego's heading. Time is simulated seconds.
+
+use serde::{Deserialize, Serialize};
+
+/// The road as the stack's map knows it: parallel lanes along a reference line that starts at the
+/// origin heading +x and bends with constant curvature. Lane 0 is the rightmost; the reference line
+/// is its right edge.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoadMap {
+    /// Number of lanes.
+    pub lanes: u32,
+    /// Lane width, metres.
+    pub lane_width: f64,
+    /// Length of the reference line, metres.
+    pub length: f64,
+    /// Curvature, 1/metres (positive turns left).
+    pub curvature: f64,
+    /// Speed limit, m/s.
+    pub speed_limit: f64,
+}
+
+/// An oriented box in the world frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OrientedBox {
+    /// Centre x, metres.
+    pub x: f64,
+    /// Centre y, metres.
+    pub y: f64,
+    /// Heading, radians.
+    pub heading: f64,
+    /// Extent along the heading, metres.
+    pub length: f64,
+    /// Extent across the heading, metres.
+    pub width: f64,
+}
+
+/// An open area for mobile robots: bounds and the static obstacles the map knows about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AreaMap {
+    /// Smallest x, metres.
+    pub min_x: f64,
+    /// Smallest y, metres.
+    pub min_y: f64,
+    /// Largest x, metres.
+    pub max_x: f64,
+    /// Largest y, metres.
+    pub max_y: f64,
+    /// Speed limit, m/s.
+    pub speed_limit: f64,
+    /// Mapped static obstacles (racks, walls). Unmapped ones only show up in the sensors.
+    pub obstacles: Vec<OrientedBox>,
+}
+
+/// Where the ego must go.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum MissionGoal {
+    /// Reach road coordinate `s` (metres along the reference line).
+    RoadDistance {
+        /// Target s, metres.
+        s: f64,
+    },
+    /// Reach a point within a tolerance.
+    Point {
+        /// x, metres.
+        x: f64,
+        /// y, metres.
+        y: f64,
+        /// Arrival radius, metres.
+        tolerance: f64,
+    },
+    /// Enter a rectangle.
+    Region {
+        /// Smallest x.
+        min_x: f64,
+        /// Smallest y.
+        min_y: f64,
+        /// Largest x.
+        max_x: f64,
+        /// Largest y.
+        max_y: f64,
+    },
+}
+
+/// The ego's dimensions and actuator limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VehicleParams {
+    /// Length, metres.
+    pub length: f64,
+    /// Width, metres.
+    pub width: f64,
+    /// Wheelbase, metres.
+    pub wheelbase: f64,
+    /// Maximum acceleration, m/s².
+    pub max_accel: f64,
+    /// Maximum braking deceleration (positive), m/s².
+    pub max_decel: f64,
+    /// Maximum steering angle, radians.
+    pub max_steer: f64,
+}
+
+/// What the stack is told once, before the first tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mission {
+    /// The road, if the scenario has one.
+    pub road: Option<RoadMap>,
+    /// The open area, if the scenario has one.
+    pub area: Option<AreaMap>,
+    /// Where to go.
+    pub goal: MissionGoal,
+    /// Optional route waypoints (world frame), in order.
+    pub route: Vec<(f64, f64)>,
+    /// The lane the ego starts in, when on a road.
+    pub start_lane: Option<u32>,
+    /// The ego vehicle.
+    pub vehicle: VehicleParams,
+    /// Control period, seconds (the simulator calls [`crate::interface`]'s step once per period).
+    pub control_period: f64,
+}
+
+/// The ego's state as localisation estimates it (noisy).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct EgoEstimate {
+    /// x, metres.
+    pub x: f64,
+    /// y, metres.
+    pub y: f64,
+    /// Heading, radians.
+    pub heading: f64,
+    /// Forward speed, m/s.
+    pub speed: f64,
+    /// Longitudinal acceleration, m/s².
+    pub accel: f64,
+    /// Yaw rate, rad/s.
+    pub yaw_rate: f64,
+}
+
+/// One lidar scan: `ranges[i]` is the return of the ray at `angle_min + i * angle_increment`
+/// (relative to the ego's heading); `None` means no return (nothing in range, or dropout).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LidarScan {
+    /// Angle of the first ray relative to the ego's heading, radians.
+    pub angle_min: f64,
+    /// Angle between consecutive rays, radians.
+    pub angle_increment: f64,
+    /// Maximum range, metres.
+    pub max_range: f64,
+    /// Ranges, metres.
+    pub ranges: Vec<Option<f64>>,
+}
+
+/// Object classes the detector reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectClass {
+    /// Car.
+    Car,
+    /// Truck or bus.
+    Truck,
+    /// Cyclist.
+    Cyclist,
+    /// Pedestrian.
+    Pedestrian,
+    /// Robot or forklift.
+    Robot,
+    /// Anything static or unclassified.
+    Unknown,
+}
+
+/// One object from the detector, in the world frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Class.
+    pub class: ObjectClass,
+    /// Centre x, metres.
+    pub x: f64,
+    /// Centre y, metres.
+    pub y: f64,
+    /// Velocity x, m/s.
+    pub vx: f64,
+    /// Velocity y, m/s.
+    pub vy: f64,
+    /// Heading, radians.
+    pub heading: f64,
+    /// Length, metres.
+    pub length: f64,
+    /// Width, metres.
+    pub width: f64,
+    /// Confidence 0..1.
+    pub confidence: f64,
+}
+
+/// Everything the stack sees in one control tick.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SensorFrame {
+    /// Control tick number, from 0.
+    pub tick: u64,
+    /// Simulated time, seconds.
+    pub time: f64,
+    /// Localisation's estimate of the ego.
+    pub ego: EgoEstimate,
+    /// The newest lidar scan, when one completed this tick.
+    pub lidar: Option<LidarScan>,
+    /// The detector's object list, when one arrived this tick (already delayed by its latency).
+    pub detections: Option<Vec<Detection>>,
+}
+
+/// The actuation request: the simulator's vehicle model applies its own limits on top.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ControlCommand {
+    /// Longitudinal acceleration, m/s² (negative brakes).
+    pub accel: f64,
+    /// Front-wheel steering angle, radians (positive turns left).
+    pub steer: f64,
+}
+
+/// The stack's operating mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Everything healthy.
+    #[default]
+    Nominal,
+    /// Inputs unhealthy or outside the operating domain: speed capped.
+    Degraded,
+    /// The safety monitor has taken over (emergency brake or minimal-risk stop).
+    Fallback,
+}
+
+/// Why a guardrail acted. Reason codes are stable: reports count activations by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Time-to-collision fell below the AEB threshold: emergency braking.
+    AebTtc,
+    /// Predicted conflict along the planned path: early braking.
+    PredictiveBrake,
+    /// Too many lidar rays returned nothing.
+    LidarDropout,
+    /// The detector went silent.
+    DetectorSilence,
+    /// A NaN or physically implausible input.
+    ImplausibleInput,
+    /// Localisation jumped.
+    LocalisationJump,
+    /// The number of tracks changed implausibly.
+    TrackCountAnomaly,
+    /// Above the speed limit.
+    SpeedLimit,
+    /// Friction estimate too low for the planned speed.
+    LowFriction,
+    /// Outside the geofence (road or area bounds).
+    Geofence,
+    /// A command outside the envelope was clamped.
+    EnvelopeClamp,
+    /// Controlled stop after persistent degradation.
+    MinimalRiskManoeuvre,
+}
+
+/// One guardrail activation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailEvent {
+    /// Why.
+    pub reason: Reason,
+    /// True when this activation engaged a fallback (counts as an intervention).
+    pub intervention: bool,
+}
+
+/// The stack's modules, for latency accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Module {
+    /// Lidar clustering and fusion.
+    Perception,
+    /// Multi-object tracking.
+    Tracking,
+    /// Trajectory prediction.
+    Prediction,
+    /// Behaviour and trajectory planning.
+    Planning,
+    /// Path and speed control.
+    Control,
+    /// Runtime safety monitor.
+    Safety,
+}
+
+impl Module {
+    /// Every module, in pipeline order.
+    pub const ALL: [Module; 6] =
+        [Module::Perception, Module::Tracking, Module::Prediction, Module::Planning, Module::Control, Module::Safety];
+}
+
+/// Per-module compute time in one tick, nanoseconds, as measured by the injected [`Clock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ModuleTimings {
+    /// Nanoseconds per module, indexed like [`Module::ALL`].
+    pub nanos: [u64; 6],
+}
+
+impl ModuleTimings {
+    /// Time spent in `module`.
+    pub fn get(&self, module: Module) -> u64 {
+        self.nanos[module as usize]
+    }
+}
+
+/// What the stack reports about one tick besides the command.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Telemetry {
+    /// Operating mode after this tick.
+    pub mode: Mode,
+    /// Guardrail activations this tick.
+    pub events: Vec<GuardrailEvent>,
+    /// Measured compute time per module. Reported only: never used in a decision.
+    pub timings: ModuleTimings,
+    /// The planner overran its compute budget this tick (counted, never acted on).
+    pub deadline_miss: bool,
+    /// Confirmed tracks after this tick.
+    pub tracks: u32,
+}
+
+/// The stack's answer for one tick.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StackOutput {
+    /// What to actuate.
+    pub command: ControlCommand,
+    /// What happened inside.
+    pub telemetry: Telemetry,
+}
+
+/// A monotonic clock the caller injects so the stack can *measure* module latency without reading
+/// the wall clock itself. Tests inject a fake; the simulator injects a real one.
+pub trait Clock {
+    /// Nanoseconds since an arbitrary origin; never decreases.
+    fn now_ns(&mut self) -> u64;
+}
+
+/// A clock that never moves: latency reads as zero. For tests and replays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrozenClock;
+
+impl Clock for FrozenClock {
+    fn now_ns(&mut self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,389 @@
+//! Typed decoding: a serde `Deserializer` over the marked YAML tree, so every structural error
+//! (unknown field, wrong type, missing field, unknown variant) carries the line and column of the
+//! node it is about, plus a did-you-mean where one fits.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess, Visitor};
+use serde::Deserialize;
+
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::span::Span;
+use crate::yaml::{Node, NodeKind, Resolved};
+
+/// A decoding error: code, message, help, and the position once known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeError {
+    /// Where it happened; filled in by the innermost node that saw the error.
+    pub span: Option<Span>,
+    /// Stable code.
+    pub code: Code,
+    /// One-sentence message.
+    pub message: String,
+    /// Help, when there is some.
+    pub help: Option<String>,
+}
+
+impl DeError {
+    fn new(code: Code, message: String) -> Self {
+        Self { span: None, code, message, help: None }
+    }
+
+    fn at(mut self, span: Span) -> Self {
+        self.span.get_or_insert(span);
+        self
+    }
+
+    /// The error as a diagnostic of `file`.
+    pub fn into_diagnostic(self, file: &str) -> Diagnostic {
+        let mut d = Diagnostic::error(file, self.span.unwrap_or(Span::new(1, 1)), self.code, self.message);
+        d.help = self.help;
+        d
+    }
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+fn list(names: &[&str]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn suggest(word: &str, expected: &'static [&'static str], what: &str) -> Option<String> {
+    match did_you_mean(word, expected.iter().copied()) {
+        Some(s) => Some(format!("did you mean `{s}`?")),
+        None if expected.is_empty() => None,
+        None => Some(format!("expected one of {what}: {}", list(expected))),
+    }
+}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError::new(Code::InvalidValue, msg.to_string())
+    }
+
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        DeError::new(Code::WrongType, format!("expected {exp}, found {}", describe(&unexp)))
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        DeError::new(Code::InvalidValue, format!("invalid value {}, expected {exp}", describe(&unexp)))
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        DeError::new(Code::InvalidValue, format!("expected {exp}, found {len} elements"))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        let mut e = DeError::new(Code::UnknownVariant, format!("unknown kind `{variant}`"));
+        e.help = suggest(variant, expected, "the kinds");
+        e
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let mut e = DeError::new(Code::UnknownField, format!("unknown field `{field}`"));
+        e.help = suggest(field, expected, "the fields");
+        e
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        DeError::new(Code::MissingField, format!("missing field `{field}`"))
+    }
+
+    fn duplicate_field(field: &'static str) -> Self {
+        DeError::new(Code::DuplicateKey, format!("duplicate key `{field}`"))
+    }
+}
+
+fn describe(u: &de::Unexpected<'_>) -> String {
+    match u {
+        de::Unexpected::Str(s) => format!("the string \"{s}\""),
+        de::Unexpected::Unit => "nothing (null)".into(),
+        de::Unexpected::Map => "a mapping".into(),
+        de::Unexpected::Seq => "a list".into(),
+        de::Unexpected::Float(f) => format!("the number {f}"),
+        de::Unexpected::Signed(i) => format!("the number {i}"),
+        de::Unexpected::Unsigned(i) => format!("the number {i}"),
+        other => other.to_string(),
+    }
+}
+
+/// Decodes `T` from `node`.
+pub fn decode<'de, T: Deserialize<'de>>(node: &'de Node) -> Result<T, DeError> {
+    T::deserialize(NodeDe(node))
+}
+
+/// A serde deserializer reading one node.
+#[derive(Clone, Copy)]
+pub struct NodeDe<'a>(pub &'a Node);
+
+impl<'de> NodeDe<'de> {
+    fn fail(&self, code: Code, message: String) -> DeError {
+        DeError::new(code, message).at(self.0.span)
+    }
+}
+
+macro_rules! forward_int {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            let span = self.0.span;
+            match &self.0.kind {
+                NodeKind::Scalar(s) => match s.resolve() {
+                    Resolved::Int(i) => visitor.visit_i64(i),
+                    _ => self.deserialize_any(visitor),
+                },
+                _ => self.deserialize_any(visitor),
+            }
+            .map_err(|e| e.at(span))
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for NodeDe<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        let r = match &self.0.kind {
+            NodeKind::Scalar(s) => match s.resolve() {
+                Resolved::Null => visitor.visit_unit(),
+                Resolved::Bool(b) => visitor.visit_bool(b),
+                Resolved::Int(i) => visitor.visit_i64(i),
+                Resolved::Float(f) => visitor.visit_f64(f),
+                Resolved::Str(_) => visitor.visit_borrowed_str(&s.text),
+            },
+            NodeKind::Seq(items) => visitor.visit_seq(Seq { items: items.iter(), len: items.len() }),
+            NodeKind::Map(entries) => visitor.visit_map(Map { entries: entries.iter(), value: None }),
+        };
+        r.map_err(|e| e.at(span))
+    }
+
+    forward_int!(deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64);
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.kind {
+            NodeKind::Scalar(s) => match s.resolve() {
+                Resolved::Int(i) => visitor.visit_f64(i as f64),
+                Resolved::Float(f) => visitor.visit_f64(f),
+                _ => self.deserialize_any(visitor),
+            },
+            _ => self.deserialize_any(visitor),
+        }
+        .map_err(|e| e.at(span))
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.kind {
+            // A plain scalar that looks like a number is still fine where text is expected (`id: 101`).
+            NodeKind::Scalar(s) if !matches!(s.resolve(), Resolved::Null) => visitor.visit_borrowed_str(&s.text),
+            _ => self.deserialize_any(visitor),
+        }
+        .map_err(|e| e.at(span))
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.kind {
+            NodeKind::Scalar(s) if matches!(s.resolve(), Resolved::Null) => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+        .map_err(|e| e.at(span))
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.kind {
+            NodeKind::Map(entries) if entries.is_empty() => visitor.visit_unit(),
+            _ => self.deserialize_any(visitor),
+        }
+        .map_err(|e| e.at(span))
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        visitor.visit_newtype_struct(self).map_err(|e| e.at(span))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.kind {
+            NodeKind::Scalar(_) => visitor.visit_enum(Enum { key: self.0, value: None }),
+            NodeKind::Map(entries) if entries.len() == 1 => {
+                let (k, v) = &entries[0];
+                visitor.visit_enum(Enum { key: k, value: Some(v) })
+            }
+            NodeKind::Map(entries) => {
+                let found = if entries.is_empty() {
+                    "an empty mapping".to_string()
+                } else {
+                    format!(
+                        "{} keys ({})",
+                        entries.len(),
+                        entries
+                            .iter()
+                            .filter_map(|(k, _)| k.as_scalar().map(|s| format!("`{}`", s.text)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                let mut e =
+                    self.fail(Code::WrongType, format!("expected exactly one kind as the only key, found {found}"));
+                e.help = Some(format!("write one of {} as the single key", list(variants)));
+                Err(e)
+            }
+            NodeKind::Seq(_) => {
+                let mut e =
+                    self.fail(Code::WrongType, "expected a mapping with one kind as its key, found a list".into());
+                e.help = Some(format!("write one of {} as the single key", list(variants)));
+                Err(e)
+            }
+        }
+        .map_err(|e| e.at(span))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i128 u128 char bytes byte_buf seq tuple tuple_struct map struct
+    }
+}
+
+struct Seq<'a> {
+    items: std::slice::Iter<'a, Node>,
+    len: usize,
+}
+
+impl<'de> SeqAccess<'de> for Seq<'de> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+        match self.items.next() {
+            Some(node) => seed.deserialize(NodeDe(node)).map(Some).map_err(|e| e.at(node.span)),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.len)
+    }
+}
+
+struct Map<'a> {
+    entries: std::slice::Iter<'a, (Node, Node)>,
+    value: Option<&'a Node>,
+}
+
+impl<'de> MapAccess<'de> for Map<'de> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+        match self.entries.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                seed.deserialize(NodeDe(k)).map(Some).map_err(|e| e.at(k.span))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        match self.value.take() {
+            Some(v) => seed.deserialize(NodeDe(v)).map_err(|e| e.at(v.span)),
+            None => Err(DeError::new(Code::InvalidValue, "value requested before key".into())),
+        }
+    }
+}
+
+struct Enum<'a> {
+    key: &'a Node,
+    value: Option<&'a Node>,
+}
+
+impl<'de> EnumAccess<'de> for Enum<'de> {
+    type Error = DeError;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), DeError> {
+        let span = self.key.span;
+        let text = self.key.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
+        let v = seed.deserialize(text.into_deserializer()).map_err(|e: DeError| e.at(span))?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Enum<'de> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        match self.value {
+            None => Ok(()),
+            Some(v) => match &v.kind {
+                NodeKind::Scalar(s) if matches!(s.resolve(), Resolved::Null) => Ok(()),
+                NodeKind::Map(e) if e.is_empty() => Ok(()),
+                _ => Err(DeError::new(Code::WrongType, "this kind takes no settings; write `{}` or nothing".into())
+                    .at(v.span)),
+            },
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
+        match self.value {
+            Some(v) => seed.deserialize(NodeDe(v)).map_err(|e| e.at(v.span)),
+            None => Err(DeError::new(Code::WrongType, "this kind needs settings under it".into()).at(self.key.span)),
+        }
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        match self.value {
+            Some(v) => de::Deserializer::deserialize_seq(NodeDe(v), visitor),
+            None => Err(DeError::new(Code::WrongType, "this kind needs a list under it".into()).at(self.key.span)),
+        }
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match self.value {
+            Some(v) => match &v.kind {
+                // `stop:` with nothing under it means "all defaults".
+                NodeKind::Scalar(s) if matches!(s.resolve(), Resolved::Null) => {
+                    visitor.visit_map(Map { entries: [].iter(), value: None }).map_err(|e| e.at(v.span))
+                }
+                _ => de::Deserializer::deserialize_any(NodeDe(v), visitor),
+            },
+            None => visitor.visit_map(Map { entries: [].iter(), value: None }).map_err(|e| e.at(self.key.span)),
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The ego vehicle and the scripted actors: start states, goals, manoeuvres and their triggers.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{num_defaults, Number, Point};
+
+num_defaults! {
+    zero = 0.0;
+    car_length = 4.6;
+    car_width = 1.9;
+    wheelbase = 2.8;
+    max_accel = 3.0;
+    max_decel = 8.0;
+    max_steer = 35.0;
+    goal_tolerance = 2.0;
+    keep_accel = 2.0;
+    lane_change_duration = 3.0;
+    stop_decel = 4.0;
+    walk_speed = 1.4;
+    start_accel = 1.5;
+}
+
+/// The vehicle under test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ego<N: Number> {
+    /// Dimensions and limits (defaults: a mid-size car).
+    #[serde(default)]
+    pub model: VehicleModel<N>,
+    /// Initial pose.
+    pub start: Start<N>,
+    /// Initial speed, m/s.
+    #[serde(default = "zero::<N>")]
+    pub speed: N,
+    /// Where the ego must get to.
+    pub goal: Goal<N>,
+    /// Optional route as waypoints (open areas); on a road the route is the ego's lane.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<Point<N>>,
+}
+
+/// Dimensions and actuator limits of a vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleModel<N: Number> {
+    /// Length, metres.
+    #[serde(default = "car_length::<N>")]
+    pub length: N,
+    /// Width, metres.
+    #[serde(default = "car_width::<N>")]
+    pub width: N,
+    /// Wheelbase, metres.
+    #[serde(default = "wheelbase::<N>")]
+    pub wheelbase: N,
+    /// Maximum acceleration, m/s².
+    #[serde(default = "max_accel::<N>")]
+    pub max_accel: N,
+    /// Maximum braking deceleration (positive), m/s².
+    #[serde(default = "max_decel::<N>")]
+    pub max_decel: N,
+    /// Maximum steering angle, degrees.
+    #[serde(default = "max_steer::<N>")]
+    pub max_steer: N,
+}
+
+impl<N: Number> Default for VehicleModel<N> {
+    fn default() -> Self {
+        Self {
+            length: car_length(),
+            width: car_width(),
+            wheelbase: wheelbase(),
+            max_accel: max_accel(),
+            max_decel: max_decel(),
+            max_steer: max_steer(),
+        }
+    }
+}
+
+/// An initial pose: either on a lane (`lane` and `s`, optionally `offset`) or in the plane
+/// (`x`, `y`, `heading`). Never both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Start<N: Number> {
+    /// Lane index (0 = rightmost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<u32>,
+    /// Distance along the road, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<N>,
+    /// Lateral offset from the lane centre, metres (positive is left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<N>,
+    /// x, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<N>,
+    /// y, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<N>,
+    /// Heading, degrees counter-clockwise from +x (with `x`/`y`; on a lane it follows the lane).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading: Option<N>,
+}
+
+/// A start pose once its form is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StartPose<N: Number> {
+    /// On lane `lane`, `s` metres along, `offset` metres left of the centre.
+    Lane {
+        /// Lane index.
+        lane: u32,
+        /// Distance along the road.
+        s: N,
+        /// Offset from the lane centre.
+        offset: N,
+    },
+    /// At `x`, `y` with `heading` degrees.
+    Pose {
+        /// x.
+        x: N,
+        /// y.
+        y: N,
+        /// Heading, degrees.
+        heading: N,
+    },
+}
+
+impl<N: Number> Start<N> {
+    /// Which form this start takes; `None` when it is neither or both (validation reports it).
+    pub fn pose(&self) -> Option<StartPose<N>> {
+        let lane_form = self.lane.is_some() || self.s.is_some() || self.offset.is_some();
+        let plane_form = self.x.is_some() || self.y.is_some() || self.heading.is_some();
+        match (lane_form, plane_form) {
+            (true, false) => Some(StartPose::Lane {
+                lane: self.lane?,
+                s: self.s.clone()?,
+                offset: self.offset.clone().unwrap_or_else(|| N::from(0.0)),
+            }),
+            (false, true) => Some(StartPose::Pose {
+                x: self.x.clone()?,
+                y: self.y.clone()?,
+                heading: self.heading.clone().unwrap_or_else(|| N::from(0.0)),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Where the ego must get to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Goal<N: Number> {
+    /// Travel this many metres along the road from the start.
+    Distance(N),
+    /// Reach a point within a tolerance.
+    Position {
+        /// x, metres.
+        x: N,
+        /// y, metres.
+        y: N,
+        /// Radius that counts as arrived, metres.
+        #[serde(default = "goal_tolerance::<N>")]
+        tolerance: N,
+    },
+    /// Enter an axis-aligned region.
+    Region {
+        /// Smallest x.
+        min_x: N,
+        /// Smallest y.
+        min_y: N,
+        /// Largest x.
+        max_x: N,
+        /// Largest y.
+        max_y: N,
+    },
+}
+
+/// A scripted actor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Actor<N: Number> {
+    /// Unique id within the scenario, used by triggers and reports.
+    pub id: String,
+    /// What it is: sets its default size and how sensors classify it.
+    pub kind: ActorKind,
+    /// Initial pose.
+    pub start: Start<N>,
+    /// Initial speed, m/s.
+    #[serde(default = "zero::<N>")]
+    pub speed: N,
+    /// Size override, metres (defaults depend on `kind`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Size<N>>,
+    /// Manoeuvres in order; each starts when the previous one is done and its trigger (if any) fires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub behaviour: Vec<Step<N>>,
+}
+
+/// Kinds of actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// Passenger car.
+    Car,
+    /// Truck or bus.
+    Truck,
+    /// Cyclist.
+    Cyclist,
+    /// Pedestrian.
+    Pedestrian,
+    /// Another mobile robot.
+    Robot,
+    /// Forklift.
+    Forklift,
+    /// A static obstacle on the road (debris, a lost load, a cone).
+    Obstacle,
+}
+
+impl ActorKind {
+    /// Default (length, width), metres.
+    pub fn default_size(self) -> (f64, f64) {
+        match self {
+            ActorKind::Car => (4.6, 1.9),
+            ActorKind::Truck => (12.0, 2.5),
+            ActorKind::Cyclist => (1.8, 0.6),
+            ActorKind::Pedestrian => (0.5, 0.5),
+            ActorKind::Robot => (1.2, 0.8),
+            ActorKind::Forklift => (2.8, 1.2),
+            ActorKind::Obstacle => (0.8, 0.8),
+        }
+    }
+}
+
+/// Length and width, metres.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Size<N: Number> {
+    /// Length, metres.
+    pub length: N,
+    /// Width, metres.
+    pub width: N,
+}
+
+/// One step of an actor's behaviour: a manoeuvre, optionally gated by a trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step<N: Number> {
+    /// Start this step only once the trigger fires (after the previous step is done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Trigger<N>>,
+    /// The manoeuvre.
+    #[serde(rename = "do")]
+    pub action: Manoeuvre<N>,
+}
+
+/// What an actor does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Manoeuvre<N: Number> {
+    /// Follow the current lane, converging to `speed`.
+    KeepLane {
+        /// Target speed, m/s.
+        speed: N,
+        /// Acceleration used to reach it, m/s².
+        #[serde(default = "keep_accel::<N>")]
+        accel: N,
+    },
+    /// Drive through waypoints at a speed.
+    FollowWaypoints {
+        /// Waypoints, in order.
+        points: Vec<Point<N>>,
+        /// Speed, m/s.
+        speed: N,
+    },
+    /// Move to lane `to` over `duration` seconds.
+    ChangeLane {
+        /// Target lane index.
+        to: u32,
+        /// Seconds the lateral move takes.
+        #[serde(default = "lane_change_duration::<N>")]
+        duration: N,
+    },
+    /// Brake to a speed at a deceleration.
+    Brake {
+        /// Target speed, m/s.
+        #[serde(default = "zero::<N>")]
+        to_speed: N,
+        /// Deceleration (positive), m/s².
+        decel: N,
+    },
+    /// Come to a stop and stay.
+    Stop {
+        /// Deceleration (positive), m/s².
+        #[serde(default = "stop_decel::<N>")]
+        decel: N,
+    },
+    /// Walk or ride across the road, perpendicular to it.
+    CrossRoad {
+        /// Speed, m/s.
+        #[serde(default = "walk_speed::<N>")]
+        speed: N,
+        /// Which way: towards the left edge or the right edge of the road.
+        #[serde(default)]
+        direction: CrossDirection,
+    },
+    /// Accelerate from standstill (or current speed) to a speed.
+    StartMoving {
+        /// Target speed, m/s.
+        speed: N,
+        /// Acceleration, m/s².
+        #[serde(default = "start_accel::<N>")]
+        accel: N,
+    },
+    /// Hold the current motion for a while.
+    Wait {
+        /// Seconds.
+        duration: N,
+    },
+}
+
+/// Direction of a road crossing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossDirection {
+    /// Towards the left edge (increasing lane index).
+    #[default]
+    Left,
+    /// Towards the right edge.
+    Right,
+}
+
+/// A condition that starts a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger<N: Number> {
+    /// Simulation time has reached `after` seconds.
+    Time {
+        /// Seconds since the start.
+        after: N,
+    },
+    /// Longitudinal gap (bumper to bumper, along the road) between this actor and the ego.
+    GapToEgo(Compare<N>),
+    /// Straight-line distance between this actor's and the ego's centres, metres.
+    DistanceToEgo(Compare<N>),
+    /// The ego's speed, m/s.
+    EgoSpeed(Compare<N>),
+    /// Time-to-collision between the ego and this actor, seconds.
+    Ttc(Compare<N>),
+    /// Another actor (or `ego`) has reached a position.
+    ActorReached {
+        /// Actor id, or `ego`.
+        actor: String,
+        /// Distance along the road, metres.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        s: Option<N>,
+        /// A point to reach, with `radius`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<Point<N>>,
+        /// Radius around `position`, metres.
+        #[serde(default = "goal_tolerance::<N>")]
+        radius: N,
+    },
+}
+
+/// A one-sided comparison: `{ below: 15 }` or `{ above: 10 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Compare<N: Number> {
+    /// Fires when the value drops below this.
+    Below(N),
+    /// Fires when the value rises above this.
+    Above(N),
+}

@@ -1,0 +1,155 @@
+//! Environment: road friction, visibility and the sensor models the simulator applies.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{num_defaults, Number};
+
+num_defaults! {
+    friction = 0.9;
+    visibility = 250.0;
+    lidar_range = 60.0;
+    lidar_rate = 10.0;
+    lidar_noise = 0.02;
+    zero = 0.0;
+    detector_range = 80.0;
+    detector_noise = 0.3;
+    detector_miss = 0.02;
+    detector_fp = 0.01;
+    detector_latency = 0.1;
+    loc_position_noise = 0.05;
+    loc_heading_noise = 0.2;
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn rays() -> u32 {
+    360
+}
+
+/// Conditions and sensor models. Every field has a documented default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment<N: Number> {
+    /// Tyre-road friction coefficient (dry asphalt 0.9, wet 0.5, snow 0.2, ice 0.1).
+    #[serde(default = "friction::<N>")]
+    pub friction: N,
+    /// Distance beyond which sensors see nothing (fog, darkness), metres.
+    #[serde(default = "visibility::<N>")]
+    pub visibility: N,
+    /// Scanning lidar.
+    #[serde(default)]
+    pub lidar: Lidar<N>,
+    /// Object detector (camera/radar fusion) that reports a list of objects.
+    #[serde(default)]
+    pub detector: Detector<N>,
+    /// Localisation (ego pose estimate) noise.
+    #[serde(default)]
+    pub localisation: Localisation<N>,
+}
+
+impl<N: Number> Default for Environment<N> {
+    fn default() -> Self {
+        Self {
+            friction: friction(),
+            visibility: visibility(),
+            lidar: Lidar::default(),
+            detector: Detector::default(),
+            localisation: Localisation::default(),
+        }
+    }
+}
+
+/// A 2-D scanning lidar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lidar<N: Number> {
+    /// Whether the ego has one.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Rays per scan over 360°.
+    #[serde(default = "rays")]
+    pub rays: u32,
+    /// Maximum range, metres.
+    #[serde(default = "lidar_range::<N>")]
+    pub range: N,
+    /// Scans per second, Hz.
+    #[serde(default = "lidar_rate::<N>")]
+    pub rate: N,
+    /// Standard deviation of range noise, metres.
+    #[serde(default = "lidar_noise::<N>")]
+    pub range_noise: N,
+    /// Probability that a ray returns nothing, 0..1.
+    #[serde(default = "zero::<N>")]
+    pub dropout: N,
+}
+
+impl<N: Number> Default for Lidar<N> {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rays: rays(),
+            range: lidar_range(),
+            rate: lidar_rate(),
+            range_noise: lidar_noise(),
+            dropout: zero(),
+        }
+    }
+}
+
+/// An object-list detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Detector<N: Number> {
+    /// Whether the ego has one.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Maximum detection range, metres.
+    #[serde(default = "detector_range::<N>")]
+    pub range: N,
+    /// Standard deviation of position noise, metres.
+    #[serde(default = "detector_noise::<N>")]
+    pub position_noise: N,
+    /// Probability of missing an object in a frame, 0..1.
+    #[serde(default = "detector_miss::<N>")]
+    pub miss_rate: N,
+    /// Expected false positives per frame.
+    #[serde(default = "detector_fp::<N>")]
+    pub false_positive_rate: N,
+    /// Delay between the world and the report, seconds.
+    #[serde(default = "detector_latency::<N>")]
+    pub latency: N,
+}
+
+impl<N: Number> Default for Detector<N> {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            range: detector_range(),
+            position_noise: detector_noise(),
+            miss_rate: detector_miss(),
+            false_positive_rate: detector_fp(),
+            latency: detector_latency(),
+        }
+    }
+}
+
+/// Noise on the ego's own pose estimate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Localisation<N: Number> {
+    /// Standard deviation of position noise, metres.
+    #[serde(default = "loc_position_noise::<N>")]
+    pub position_noise: N,
+    /// Standard deviation of heading noise, degrees.
+    #[serde(default = "loc_heading_noise::<N>")]
+    pub heading_noise: N,
+}
+
+impl<N: Number> Default for Localisation<N> {
+    fn default() -> Self {
+        Self { position_noise: loc_position_noise(), heading_noise: loc_heading_noise() }
+    }
+}

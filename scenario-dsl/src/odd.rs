@@ -1,0 +1,254 @@
+//! The operational design domain (ODD), declared once for the catalog in `catalog/odd.yaml`: named
+//! dimensions with bins. Every variant falls into exactly one [`CoverageCell`]; one that falls
+//! outside every bin is a catalog error, so coverage can never silently miss a run.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::decode;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::expand::Variant;
+use crate::model::{ActorKind, Scenario};
+use crate::yaml::{self, Limits, PathSeg};
+
+/// `catalog/odd.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OddFile {
+    /// Must be 1.
+    pub version: u32,
+    /// The dimensions, in the order cells are written.
+    pub dimensions: Vec<Dimension>,
+}
+
+/// One ODD dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dimension {
+    /// Unique name, e.g. `ego_speed`.
+    pub name: String,
+    /// What it means.
+    #[serde(default)]
+    pub description: String,
+    /// Which quantity of a variant it bins.
+    pub source: OddSource,
+    /// Categories, for categorical sources (`domain`, `layout`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bins: Vec<String>,
+    /// Increasing bin edges, for numeric sources: bins are [e0, e1), [e1, e2), ..., [en-1, en].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<f64>,
+}
+
+/// Quantities a dimension can bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OddSource {
+    /// The scenario's domain (categorical).
+    Domain,
+    /// `straight`, `curved` or `open_area` (categorical).
+    Layout,
+    /// The ego's initial speed, m/s.
+    EgoSpeed,
+    /// The speed limit, m/s.
+    SpeedLimit,
+    /// Road friction coefficient.
+    Friction,
+    /// Visibility, metres.
+    Visibility,
+    /// Number of actors.
+    ActorCount,
+    /// Number of pedestrians and cyclists.
+    VulnerableRoadUsers,
+    /// Lidar dropout probability.
+    LidarDropout,
+    /// Detector miss rate.
+    DetectorMissRate,
+}
+
+impl OddSource {
+    fn is_categorical(self) -> bool {
+        matches!(self, OddSource::Domain | OddSource::Layout)
+    }
+
+    fn category(self, s: &Scenario<f64>) -> &'static str {
+        match self {
+            OddSource::Domain => s.metadata.domain.as_str(),
+            _ => match &s.world.road {
+                Some(r) if r.curvature != 0.0 => "curved",
+                Some(_) => "straight",
+                None => "open_area",
+            },
+        }
+    }
+
+    /// The value and the path of the field it comes from.
+    fn value(self, s: &Scenario<f64>) -> (f64, Vec<PathSeg>) {
+        let p = |keys: &[&str]| keys.iter().map(|k| PathSeg::Key((*k).into())).collect();
+        match self {
+            OddSource::EgoSpeed => (s.ego.speed, p(&["ego", "speed"])),
+            OddSource::SpeedLimit => match (&s.world.road, &s.world.area) {
+                (Some(r), _) => (r.speed_limit, p(&["world", "road", "speed_limit"])),
+                (None, Some(a)) => (a.speed_limit, p(&["world", "area", "speed_limit"])),
+                (None, None) => (0.0, p(&["world"])),
+            },
+            OddSource::Friction => (s.environment.friction, p(&["environment", "friction"])),
+            OddSource::Visibility => (s.environment.visibility, p(&["environment", "visibility"])),
+            OddSource::ActorCount => (s.actors.len() as f64, p(&["actors"])),
+            OddSource::VulnerableRoadUsers => (
+                s.actors.iter().filter(|a| matches!(a.kind, ActorKind::Pedestrian | ActorKind::Cyclist)).count() as f64,
+                p(&["actors"]),
+            ),
+            OddSource::LidarDropout => (s.environment.lidar.dropout, p(&["environment", "lidar", "dropout"])),
+            OddSource::DetectorMissRate => {
+                (s.environment.detector.miss_rate, p(&["environment", "detector", "miss_rate"]))
+            }
+            OddSource::Domain | OddSource::Layout => (0.0, Vec::new()),
+        }
+    }
+}
+
+/// A validated ODD declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Odd {
+    dimensions: Vec<Dimension>,
+}
+
+/// The cell a variant falls into: one bin label per dimension, in declaration order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CoverageCell(pub Vec<(String, String)>);
+
+impl Serialize for CoverageCell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl std::fmt::Display for CoverageCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// A variant that fits no bin of a dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutsideOdd {
+    /// The dimension.
+    pub dimension: String,
+    /// The value that fits nowhere.
+    pub value: String,
+    /// Where the value comes from in the scenario.
+    pub path: Vec<PathSeg>,
+}
+
+fn label(edges: &[f64], i: usize) -> String {
+    let close = if i + 2 == edges.len() { "]" } else { ")" };
+    format!("[{}, {}{close}", edges[i], edges[i + 1])
+}
+
+impl Odd {
+    /// Parses and checks `odd.yaml`.
+    pub fn parse(file: &str, text: &str) -> (Option<Odd>, Vec<Diagnostic>) {
+        let loaded = yaml::load(file, text, Limits::default());
+        let mut diags = loaded.diagnostics;
+        let Some(root) = loaded.root else { return (None, diags) };
+        let parsed: OddFile = match decode::decode(&root) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(e.into_diagnostic(file));
+                return (None, diags);
+            }
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, d) in parsed.dimensions.iter().enumerate() {
+            let node = root.locate(&[PathSeg::Key("dimensions".into()), PathSeg::Index(i)]);
+            let mut bad = |msg: String| diags.push(Diagnostic::error(file, node.span, Code::BadOdd, msg));
+            if !seen.insert(d.name.as_str()) {
+                bad(format!("dimension `{}` is declared twice", d.name));
+            }
+            if d.source.is_categorical() {
+                if d.bins.is_empty() || !d.edges.is_empty() {
+                    bad(format!("dimension `{}` is categorical: give `bins`, not `edges`", d.name));
+                }
+            } else if d.edges.len() < 2 || !d.bins.is_empty() || d.edges.windows(2).any(|w| !(w[0] < w[1])) {
+                bad(format!(
+                    "dimension `{}` is numeric: give at least two strictly increasing `edges` and no `bins`",
+                    d.name
+                ));
+            }
+        }
+        if parsed.version != 1 {
+            diags.push(Diagnostic::error(
+                file,
+                root.span,
+                Code::UnsupportedVersion,
+                format!("ODD version {} is not supported", parsed.version),
+            ));
+        }
+        if diags.iter().any(Diagnostic::is_error) {
+            return (None, diags);
+        }
+        (Some(Odd { dimensions: parsed.dimensions }), diags)
+    }
+
+    /// The dimensions.
+    pub fn dimensions(&self) -> &[Dimension] {
+        &self.dimensions
+    }
+
+    /// The cell `variant` falls into.
+    pub fn cell(&self, variant: &Variant) -> Result<CoverageCell, OutsideOdd> {
+        let s = &variant.scenario;
+        let mut coords = Vec::with_capacity(self.dimensions.len());
+        for d in &self.dimensions {
+            let bin = if d.source.is_categorical() {
+                let cat = d.source.category(s);
+                d.bins.iter().find(|b| *b == cat).cloned().ok_or_else(|| OutsideOdd {
+                    dimension: d.name.clone(),
+                    value: cat.to_owned(),
+                    path: vec![PathSeg::Key("metadata".into())],
+                })?
+            } else {
+                let (v, path) = d.source.value(s);
+                let n = d.edges.len();
+                let i = (0..n - 1)
+                    .find(|&i| v >= d.edges[i] && (v < d.edges[i + 1] || (i + 2 == n && v <= d.edges[i + 1])));
+                match i {
+                    Some(i) => label(&d.edges, i),
+                    None => return Err(OutsideOdd { dimension: d.name.clone(), value: v.to_string(), path }),
+                }
+            };
+            coords.push((d.name.clone(), bin));
+        }
+        Ok(CoverageCell(coords))
+    }
+
+    /// Every declared cell, in declaration order (the last dimension varying fastest).
+    pub fn cells(&self) -> Vec<CoverageCell> {
+        let mut cells = vec![Vec::new()];
+        for d in &self.dimensions {
+            let labels: Vec<String> = if d.source.is_categorical() {
+                d.bins.clone()
+            } else {
+                (0..d.edges.len() - 1).map(|i| label(&d.edges, i)).collect()
+            };
+            cells = cells
+                .into_iter()
+                .flat_map(|c: Vec<(String, String)>| {
+                    labels.iter().map(move |l| {
+                        let mut c = c.clone();
+                        c.push((d.name.clone(), l.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        cells.into_iter().map(CoverageCell).collect()
+    }
+}

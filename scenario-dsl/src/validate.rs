@@ -1,0 +1,537 @@
+//! Semantic checks on a concrete scenario: lanes that exist, actors that exist, thresholds with the
+//! right sign, values in range. Findings carry the path of the offending node; the caller turns the
+//! path into a line and column through the YAML tree.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{did_you_mean, Code};
+use crate::model::*;
+use crate::yaml::PathSeg;
+
+/// One semantic problem, located by its path in the document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Path from the root to the offending node.
+    pub path: Vec<PathSeg>,
+    /// Stable code.
+    pub code: Code,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+/// The longest road the simulator builds, metres.
+pub const MAX_ROAD_LENGTH: f64 = 5000.0;
+/// The longest run the simulator accepts, simulated seconds.
+pub const MAX_DURATION: f64 = 600.0;
+
+struct Checker {
+    path: Vec<PathSeg>,
+    findings: Vec<Finding>,
+}
+
+impl Checker {
+    fn push(&mut self, key: &[&str], code: Code, message: String, help: Option<String>) {
+        let mut path = self.path.clone();
+        path.extend(key.iter().map(|k| PathSeg::Key((*k).to_owned())));
+        self.findings.push(Finding { path, code, message, help });
+    }
+
+    fn within<R>(&mut self, seg: PathSeg, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.path.push(seg);
+        let r = f(self);
+        self.path.pop();
+        r
+    }
+
+    fn key<R>(&mut self, key: &str, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.within(PathSeg::Key(key.to_owned()), f)
+    }
+
+    fn positive(&mut self, key: &str, v: f64, what: &str) {
+        if v <= 0.0 {
+            self.push(
+                &[key],
+                Code::WrongSign,
+                format!("`{key}` ({what}) must be greater than 0, found {v}"),
+                Some(if v < 0.0 {
+                    format!("write the magnitude: `{key}: {}`", -v)
+                } else {
+                    format!("a {what} of 0 cannot be met or measured; give a positive value")
+                }),
+            );
+        }
+    }
+
+    fn non_negative(&mut self, key: &str, v: f64, what: &str) {
+        if v < 0.0 {
+            self.push(
+                &[key],
+                Code::WrongSign,
+                format!("`{key}` ({what}) cannot be negative, found {v}"),
+                Some(format!("write the magnitude: `{key}: {}`", -v)),
+            );
+        }
+    }
+
+    fn range(&mut self, key: &str, v: f64, lo: f64, hi: f64, what: &str) {
+        if !(lo..=hi).contains(&v) {
+            self.push(
+                &[key],
+                Code::OutOfRange,
+                format!("`{key}` ({what}) must be within {lo}..={hi}, found {v}"),
+                None,
+            );
+        }
+    }
+
+    fn probability(&mut self, key: &str, v: f64) {
+        self.range(key, v, 0.0, 1.0, "a probability");
+    }
+}
+
+/// Checks a concrete scenario; returns every finding, in document order.
+pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
+    let mut c = Checker { path: Vec::new(), findings: Vec::new() };
+    check_metadata(&mut c, &s.metadata);
+    c.key("world", |c| check_world(c, &s.world));
+    let road = s.world.road.as_ref();
+    c.key("ego", |c| check_ego(c, &s.ego, &s.world));
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    c.key("actors", |c| {
+        for (i, a) in s.actors.iter().enumerate() {
+            c.within(PathSeg::Index(i), |c| {
+                if a.id == "ego" {
+                    c.push(
+                        &["id"],
+                        Code::InvalidValue,
+                        "`ego` is reserved for the vehicle under test".into(),
+                        Some("choose another id".into()),
+                    );
+                } else if let Some(first) = ids.insert(&a.id, i) {
+                    ids.insert(&a.id, first);
+                    c.push(
+                        &["id"],
+                        Code::DuplicateActorId,
+                        format!("actor id `{}` is used twice", a.id),
+                        Some(format!("actor #{} already has this id; ids must be unique in a scenario", first + 1)),
+                    );
+                }
+            });
+        }
+        for (i, a) in s.actors.iter().enumerate() {
+            c.within(PathSeg::Index(i), |c| check_actor(c, a, &s.world, &ids));
+        }
+    });
+    c.key("environment", |c| check_environment(c, &s.environment));
+    c.key("criteria", |c| {
+        if s.criteria.is_empty() {
+            c.push(
+                &[],
+                Code::InvalidValue,
+                "a scenario needs at least one criterion".into(),
+                Some("start with `- no_collision: {}`".into()),
+            );
+        }
+        for (i, cr) in s.criteria.iter().enumerate() {
+            c.within(PathSeg::Index(i), |c| c.key(cr.name(), |c| check_criterion(c, cr, road.is_some())));
+        }
+    });
+    if !(s.duration > 0.0 && s.duration <= MAX_DURATION) {
+        c.push(
+            &["duration"],
+            Code::OutOfRange,
+            format!("`duration` must be within (0, {MAX_DURATION}] seconds, found {}", s.duration),
+            None,
+        );
+    }
+    c.findings
+}
+
+fn check_metadata(c: &mut Checker, m: &Metadata) {
+    let valid_id = !m.id.is_empty()
+        && m.id.len() <= 96
+        && m.id.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        && m.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-'));
+    if !valid_id {
+        c.push(
+            &["metadata", "id"],
+            Code::InvalidValue,
+            format!("scenario id `{}` is not a valid id", m.id),
+            Some("use lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit, e.g. `highway.cut_in`".into()),
+        );
+    }
+    for (i, t) in m.tags.iter().enumerate() {
+        if t.is_empty()
+            || !t.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '_' | '-'))
+        {
+            c.key("metadata", |c| {
+                c.key("tags", |c| {
+                    c.within(PathSeg::Index(i), |c| {
+                        c.push(
+                            &[],
+                            Code::InvalidValue,
+                            format!("tag `{t}` is not a valid tag"),
+                            Some("use lowercase letters, digits, `_` and `-`".into()),
+                        )
+                    })
+                })
+            });
+        }
+    }
+}
+
+fn check_world(c: &mut Checker, w: &World<f64>) {
+    if w.road.is_none() && w.area.is_none() {
+        c.push(
+            &[],
+            Code::NoWorld,
+            "the world has neither a `road` nor an `area`".into(),
+            Some("add `road:` for driving scenarios or `area:` for robots".into()),
+        );
+    }
+    if let Some(r) = &w.road {
+        c.key("road", |c| {
+            if !(1..=8).contains(&r.lanes) {
+                c.push(&["lanes"], Code::OutOfRange, format!("`lanes` must be within 1..=8, found {}", r.lanes), None);
+            }
+            c.positive("lane_width", r.lane_width, "a width");
+            c.positive("length", r.length, "a length");
+            if r.length > MAX_ROAD_LENGTH {
+                c.push(
+                    &["length"],
+                    Code::OutOfRange,
+                    format!("`length` must be at most {MAX_ROAD_LENGTH} m, found {}", r.length),
+                    None,
+                );
+            }
+            c.positive("speed_limit", r.speed_limit, "a speed");
+            let width = f64::from(r.lanes) * r.lane_width;
+            if r.curvature.abs() * width >= 0.5 {
+                c.push(
+                    &["curvature"],
+                    Code::OutOfRange,
+                    format!("curvature {} bends tighter than the road is wide ({width} m)", r.curvature),
+                    Some(format!(
+                        "the radius 1/|curvature| must exceed twice the road width; use |curvature| < {}",
+                        0.5 / width
+                    )),
+                );
+            }
+        });
+    }
+    if let Some(a) = &w.area {
+        c.key("area", |c| {
+            check_bounds(c, "bounds", &a.bounds);
+            c.positive("speed_limit", a.speed_limit, "a speed");
+            c.key("obstacles", |c| {
+                for (i, o) in a.obstacles.iter().enumerate() {
+                    c.within(PathSeg::Index(i), |c| {
+                        c.positive("length", o.length, "a length");
+                        c.positive("width", o.width, "a width");
+                        c.positive("height", o.height, "a height");
+                        if !inside(&a.bounds, o.x, o.y) {
+                            c.push(
+                                &["x"],
+                                Code::OutOfRange,
+                                format!("obstacle centre ({}, {}) lies outside the area bounds", o.x, o.y),
+                                None,
+                            );
+                        }
+                    })
+                }
+            });
+        });
+    }
+}
+
+fn check_bounds(c: &mut Checker, key: &str, b: &Bounds<f64>) {
+    c.key(key, |c| {
+        if b.min_x >= b.max_x {
+            c.push(
+                &["max_x"],
+                Code::BadRange,
+                format!("`max_x` ({}) must be greater than `min_x` ({})", b.max_x, b.min_x),
+                None,
+            );
+        }
+        if b.min_y >= b.max_y {
+            c.push(
+                &["max_y"],
+                Code::BadRange,
+                format!("`max_y` ({}) must be greater than `min_y` ({})", b.max_y, b.min_y),
+                None,
+            );
+        }
+    });
+}
+
+fn inside(b: &Bounds<f64>, x: f64, y: f64) -> bool {
+    (b.min_x..=b.max_x).contains(&x) && (b.min_y..=b.max_y).contains(&y)
+}
+
+fn check_lane(c: &mut Checker, key: &str, lane: u32, world: &World<f64>) {
+    match &world.road {
+        None => c.push(
+            &[key],
+            Code::OffRoad,
+            "a lane is given but the world has no road".into(),
+            Some("use `x`, `y` and `heading` in an open area".into()),
+        ),
+        Some(r) if lane >= r.lanes => c.push(
+            &[key],
+            Code::LaneOutOfRange,
+            format!("lane {lane} does not exist: the road has {} lane{}", r.lanes, if r.lanes == 1 { "" } else { "s" }),
+            Some(format!("lanes are numbered from 0 (rightmost) to {}", r.lanes.saturating_sub(1))),
+        ),
+        Some(_) => {}
+    }
+}
+
+fn check_start(c: &mut Checker, st: &Start<f64>, world: &World<f64>) {
+    c.key("start", |c| match st.pose() {
+        None => c.push(
+            &[],
+            Code::InvalidValue,
+            "a start is either on a lane (`lane` and `s`) or in the plane (`x` and `y`), not both or neither".into(),
+            Some("e.g. `start: { lane: 1, s: 20 }` or `start: { x: 2, y: 3, heading: 90 }`".into()),
+        ),
+        Some(StartPose::Lane { lane, s, offset }) => {
+            check_lane(c, "lane", lane, world);
+            if let Some(r) = &world.road {
+                if !(0.0..=r.length).contains(&s) {
+                    c.push(
+                        &["s"],
+                        Code::OffRoad,
+                        format!("`s` = {s} is off the road, which runs from 0 to {} m", r.length),
+                        None,
+                    );
+                }
+                if offset.abs() > r.lane_width {
+                    c.push(
+                        &["offset"],
+                        Code::OffRoad,
+                        format!("`offset` {offset} m is more than a lane width from the centre"),
+                        None,
+                    );
+                }
+            }
+        }
+        Some(StartPose::Pose { x, y, .. }) => {
+            if let Some(a) = &world.area {
+                if world.road.is_none() && !inside(&a.bounds, x, y) {
+                    c.push(&["x"], Code::OffRoad, format!("start ({x}, {y}) lies outside the area bounds"), None);
+                }
+            }
+        }
+    });
+}
+
+fn check_ego(c: &mut Checker, e: &Ego<f64>, world: &World<f64>) {
+    c.key("model", |c| {
+        let m = &e.model;
+        c.positive("length", m.length, "a length");
+        c.positive("width", m.width, "a width");
+        c.positive("wheelbase", m.wheelbase, "a length");
+        c.positive("max_accel", m.max_accel, "an acceleration");
+        c.positive("max_decel", m.max_decel, "a deceleration");
+        c.range("max_steer", m.max_steer, 1.0, 80.0, "an angle in degrees");
+    });
+    check_start(c, &e.start, world);
+    c.non_negative("speed", e.speed, "a speed");
+    c.key("goal", |c| match &e.goal {
+        Goal::Distance(d) => {
+            c.positive("distance", *d, "a distance");
+            if let (Some(r), Some(StartPose::Lane { s, .. })) = (&world.road, e.start.pose()) {
+                if s + d > r.length {
+                    c.push(
+                        &["distance"],
+                        Code::OffRoad,
+                        format!("the goal lies {} m along a road that is {} m long", s + d, r.length),
+                        Some("shorten the goal distance or lengthen the road".into()),
+                    );
+                }
+            }
+        }
+        Goal::Position { tolerance, .. } => c.key("position", |c| c.positive("tolerance", *tolerance, "a radius")),
+        Goal::Region { min_x, min_y, max_x, max_y } => {
+            check_bounds(c, "region", &Bounds { min_x: *min_x, min_y: *min_y, max_x: *max_x, max_y: *max_y })
+        }
+    });
+}
+
+fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeMap<&str, usize>) {
+    check_start(c, &a.start, world);
+    c.non_negative("speed", a.speed, "a speed");
+    if let Some(size) = &a.size {
+        c.key("size", |c| {
+            c.positive("length", size.length, "a length");
+            c.positive("width", size.width, "a width");
+        });
+    }
+    if a.kind == ActorKind::Obstacle && !a.behaviour.is_empty() {
+        c.push(
+            &["behaviour"],
+            Code::InvalidValue,
+            "an `obstacle` does not move; it takes no behaviour".into(),
+            Some("use kind `car` or `robot` for something that moves".into()),
+        );
+    }
+    c.key("behaviour", |c| {
+        for (i, step) in a.behaviour.iter().enumerate() {
+            c.within(PathSeg::Index(i), |c| {
+                if let Some(t) = &step.when {
+                    c.key("when", |c| check_trigger(c, t, ids));
+                }
+                c.key("do", |c| check_manoeuvre(c, &step.action, world));
+            });
+        }
+    });
+}
+
+fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
+    match m {
+        Manoeuvre::KeepLane { speed, accel } => c.key("keep_lane", |c| {
+            c.non_negative("speed", *speed, "a speed");
+            c.positive("accel", *accel, "an acceleration");
+        }),
+        Manoeuvre::FollowWaypoints { points, speed } => c.key("follow_waypoints", |c| {
+            if points.is_empty() {
+                c.push(
+                    &["points"],
+                    Code::InvalidValue,
+                    "`points` is empty".into(),
+                    Some("give at least one waypoint".into()),
+                );
+            }
+            c.positive("speed", *speed, "a speed");
+        }),
+        Manoeuvre::ChangeLane { to, duration } => c.key("change_lane", |c| {
+            check_lane(c, "to", *to, world);
+            c.positive("duration", *duration, "a duration");
+        }),
+        Manoeuvre::Brake { to_speed, decel } => c.key("brake", |c| {
+            c.non_negative("to_speed", *to_speed, "a speed");
+            c.positive("decel", *decel, "a deceleration");
+        }),
+        Manoeuvre::Stop { decel } => c.key("stop", |c| c.positive("decel", *decel, "a deceleration")),
+        Manoeuvre::CrossRoad { speed, .. } => c.key("cross_road", |c| {
+            if world.road.is_none() {
+                c.push(
+                    &[],
+                    Code::OffRoad,
+                    "`cross_road` needs a road".into(),
+                    Some("use `follow_waypoints` in an open area".into()),
+                );
+            }
+            c.positive("speed", *speed, "a speed");
+        }),
+        Manoeuvre::StartMoving { speed, accel } => c.key("start_moving", |c| {
+            c.positive("speed", *speed, "a speed");
+            c.positive("accel", *accel, "an acceleration");
+        }),
+        Manoeuvre::Wait { duration } => c.key("wait", |c| c.positive("duration", *duration, "a duration")),
+    }
+}
+
+fn check_compare(c: &mut Checker, key: &str, cmp: &Compare<f64>, what: &str, strictly_positive: bool) {
+    c.key(key, |c| {
+        let (k, v) = match cmp {
+            Compare::Below(v) => ("below", *v),
+            Compare::Above(v) => ("above", *v),
+        };
+        if strictly_positive && k == "below" {
+            c.positive(k, v, what);
+        } else {
+            c.non_negative(k, v, what);
+        }
+    });
+}
+
+fn check_trigger(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>) {
+    match t {
+        Trigger::Time { after } => c.key("time", |c| c.non_negative("after", *after, "a time")),
+        Trigger::GapToEgo(cmp) => check_compare(c, "gap_to_ego", cmp, "a gap", false),
+        Trigger::DistanceToEgo(cmp) => check_compare(c, "distance_to_ego", cmp, "a distance", true),
+        Trigger::EgoSpeed(cmp) => check_compare(c, "ego_speed", cmp, "a speed", true),
+        Trigger::Ttc(cmp) => check_compare(c, "ttc", cmp, "a time-to-collision", true),
+        Trigger::ActorReached { actor, s, position, radius } => c.key("actor_reached", |c| {
+            if actor != "ego" && !ids.contains_key(actor.as_str()) {
+                let names = ids.keys().copied().chain(std::iter::once("ego"));
+                let help = match did_you_mean(actor, names) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => format!(
+                        "known actors: {}",
+                        ids.keys()
+                            .map(|k| format!("`{k}`"))
+                            .chain(std::iter::once("`ego`".into()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                c.push(
+                    &["actor"],
+                    Code::UnknownActor,
+                    format!("trigger refers to unknown actor `{actor}`"),
+                    Some(help),
+                );
+            }
+            if s.is_some() == position.is_some() {
+                c.push(&[], Code::InvalidValue, "`actor_reached` needs exactly one of `s` and `position`".into(), None);
+            }
+            c.positive("radius", *radius, "a radius");
+        }),
+    }
+}
+
+fn check_environment(c: &mut Checker, e: &Environment<f64>) {
+    c.range("friction", e.friction, 0.05, 1.5, "a friction coefficient");
+    c.positive("visibility", e.visibility, "a distance");
+    c.key("lidar", |c| {
+        let l = &e.lidar;
+        if !(1..=4096).contains(&l.rays) {
+            c.push(&["rays"], Code::OutOfRange, format!("`rays` must be within 1..=4096, found {}", l.rays), None);
+        }
+        c.positive("range", l.range, "a range");
+        c.range("rate", l.rate, 0.5, 100.0, "a rate in Hz");
+        c.non_negative("range_noise", l.range_noise, "a standard deviation");
+        c.probability("dropout", l.dropout);
+    });
+    c.key("detector", |c| {
+        let d = &e.detector;
+        c.positive("range", d.range, "a range");
+        c.non_negative("position_noise", d.position_noise, "a standard deviation");
+        c.probability("miss_rate", d.miss_rate);
+        c.range("false_positive_rate", d.false_positive_rate, 0.0, 20.0, "false positives per frame");
+        c.range("latency", d.latency, 0.0, 2.0, "seconds");
+    });
+    c.key("localisation", |c| {
+        c.non_negative("position_noise", e.localisation.position_noise, "a standard deviation");
+        c.non_negative("heading_noise", e.localisation.heading_noise, "a standard deviation");
+    });
+}
+
+fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool) {
+    match cr {
+        Criterion::NoCollision { .. } | Criterion::StayInDrivableArea { .. } => {}
+        Criterion::MinTtc { threshold, .. } => c.positive("threshold", *threshold, "a time-to-collision"),
+        Criterion::MinDistance { threshold, .. } => c.positive("threshold", *threshold, "a distance"),
+        Criterion::ReachGoal { within, .. } => c.positive("within", *within, "a time"),
+        Criterion::MaxDecel { threshold, .. } => c.positive("threshold", *threshold, "a deceleration"),
+        Criterion::MaxJerk { threshold, .. } => c.positive("threshold", *threshold, "a jerk"),
+        Criterion::MaxLateralAccel { threshold, .. } => c.positive("threshold", *threshold, "an acceleration"),
+        Criterion::StayInLane { tolerance, .. } => {
+            c.non_negative("tolerance", *tolerance, "a distance");
+            if !has_road {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "`stay_in_lane` needs a road".into(),
+                    Some("use `stay_in_drivable_area` in an open area".into()),
+                );
+            }
+        }
+        Criterion::SpeedLimit { tolerance, .. } => c.non_negative("tolerance", *tolerance, "a speed"),
+    }
+}

@@ -1,0 +1,58 @@
+//! `farm lint`: check scenario files and report like a compiler.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use scenario_dsl::{Diagnostic, Severity};
+
+/// Arguments of `farm lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Scenario files or folders (default: catalog/).
+    pub paths: Vec<PathBuf>,
+    /// The ODD file (default: the nearest odd.yaml at or above the first path).
+    #[arg(long)]
+    pub odd: Option<PathBuf>,
+    /// Print one JSON document instead of human output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    scenarios: usize,
+    variants: usize,
+    diagnostics: &'a [Diagnostic],
+}
+
+pub(super) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("catalog")] } else { args.paths };
+    let (catalog, texts) = super::load_catalog(&paths, args.odd.as_deref());
+    let errors = catalog.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = catalog.diagnostics.len() - errors;
+    if args.json {
+        let report = Report {
+            scenarios: catalog.scenarios.len(),
+            variants: catalog.variant_count(),
+            diagnostics: &catalog.diagnostics,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for d in &catalog.diagnostics {
+            let source = texts.iter().find(|t| t.name == d.file).map(|t| t.text.as_str());
+            println!("{}", d.render(source));
+        }
+        println!(
+            "{} scenario{} valid, {} variants; {errors} error{}, {warnings} warning{}",
+            catalog.scenarios.len(),
+            if catalog.scenarios.len() == 1 { "" } else { "s" },
+            catalog.variant_count(),
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" },
+        );
+    }
+    Ok(if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,5 @@
+//! Scenario Farm's server crate: the `farm` command line and, later, the HTTP service, store,
+//! scheduler and workers. Only this crate does I/O.
+
+pub mod cli;
+pub mod sources;
