@@ -29,8 +29,25 @@ impl DeError {
         Self { span: None, code, message, help: None }
     }
 
+    /// Locates the error at `span` unless an inner node already did. A missing field is left for
+    /// the enclosing key to claim: "missing `goal` in `ego`" reads better at `ego:` than anywhere
+    /// inside it.
     fn at(mut self, span: Span) -> Self {
-        self.span.get_or_insert(span);
+        if self.code != Code::MissingField {
+            self.span.get_or_insert(span);
+        }
+        self
+    }
+
+    fn at_key(mut self, key: &Node) -> Self {
+        if self.span.is_none() {
+            self.span = Some(key.span);
+            if self.code == Code::MissingField {
+                if let Some(k) = key.as_scalar() {
+                    self.message = format!("{} in `{}`", self.message, k.text);
+                }
+            }
+        }
         self
     }
 
@@ -68,7 +85,7 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::new(Code::WrongType, format!("expected {exp}, found {}", describe(&unexp)))
+        DeError::new(Code::WrongType, format!("expected {}, found {}", expected(&exp.to_string()), describe(&unexp)))
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -97,6 +114,20 @@ impl de::Error for DeError {
 
     fn duplicate_field(field: &'static str) -> Self {
         DeError::new(Code::DuplicateKey, format!("duplicate key `{field}`"))
+    }
+}
+
+/// serde's names for expected types, in the words of the scenario language.
+fn expected(exp: &str) -> String {
+    match exp {
+        "u8" | "u16" | "u32" | "u64" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping".into(),
+        e if e.starts_with("struct ") => "a mapping".into(),
+        e if e.starts_with("enum ") => "one of the kinds".into(),
+        e => e.into(),
     }
 }
 
@@ -300,7 +331,7 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
 
 struct Map<'a> {
     entries: std::slice::Iter<'a, (Node, Node)>,
-    value: Option<&'a Node>,
+    value: Option<(&'a Node, &'a Node)>,
 }
 
 impl<'de> MapAccess<'de> for Map<'de> {
@@ -309,7 +340,7 @@ impl<'de> MapAccess<'de> for Map<'de> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((k, v)) => {
-                self.value = Some(v);
+                self.value = Some((k, v));
                 seed.deserialize(NodeDe(k)).map(Some).map_err(|e| e.at(k.span))
             }
             None => Ok(None),
@@ -318,7 +349,7 @@ impl<'de> MapAccess<'de> for Map<'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         match self.value.take() {
-            Some(v) => seed.deserialize(NodeDe(v)).map_err(|e| e.at(v.span)),
+            Some((k, v)) => seed.deserialize(NodeDe(v)).map_err(|e| e.at(v.span).at_key(k)),
             None => Err(DeError::new(Code::InvalidValue, "value requested before key".into())),
         }
     }

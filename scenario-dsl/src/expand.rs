@@ -117,10 +117,11 @@ pub struct Variant {
     pub scenario: Scenario<f64>,
 }
 
-fn rng_for(content: &ContentHash, base: u64, purpose: &str) -> ChaCha8Rng {
+/// A random stream for one purpose, keyed by the base seed only: editing a description does not
+/// resample a scenario's parameters (its keys change anyway, through the content hash).
+fn rng_for(base: u64, purpose: &str) -> ChaCha8Rng {
     let mut h = Sha256::new();
     h.update(b"scenario-farm/rng/v1\n");
-    h.update(content.0);
     h.update(base.to_be_bytes());
     h.update(purpose.as_bytes());
     ChaCha8Rng::from_seed(h.finalize().into())
@@ -141,7 +142,18 @@ fn round_to(v: f64, scale: f64) -> f64 {
 }
 
 /// The values one parameter takes, in order. Errors are messages for the parameter's node.
-pub fn parameter_values(name: &str, p: &Parameter, content: &ContentHash, base: u64) -> Result<Vec<f64>, String> {
+pub fn parameter_values(name: &str, p: &Parameter, base: u64) -> Result<Vec<f64>, String> {
+    let bounds: Vec<f64> = match p {
+        Parameter::Values(_) => Vec::new(),
+        Parameter::Range { from, to, step } => vec![*from, *to, *step],
+        Parameter::Uniform { min, max, .. } => vec![*min, *max],
+        Parameter::Normal { mean, std, min, max, .. } => {
+            [Some(*mean), Some(*std), *min, *max].into_iter().flatten().collect()
+        }
+    };
+    if let Some(bad) = bounds.iter().find(|x| !x.is_finite()) {
+        return Err(format!("`{name}` has a bound that is not a finite number ({bad})"));
+    }
     match p {
         Parameter::Values(v) => {
             if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
@@ -150,7 +162,7 @@ pub fn parameter_values(name: &str, p: &Parameter, content: &ContentHash, base: 
             Ok(v.clone())
         }
         Parameter::Range { from, to, step } => {
-            if !(*step > 0.0) {
+            if *step <= 0.0 {
                 return Err(format!("`{name}`: `step` must be greater than 0, found {step}"));
             }
             if from > to {
@@ -166,7 +178,7 @@ pub fn parameter_values(name: &str, p: &Parameter, content: &ContentHash, base: 
             if min > max {
                 return Err(format!("`{name}`: `min` ({min}) is greater than `max` ({max})"));
             }
-            let mut rng = rng_for(content, base, &format!("param/{name}"));
+            let mut rng = rng_for(base, &format!("param/{name}"));
             Ok((0..*samples).map(|_| round_to(min + unit(&mut rng) * (max - min), 1e6)).collect())
         }
         Parameter::Normal { mean, std, samples, min, max } => {
@@ -178,7 +190,7 @@ pub fn parameter_values(name: &str, p: &Parameter, content: &ContentHash, base: 
                     return Err(format!("`{name}`: `min` ({lo}) is greater than `max` ({hi})"));
                 }
             }
-            let mut rng = rng_for(content, base, &format!("param/{name}"));
+            let mut rng = rng_for(base, &format!("param/{name}"));
             Ok((0..*samples)
                 .map(|_| {
                     // Box-Muller with libm: the same bits on every platform.
@@ -196,12 +208,7 @@ pub fn parameter_values(name: &str, p: &Parameter, content: &ContentHash, base: 
 }
 
 /// Parameter points in expansion order. `values` holds each parameter's values in name order.
-pub fn points(
-    values: &BTreeMap<String, Vec<f64>>,
-    sweep: &Sweep,
-    content: &ContentHash,
-    base: u64,
-) -> Vec<BTreeMap<String, f64>> {
+pub fn points(values: &BTreeMap<String, Vec<f64>>, sweep: &Sweep, base: u64) -> Vec<BTreeMap<String, f64>> {
     let names: Vec<&String> = values.keys().collect();
     let radices: Vec<usize> = values.values().map(Vec::len).collect();
     let total: u128 = radices.iter().map(|r| *r as u128).product();
@@ -222,7 +229,7 @@ pub fn points(
             if want >= total {
                 return (0..total.min(MAX_VARIANTS as u128 + 1)).map(decode).collect();
             }
-            let mut rng = rng_for(content, base, "sweep/random");
+            let mut rng = rng_for(base, "sweep/random");
             let mut chosen = BTreeSet::new();
             while (chosen.len() as u128) < want {
                 let r = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())) % total;

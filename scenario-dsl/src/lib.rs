@@ -116,11 +116,11 @@ fn parse_inner(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Va
     }
     let content_hash = ContentHash::of(text);
     check_references(file, &root, &template, diags);
-    let values = parameter_values(file, &root, &template, content_hash, diags);
+    let values = parameter_values(file, &root, &template, diags);
     if diags.iter().any(Diagnostic::is_error) {
         return None;
     }
-    let points = expand::points(&values, &template.sweep, &content_hash, template.seed.base);
+    let points = expand::points(&values, &template.sweep, template.seed.base);
     let total = points.len().saturating_mul(template.seed.repeats as usize);
     if total > expand::MAX_VARIANTS {
         let span = root.get("parameters").map_or(root.span, |n| n.span);
@@ -203,13 +203,12 @@ fn parameter_values(
     file: &str,
     root: &Node,
     t: &Scenario<Num>,
-    content: ContentHash,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Vec<f64>> {
     let mut out = BTreeMap::new();
     let span_of = |name: &str| root.locate(&[PathSeg::Key("parameters".into()), PathSeg::Key(name.into())]).span;
     for (name, p) in &t.parameters {
-        match expand::parameter_values(name, p, &content, t.seed.base) {
+        match expand::parameter_values(name, p, t.seed.base) {
             Ok(v) if v.is_empty() => diags.push(
                 Diagnostic::error(file, span_of(name), Code::EmptySweep, format!("parameter `{name}` has no values"))
                     .with_help("give at least one value (or remove the parameter)"),

@@ -176,7 +176,11 @@ impl Odd {
                 if d.bins.is_empty() || !d.edges.is_empty() {
                     bad(format!("dimension `{}` is categorical: give `bins`, not `edges`", d.name));
                 }
-            } else if d.edges.len() < 2 || !d.bins.is_empty() || d.edges.windows(2).any(|w| !(w[0] < w[1])) {
+            } else if d.edges.len() < 2
+                || !d.bins.is_empty()
+                || d.edges.iter().any(|e| !e.is_finite())
+                || d.edges.windows(2).any(|w| w[0] >= w[1])
+            {
                 bad(format!(
                     "dimension `{}` is numeric: give at least two strictly increasing `edges` and no `bins`",
                     d.name

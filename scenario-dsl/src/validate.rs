@@ -58,7 +58,7 @@ impl Checker {
                 Some(if v < 0.0 {
                     format!("write the magnitude: `{key}: {}`", -v)
                 } else {
-                    format!("a {what} of 0 cannot be met or measured; give a positive value")
+                    format!("{what} of 0 cannot be met or measured; give a positive value")
                 }),
             );
         }

@@ -377,6 +377,9 @@ impl Builder<'_> {
                     self.push_node(Node { span, kind: NodeKind::Seq(items) }, anchor)
                 }
                 Some(Frame::Map { span, anchor, entries, .. }) => {
+                    // A block mapping's start event is marked after its first key; the key is where
+                    // a reader sees the mapping begin.
+                    let span = entries.first().map_or(span, |(k, _)| k.span.min(span));
                     self.push_node(Node { span, kind: NodeKind::Map(entries) }, anchor)
                 }
                 None => Ok(()),

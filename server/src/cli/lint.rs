@@ -1,5 +1,6 @@
 //! `farm lint`: check scenario files and report like a compiler.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +30,7 @@ struct Report<'a> {
 }
 
 pub(super) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let paths = if args.paths.is_empty() { vec![PathBuf::from("catalog")] } else { args.paths };
     let (catalog, texts) = super::load_catalog(&paths, args.odd.as_deref());
     let errors = catalog.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
@@ -39,20 +41,21 @@ pub(super) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
             variants: catalog.variant_count(),
             diagnostics: &catalog.diagnostics,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         for d in &catalog.diagnostics {
             let source = texts.iter().find(|t| t.name == d.file).map(|t| t.text.as_str());
-            println!("{}", d.render(source));
+            writeln!(out, "{}", d.render(source))?;
         }
-        println!(
+        writeln!(
+            out,
             "{} scenario{} valid, {} variants; {errors} error{}, {warnings} warning{}",
             catalog.scenarios.len(),
             if catalog.scenarios.len() == 1 { "" } else { "s" },
             catalog.variant_count(),
             if errors == 1 { "" } else { "s" },
             if warnings == 1 { "" } else { "s" },
-        );
+        )?;
     }
     Ok(if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -1,5 +1,6 @@
 //! `farm schema`: the JSON Schema of the scenario language, for editors and external validators.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,10 +19,11 @@ pub struct SchemaArgs {
 }
 
 pub(super) fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let schema = if args.odd { scenario_dsl::schema::odd_schema() } else { scenario_dsl::schema::scenario_schema() };
     match args.out {
         Some(path) => std::fs::write(&path, schema).with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{schema}"),
+        None => write!(out, "{schema}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `farm variants`: what a scenario or folder expands to, with keys, seeds and coverage cells.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ struct Row<'a> {
 }
 
 pub(super) fn run(args: VariantsArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let (catalog, texts) = super::load_catalog(&args.paths, args.odd.as_deref());
     if catalog.has_errors() {
         for d in &catalog.diagnostics {
@@ -57,12 +59,12 @@ pub(super) fn run(args: VariantsArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
         for r in &rows {
             let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let cell = r.cell.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into());
-            println!("{}  {}#{}  seed={}  [{}]  {}", r.key, r.scenario, r.index, r.seed, params.join(" "), cell);
+            writeln!(out, "{}  {}#{}  seed={}  [{}]  {}", r.key, r.scenario, r.index, r.seed, params.join(" "), cell)?;
         }
         eprintln!("{} variants from {} scenarios", rows.len(), catalog.scenarios.len());
     }

@@ -1,0 +1,73 @@
+//! Data-driven diagnostics tests: every file in `fixtures/invalid/` is parsed and its rendered
+//! diagnostics must equal the `.expected` file beside it. Run with `BLESS=1` to re-mint them after an
+//! intended change, then review the diff.
+
+use std::path::Path;
+
+fn render_all(name: &str, text: &str) -> String {
+    let parsed = scenario_dsl::parse(name, text);
+    parsed.diagnostics.iter().map(|d| d.render(Some(text))).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn invalid_fixtures_render_their_expected_diagnostics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let parsed = scenario_dsl::parse(name, &text);
+        assert!(parsed.scenario.is_none(), "{name} should be rejected");
+        assert!(parsed.diagnostics.iter().any(|d| d.is_error()), "{name} should have an error");
+        let actual = render_all(name, &text);
+        let expected_path = path.with_extension("expected");
+        if bless {
+            std::fs::write(&expected_path, &actual).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected != actual {
+                failures.push(format!("--- {name}: expected\n{expected}\n--- actual\n{actual}"));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 19, "only {checked} fixtures found");
+    assert!(
+        failures.is_empty(),
+        "{}\n(re-mint with BLESS=1 cargo test -p scenario-dsl --test diagnostics)",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn valid_fixtures_have_no_diagnostics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let parsed = scenario_dsl::parse("f.yaml", &text);
+        assert_eq!(render_all("f.yaml", &text), "", "{}", path.display());
+        assert!(parsed.scenario.is_some());
+    }
+}
+
+#[test]
+fn every_diagnostic_names_file_line_and_column_in_json() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/unknown_field.yaml"),
+    )
+    .unwrap();
+    let parsed = scenario_dsl::parse("catalog/x.yaml", &text);
+    let json = serde_json::to_value(&parsed.diagnostics).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{
+            "file": "catalog/x.yaml", "line": 13, "column": 3, "code": "E0101", "severity": "error",
+            "message": "unknown field `sped`", "help": "did you mean `speed`?"
+        }])
+    );
+}

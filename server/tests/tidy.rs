@@ -1,0 +1,93 @@
+//! House rules enforced by `cargo test`, not by review: dependencies point one way, every module
+//! says what it holds, and nothing that feeds a trace can read a clock, a global RNG or hash order.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+const CRATES: &[&str] = &["server", "sim-core", "autonomy-stack", "scenario-dsl"];
+
+fn dependencies(krate: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    manifest.get("dependencies").and_then(|d| d.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    // server -> sim-core -> {scenario-dsl, autonomy-stack}; the two leaves know nothing of each other.
+    let allowed: &[(&str, &[&str])] = &[
+        ("server", &["sim-core", "scenario-dsl", "autonomy-stack"]),
+        ("sim-core", &["scenario-dsl", "autonomy-stack"]),
+        ("scenario-dsl", &[]),
+        ("autonomy-stack", &[]),
+    ];
+    for (krate, ok) in allowed {
+        for dep in dependencies(krate).iter().filter(|d| CRATES.contains(&d.as_str())) {
+            assert!(ok.contains(&dep.as_str()), "{krate} must not depend on {dep}");
+        }
+    }
+    // Only the server knows about the network, the database, async and metrics.
+    let server_only = ["tokio", "axum", "sqlx", "hyper", "tower", "tower-http", "reqwest", "prometheus"];
+    for krate in ["sim-core", "autonomy-stack", "scenario-dsl"] {
+        for dep in dependencies(krate) {
+            assert!(!server_only.contains(&dep.as_str()), "{krate} must not depend on {dep}: only server does I/O");
+        }
+    }
+    // The system under test never sees the simulator's physics or the scenario language.
+    for dep in dependencies("autonomy-stack") {
+        assert!(
+            !["rapier3d", "nalgebra-rapier", "serde_yaml", "yaml-rust2"].contains(&dep.as_str()),
+            "autonomy-stack must not depend on {dep}"
+        );
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_module_opens_with_a_doc_comment() {
+    let mut files = Vec::new();
+    for krate in CRATES {
+        rust_files(&root().join(krate).join("src"), &mut files);
+    }
+    assert!(files.len() > 10);
+    let undocumented: Vec<_> = files
+        .iter()
+        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(undocumented.is_empty(), "modules without a `//!` line saying what they hold: {undocumented:?}");
+}
+
+#[test]
+fn nothing_nondeterministic_in_the_simulation_or_the_stack() {
+    let banned = ["HashMap", "HashSet", "Instant::now", "SystemTime", "thread_rng", "rand::random", "println!"];
+    let mut files = Vec::new();
+    for krate in ["sim-core", "autonomy-stack", "scenario-dsl"] {
+        rust_files(&root().join(krate).join("src"), &mut files);
+    }
+    let mut hits = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for b in banned.iter().filter(|b| code.contains(*b)) {
+                hits.push(format!("{}:{}: {b}", f.strip_prefix(root()).unwrap().display(), n + 1));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "wall clock, global RNG, hash order or printing in library code:\n{}", hits.join("\n"));
+}
