@@ -1,1 +1,19 @@
-//! placeholder
+//! One deterministic closed-loop run of a scenario variant: a rapier3d world built from the variant,
+//! scripted actors, seeded sensors, the autonomy stack in the loop, criteria that observe every tick,
+//! and a digest over every tick's state. No I/O, no async, no wall clock: the caller injects a clock
+//! that is used only to measure latency.
+
+pub mod actors;
+pub mod footprint;
+pub mod physics;
+pub mod road;
+pub mod rng;
+pub mod vehicle;
+pub mod latency;
+pub mod oracle;
+pub mod run;
+pub mod sensors;
+pub mod trace;
+
+pub use run::{run_variant, RunResult, TickSplit, Verdict};
+pub use trace::Trace;

@@ -1,0 +1,338 @@
+//! Scripted actors: their state, their manoeuvres and the triggers that start them. Every actor
+//! reads the same start-of-tick snapshot, so the order in which actors update never matters.
+
+use scenario_dsl::model::{Actor, ActorKind, Compare, CrossDirection, Manoeuvre, StartPose, Step, Trigger};
+
+use crate::footprint::{self, Footprint};
+use crate::road::RoadFrame;
+
+/// Height of an actor's collision box, metres (lidar sees what rises above its mount).
+pub fn height_of(kind: ActorKind) -> f64 {
+    match kind {
+        ActorKind::Car => 1.5,
+        ActorKind::Truck => 3.5,
+        ActorKind::Cyclist => 1.7,
+        ActorKind::Pedestrian => 1.8,
+        ActorKind::Robot => 1.0,
+        ActorKind::Forklift => 2.2,
+        ActorKind::Obstacle => 0.7,
+    }
+}
+
+/// Where an actor lives: on the road (s, d) or free in the plane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Frame {
+    Road { s: f64, d: f64, v_long: f64, v_lat: f64 },
+    Plane,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Active {
+    started: f64,
+    from_d: f64,
+    waypoint: usize,
+}
+
+/// The ego as actors and triggers see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EgoView {
+    /// Footprint.
+    pub footprint: Footprint,
+    /// World velocity.
+    pub velocity: (f64, f64),
+    /// Speed.
+    pub speed: f64,
+    /// Road coordinate, when there is a road.
+    pub s: Option<f64>,
+}
+
+/// One actor during a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActorState {
+    /// Id from the scenario.
+    pub id: String,
+    /// Kind.
+    pub kind: ActorKind,
+    /// Footprint length.
+    pub length: f64,
+    /// Footprint width.
+    pub width: f64,
+    /// Box height.
+    pub height: f64,
+    /// Centre x.
+    pub x: f64,
+    /// Centre y.
+    pub y: f64,
+    /// Heading, radians.
+    pub heading: f64,
+    /// World velocity, m/s.
+    pub velocity: (f64, f64),
+    /// Commanded speed along its motion, m/s.
+    speed: f64,
+    frame: Frame,
+    behaviour: Vec<Step<f64>>,
+    step: usize,
+    active: Option<Active>,
+}
+
+impl ActorState {
+    /// The actor at its start.
+    pub fn new(a: &Actor<f64>, road: Option<&RoadFrame>) -> Self {
+        let (default_length, default_width) = a.kind.default_size();
+        let (length, width) = a.size.as_ref().map_or((default_length, default_width), |s| (s.length, s.width));
+        let (frame, x, y, heading) = match (a.start.pose(), road) {
+            (Some(StartPose::Lane { lane, s, offset }), Some(r)) => {
+                let d = r.lane_centre(lane) + offset;
+                let (x, y, h) = r.to_world(s, d);
+                (Frame::Road { s, d, v_long: a.speed, v_lat: 0.0 }, x, y, h)
+            }
+            (Some(StartPose::Pose { x, y, heading }), _) => (Frame::Plane, x, y, heading.to_radians()),
+            // Validation guarantees one of the above; an unplaced actor stays at the origin.
+            _ => (Frame::Plane, 0.0, 0.0, 0.0),
+        };
+        let mut state = Self {
+            id: a.id.clone(),
+            kind: a.kind,
+            length,
+            width,
+            height: height_of(a.kind),
+            x,
+            y,
+            heading,
+            velocity: (0.0, 0.0),
+            speed: a.speed,
+            frame,
+            behaviour: a.behaviour.clone(),
+            step: 0,
+            active: None,
+        };
+        state.velocity = state.world_velocity(road);
+        state
+    }
+
+    /// The footprint.
+    pub fn footprint(&self) -> Footprint {
+        Footprint { x: self.x, y: self.y, heading: self.heading, length: self.length, width: self.width }
+    }
+
+    /// Road coordinate s, when on the road.
+    pub fn s(&self, road: Option<&RoadFrame>) -> Option<f64> {
+        match self.frame {
+            Frame::Road { s, .. } => Some(s),
+            Frame::Plane => road.map(|r| r.to_road(self.x, self.y).0),
+        }
+    }
+
+    fn world_velocity(&self, road: Option<&RoadFrame>) -> (f64, f64) {
+        match (self.frame, road) {
+            (Frame::Road { s, v_long, v_lat, .. }, Some(r)) => {
+                let h = r.heading_at(s);
+                let (sn, cs) = (libm::sin(h), libm::cos(h));
+                (v_long * cs - v_lat * sn, v_long * sn + v_lat * cs)
+            }
+            _ => (self.speed * libm::cos(self.heading), self.speed * libm::sin(self.heading)),
+        }
+    }
+}
+
+fn compare(cmp: &Compare<f64>, value: f64) -> bool {
+    match cmp {
+        Compare::Below(v) => value < *v,
+        Compare::Above(v) => value > *v,
+    }
+}
+
+/// Whether `actor`'s next step may start now.
+fn fires(trigger: &Trigger<f64>, actor: &ActorState, time: f64, ego: &EgoView, all: &[ActorState], road: Option<&RoadFrame>) -> bool {
+    match trigger {
+        Trigger::Time { after } => time >= *after,
+        Trigger::GapToEgo(cmp) => {
+            let half = 0.5 * (actor.length + ego.footprint.length);
+            let ahead = match (actor.s(road), ego.s) {
+                (Some(sa), Some(se)) => sa - se,
+                _ => {
+                    let (c, s) = (libm::cos(ego.footprint.heading), libm::sin(ego.footprint.heading));
+                    (actor.x - ego.footprint.x) * c + (actor.y - ego.footprint.y) * s
+                }
+            };
+            compare(cmp, ahead - half)
+        }
+        Trigger::DistanceToEgo(cmp) => compare(cmp, libm::hypot(actor.x - ego.footprint.x, actor.y - ego.footprint.y)),
+        Trigger::EgoSpeed(cmp) => compare(cmp, ego.speed),
+        Trigger::Ttc(cmp) => {
+            let ttc = footprint::time_to_collision(&ego.footprint, ego.velocity, &actor.footprint(), actor.velocity, 30.0);
+            compare(cmp, ttc.unwrap_or(f64::INFINITY))
+        }
+        Trigger::ActorReached { actor: who, s, position, radius } => {
+            let (x, y, target_s) = if who == "ego" {
+                (ego.footprint.x, ego.footprint.y, ego.s)
+            } else {
+                match all.iter().find(|a| &a.id == who) {
+                    Some(a) => (a.x, a.y, a.s(road)),
+                    None => return false,
+                }
+            };
+            match (s, position) {
+                (Some(s), _) => target_s.is_some_and(|ts| ts >= *s),
+                (None, Some(p)) => libm::hypot(x - p.x, y - p.y) <= *radius,
+                (None, None) => false,
+            }
+        }
+    }
+}
+
+/// Advances every actor by `dt`: triggers are evaluated against the state at the start of the tick.
+pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, road: Option<&RoadFrame>) {
+    let starts: Vec<bool> = actors
+        .iter()
+        .map(|a| {
+            a.active.is_none()
+                && a.behaviour.get(a.step).is_some_and(|st| st.when.as_ref().is_none_or(|t| fires(t, a, time, ego, actors, road)))
+        })
+        .collect();
+    for (a, start) in actors.iter_mut().zip(starts) {
+        if start {
+            let from_d = match a.frame {
+                Frame::Road { d, .. } => d,
+                Frame::Plane => 0.0,
+            };
+            a.active = Some(Active { started: time, from_d, waypoint: 0 });
+        }
+        advance(a, time, dt, road);
+    }
+}
+
+fn approach(v: f64, target: f64, rate: f64, dt: f64) -> f64 {
+    if v < target {
+        (v + rate * dt).min(target)
+    } else {
+        (v - rate * dt).max(target)
+    }
+}
+
+fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
+    let manoeuvre = a.active.and_then(|_| a.behaviour.get(a.step).map(|s| s.action.clone()));
+    let mut done = false;
+    let mut lateral: Option<f64> = None; // target d this tick, for lane changes and crossings
+    if let (Some(m), Some(act)) = (manoeuvre, a.active) {
+        let elapsed = time + dt - act.started;
+        match m {
+            Manoeuvre::KeepLane { speed, accel } => {
+                a.speed = approach(a.speed, speed, accel, dt);
+                done = a.speed == speed;
+            }
+            Manoeuvre::ChangeLane { to, duration } => {
+                if let Some(r) = road {
+                    let p = (elapsed / duration).min(1.0);
+                    let target = r.lane_centre(to);
+                    lateral = Some(act.from_d + (target - act.from_d) * 0.5 * (1.0 - libm::cos(std::f64::consts::PI * p)));
+                    done = p >= 1.0;
+                } else {
+                    done = true;
+                }
+            }
+            Manoeuvre::Brake { to_speed, decel } => {
+                a.speed = approach(a.speed, to_speed.min(a.speed), decel, dt);
+                done = a.speed <= to_speed;
+            }
+            Manoeuvre::Stop { decel } => {
+                a.speed = approach(a.speed, 0.0, decel, dt);
+                done = a.speed == 0.0;
+            }
+            Manoeuvre::StartMoving { speed, accel } => {
+                a.speed = approach(a.speed, speed, accel, dt);
+                done = a.speed == speed;
+            }
+            Manoeuvre::Wait { duration } => done = elapsed >= duration,
+            Manoeuvre::CrossRoad { speed, direction } => {
+                if let (Some(r), Frame::Road { d, .. }) = (road, a.frame) {
+                    let sign = if direction == CrossDirection::Left { 1.0 } else { -1.0 };
+                    let next = d + sign * speed * dt;
+                    let beyond = if sign > 0.0 { next > r.width() + 1.0 } else { next < -1.0 };
+                    lateral = Some(next);
+                    a.speed = 0.0;
+                    if beyond {
+                        done = true;
+                        lateral = Some(d);
+                    }
+                } else {
+                    done = true;
+                }
+            }
+            Manoeuvre::FollowWaypoints { points, speed } => {
+                to_plane(a, road);
+                let mut i = act.waypoint;
+                let mut travel = speed * dt;
+                a.speed = speed;
+                while let Some(p) = points.get(i) {
+                    let dist = libm::hypot(p.x - a.x, p.y - a.y);
+                    if dist <= travel {
+                        a.x = p.x;
+                        a.y = p.y;
+                        travel -= dist;
+                        i += 1;
+                        continue;
+                    }
+                    a.heading = libm::atan2(p.y - a.y, p.x - a.x);
+                    a.x += travel * libm::cos(a.heading);
+                    a.y += travel * libm::sin(a.heading);
+                    break;
+                }
+                if let Some(act) = a.active.as_mut() {
+                    act.waypoint = i;
+                }
+                if i >= points.len() {
+                    a.speed = 0.0;
+                    done = true;
+                }
+                a.velocity = a.world_velocity(road);
+                finish(a, done);
+                return;
+            }
+        }
+    }
+    move_actor(a, dt, road, lateral);
+    finish(a, done);
+}
+
+fn finish(a: &mut ActorState, done: bool) {
+    if done {
+        a.active = None;
+        a.step += 1;
+    }
+}
+
+fn to_plane(a: &mut ActorState, road: Option<&RoadFrame>) {
+    if let Frame::Road { .. } = a.frame {
+        a.velocity = a.world_velocity(road);
+        a.frame = Frame::Plane;
+    }
+}
+
+fn move_actor(a: &mut ActorState, dt: f64, road: Option<&RoadFrame>, lateral: Option<f64>) {
+    match (a.frame, road) {
+        (Frame::Road { s, d, .. }, Some(r)) => {
+            let crossing = lateral.is_some() && a.speed == 0.0;
+            let v_long = a.speed;
+            let s2 = s + v_long * dt;
+            let d2 = lateral.unwrap_or(d);
+            let v_lat = (d2 - d) / dt;
+            a.frame = Frame::Road { s: s2, d: d2, v_long, v_lat };
+            let (x, y, h) = r.to_world(s2, d2);
+            a.x = x;
+            a.y = y;
+            a.heading = if crossing {
+                h + if v_lat >= 0.0 { std::f64::consts::FRAC_PI_2 } else { -std::f64::consts::FRAC_PI_2 }
+            } else if v_long > 0.0 {
+                h + libm::atan2(v_lat, v_long)
+            } else {
+                a.heading
+            };
+        }
+        _ => {
+            a.x += a.speed * libm::cos(a.heading) * dt;
+            a.y += a.speed * libm::sin(a.heading) * dt;
+        }
+    }
+    a.velocity = a.world_velocity(road);
+}

@@ -1,0 +1,75 @@
+//! Per-module latency histograms (HDR, microsecond resolution) and their percentiles.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use autonomy_stack::{Module, ModuleTimings};
+
+/// Percentiles of one module's compute time, microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+    /// Samples.
+    pub count: u64,
+}
+
+/// The snake_case name of a module.
+pub fn module_name(m: Module) -> &'static str {
+    match m {
+        Module::Perception => "perception",
+        Module::Tracking => "tracking",
+        Module::Prediction => "prediction",
+        Module::Planning => "planning",
+        Module::Control => "control",
+        Module::Safety => "safety",
+    }
+}
+
+/// One histogram per module, in nanoseconds.
+#[derive(Debug, Clone, Default)]
+pub struct Latencies {
+    // `None` only if a histogram could not be created (it cannot with these constant bounds).
+    histograms: BTreeMap<&'static str, Option<Histogram<u64>>>,
+}
+
+impl Latencies {
+    /// Adds one tick's timings.
+    pub fn record(&mut self, t: &ModuleTimings) {
+        for m in Module::ALL {
+            let entry = self.histograms.entry(module_name(m)).or_insert_with(|| Histogram::new(3).ok());
+            if let Some(h) = entry.as_mut() {
+                h.saturating_record(t.get(m).max(1));
+            }
+        }
+    }
+
+    /// Percentiles per module, microseconds.
+    pub fn summary(&self) -> BTreeMap<String, LatencySummary> {
+        self.histograms
+            .iter()
+            .filter_map(|(name, h)| h.as_ref().map(|h| (name, h)))
+            .map(|(name, h)| {
+                let us = |ns: u64| ns as f64 / 1000.0;
+                (
+                    (*name).to_owned(),
+                    LatencySummary {
+                        p50: us(h.value_at_quantile(0.5)),
+                        p95: us(h.value_at_quantile(0.95)),
+                        p99: us(h.value_at_quantile(0.99)),
+                        max: us(h.max()),
+                        count: h.len(),
+                    },
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,318 @@
+//! Oracles: observers that see every tick, accumulate the run's metrics, and at the end judge each
+//! criterion with its measured value ("min TTC 0.62 s < 1.0 s at t=7.42 s with actor cutter").
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use scenario_dsl::model::{ActorKind, Bounds, Criterion, Criticality};
+
+use crate::actors::ActorState;
+use crate::footprint::{self, Footprint};
+use crate::road::RoadFrame;
+
+/// How far ahead TTC looks, seconds; beyond it the TTC counts as infinite.
+pub const TTC_HORIZON: f64 = 10.0;
+/// Below this speed the ego counts as standing still for jerk, m/s.
+pub const MOVING: f64 = 0.5;
+/// How long the ego may straddle lanes (a lane change) before `stay_in_lane` fails, seconds.
+pub const LANE_CHANGE_ALLOWANCE: f64 = 4.0;
+
+/// An extreme value with when and with whom it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Extreme {
+    /// The value.
+    pub value: f64,
+    /// Simulated time, seconds.
+    pub time: f64,
+    /// The actor involved, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+/// One collision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Collision {
+    /// What the ego hit: an actor id, or `obstacle#i`.
+    pub with: String,
+    /// Simulated time, seconds.
+    pub time: f64,
+    /// Relative speed at impact, m/s.
+    pub relative_speed: f64,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Metrics {
+    /// Collisions, in order.
+    pub collisions: Vec<Collision>,
+    /// Smallest TTC to any actor.
+    pub min_ttc: Option<Extreme>,
+    /// Smallest footprint distance to any actor.
+    pub min_distance: Option<Extreme>,
+    /// Smallest footprint distance per actor kind.
+    pub min_distance_by_kind: BTreeMap<String, Extreme>,
+    /// Largest braking deceleration, m/s².
+    pub max_decel: f64,
+    /// Largest absolute jerk, m/s³.
+    pub max_jerk: f64,
+    /// Largest absolute lateral acceleration, m/s².
+    pub max_lateral_accel: f64,
+    /// Largest speed over the limit, m/s (0 if never over).
+    pub max_overspeed: f64,
+    /// Longest continuous time straddling lanes, seconds.
+    pub max_lane_straddle: f64,
+    /// Largest excursion of the footprint outside the drivable area, metres.
+    pub max_offroad: f64,
+    /// When the goal was reached.
+    pub time_to_goal: Option<f64>,
+    /// Fraction of the way to the goal covered, 0..1.
+    pub progress: f64,
+    /// Guardrail activations by reason code.
+    pub guardrail_activations: BTreeMap<String, u32>,
+    /// Fallback engagements (interventions).
+    pub fallback_engagements: u32,
+    /// Planner deadline misses.
+    pub deadline_misses: u32,
+}
+
+/// The outcome of one criterion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriterionOutcome {
+    /// Criterion name, e.g. `min_ttc`.
+    pub criterion: String,
+    /// Severity from the scenario.
+    pub severity: Criticality,
+    /// Whether it held.
+    pub passed: bool,
+    /// The measured value, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The threshold it was judged against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// A sentence a person can read.
+    pub message: String,
+}
+
+/// The drivable area the ego must stay in.
+#[derive(Debug, Clone, Copy)]
+pub enum Drivable {
+    /// The road's surface.
+    Road(RoadFrame),
+    /// An open area's bounds.
+    Area(f64, f64, f64, f64),
+}
+
+impl Drivable {
+    /// From a road, or else an area's bounds.
+    pub fn new(road: Option<RoadFrame>, area: Option<&Bounds<f64>>) -> Option<Self> {
+        match (road, area) {
+            (Some(r), _) => Some(Drivable::Road(r)),
+            (None, Some(b)) => Some(Drivable::Area(b.min_x, b.min_y, b.max_x, b.max_y)),
+            _ => None,
+        }
+    }
+}
+
+/// Observes every tick.
+#[derive(Debug)]
+pub struct Observer {
+    metrics: Metrics,
+    last_accel: Option<(f64, f64)>,
+    straddle_since: Option<f64>,
+    lane_tolerance: f64,
+    drivable: Option<Drivable>,
+    speed_limit: f64,
+}
+
+/// What the observer sees in one tick.
+pub struct Tick<'a> {
+    /// Simulated time at the end of the tick.
+    pub time: f64,
+    /// Tick length.
+    pub dt: f64,
+    /// The ego's footprint.
+    pub ego: Footprint,
+    /// The ego's world velocity.
+    pub ego_velocity: (f64, f64),
+    /// The ego's speed.
+    pub speed: f64,
+    /// Achieved longitudinal acceleration.
+    pub accel: f64,
+    /// Achieved lateral acceleration.
+    pub lateral_accel: f64,
+    /// The actors.
+    pub actors: &'a [ActorState],
+}
+
+impl Observer {
+    /// An observer for a run on `drivable` with `speed_limit`; `lane_tolerance` from `stay_in_lane`.
+    pub fn new(drivable: Option<Drivable>, speed_limit: f64, lane_tolerance: f64) -> Self {
+        Self { metrics: Metrics::default(), last_accel: None, straddle_since: None, lane_tolerance, drivable, speed_limit }
+    }
+
+    /// Records one tick.
+    pub fn observe(&mut self, t: &Tick<'_>) {
+        let m = &mut self.metrics;
+        m.max_decel = m.max_decel.max(-t.accel);
+        // Jerk while moving: coming to rest ends the deceleration at once, which no passenger feels
+        // as a jerk and every real car does.
+        if let Some((prev, prev_speed)) = self.last_accel {
+            if prev_speed > MOVING && t.speed > MOVING {
+                m.max_jerk = m.max_jerk.max((t.accel - prev).abs() / t.dt);
+            }
+        }
+        self.last_accel = Some((t.accel, t.speed));
+        m.max_lateral_accel = m.max_lateral_accel.max(t.lateral_accel.abs());
+        m.max_overspeed = m.max_overspeed.max(t.speed - self.speed_limit);
+        for a in t.actors {
+            let fp = a.footprint();
+            if let Some(ttc) = footprint::time_to_collision(&t.ego, t.ego_velocity, &fp, a.velocity, TTC_HORIZON) {
+                if m.min_ttc.as_ref().is_none_or(|e| ttc < e.value) {
+                    m.min_ttc = Some(Extreme { value: ttc, time: t.time, actor: Some(a.id.clone()) });
+                }
+            }
+            let dist = footprint::distance(&t.ego, &fp);
+            if m.min_distance.as_ref().is_none_or(|e| dist < e.value) {
+                m.min_distance = Some(Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
+            }
+            let kind = kind_name(a.kind).to_owned();
+            if m.min_distance_by_kind.get(&kind).is_none_or(|e| dist < e.value) {
+                m.min_distance_by_kind.insert(kind, Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
+            }
+        }
+        let corners = t.ego.corners();
+        match self.drivable {
+            Some(Drivable::Road(r)) => {
+                let ds: Vec<f64> = corners.iter().map(|(x, y)| r.to_road(*x, *y).1).collect();
+                let lo = ds.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = ds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                m.max_offroad = m.max_offroad.max(-lo).max(hi - r.width());
+                let (_, centre) = r.to_road(t.ego.x, t.ego.y);
+                let within = r.lane_at(centre).is_some_and(|lane| {
+                    let (l0, l1) = (f64::from(lane) * r.lane_width, f64::from(lane + 1) * r.lane_width);
+                    lo >= l0 - self.lane_tolerance && hi <= l1 + self.lane_tolerance
+                });
+                if within {
+                    self.straddle_since = None;
+                } else {
+                    let since = *self.straddle_since.get_or_insert(t.time - t.dt);
+                    m.max_lane_straddle = m.max_lane_straddle.max(t.time - since);
+                }
+            }
+            Some(Drivable::Area(x0, y0, x1, y1)) => {
+                for (x, y) in corners {
+                    m.max_offroad = m.max_offroad.max(x0 - x).max(x - x1).max(y0 - y).max(y - y1);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Records a collision.
+    pub fn collide(&mut self, c: Collision) {
+        self.metrics.collisions.push(c);
+    }
+
+    /// Records goal progress; `reached` at time `time`.
+    pub fn progress(&mut self, fraction: f64, reached: Option<f64>) {
+        self.metrics.progress = self.metrics.progress.max(fraction.clamp(0.0, 1.0));
+        if self.metrics.time_to_goal.is_none() {
+            self.metrics.time_to_goal = reached;
+        }
+    }
+
+    /// Mutable access for the stack's telemetry counters.
+    pub fn metrics_mut(&mut self) -> &mut Metrics {
+        &mut self.metrics
+    }
+
+    /// The metrics so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Judges every criterion against the metrics.
+    pub fn judge(&self, criteria: &[Criterion<f64>]) -> Vec<CriterionOutcome> {
+        criteria.iter().map(|c| judge_one(&self.metrics, c)).collect()
+    }
+}
+
+fn kind_name(kind: ActorKind) -> &'static str {
+    match kind {
+        ActorKind::Car => "car",
+        ActorKind::Truck => "truck",
+        ActorKind::Cyclist => "cyclist",
+        ActorKind::Pedestrian => "pedestrian",
+        ActorKind::Robot => "robot",
+        ActorKind::Forklift => "forklift",
+        ActorKind::Obstacle => "obstacle",
+    }
+}
+
+fn with(e: &Extreme) -> String {
+    match &e.actor {
+        Some(a) => format!(" at t={:.2} s with actor {a}", e.time),
+        None => format!(" at t={:.2} s", e.time),
+    }
+}
+
+fn outcome(c: &Criterion<f64>, passed: bool, value: Option<f64>, threshold: Option<f64>, message: String) -> CriterionOutcome {
+    CriterionOutcome { criterion: c.name().to_owned(), severity: c.severity(), passed, value, threshold, message }
+}
+
+fn at_most(c: &Criterion<f64>, what: &str, unit: &str, value: f64, threshold: f64) -> CriterionOutcome {
+    let passed = value <= threshold;
+    let rel = if passed { "<=" } else { ">" };
+    outcome(c, passed, Some(value), Some(threshold), format!("{what} {value:.2} {unit} {rel} {threshold} {unit}"))
+}
+
+fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
+    match c {
+        Criterion::NoCollision { .. } => match m.collisions.first() {
+            None => outcome(c, true, Some(0.0), None, "no collision".into()),
+            Some(k) => outcome(
+                c,
+                false,
+                Some(m.collisions.len() as f64),
+                None,
+                format!("collision with {} at t={:.2} s at {:.2} m/s relative speed", k.with, k.time, k.relative_speed),
+            ),
+        },
+        Criterion::MinTtc { threshold, .. } => match &m.min_ttc {
+            None => outcome(c, true, None, Some(*threshold), "never on a collision course".into()),
+            Some(e) => {
+                let passed = e.value >= *threshold;
+                let rel = if passed { ">=" } else { "<" };
+                outcome(c, passed, Some(e.value), Some(*threshold), format!("min TTC {:.2} s {rel} {threshold} s{}", e.value, with(e)))
+            }
+        },
+        Criterion::MinDistance { to, threshold, .. } => {
+            let e = match to {
+                Some(kind) => m.min_distance_by_kind.get(kind_name(*kind)),
+                None => m.min_distance.as_ref(),
+            };
+            let what = to.map_or("any actor".to_owned(), |k| format!("a {}", kind_name(k)));
+            match e {
+                None => outcome(c, true, None, Some(*threshold), format!("no {what} in the scene")),
+                Some(e) => {
+                    let passed = e.value >= *threshold;
+                    let rel = if passed { ">=" } else { "<" };
+                    outcome(c, passed, Some(e.value), Some(*threshold), format!("min distance to {what} {:.2} m {rel} {threshold} m{}", e.value, with(e)))
+                }
+            }
+        }
+        Criterion::ReachGoal { within, .. } => match m.time_to_goal {
+            Some(t) if t <= *within => outcome(c, true, Some(t), Some(*within), format!("goal reached at t={t:.2} s")),
+            Some(t) => outcome(c, false, Some(t), Some(*within), format!("goal reached at t={t:.2} s, later than {within} s")),
+            None => outcome(c, false, None, Some(*within), format!("goal not reached ({:.0} % of the way)", m.progress * 100.0)),
+        },
+        Criterion::MaxDecel { threshold, .. } => at_most(c, "max deceleration", "m/s²", m.max_decel, *threshold),
+        Criterion::MaxJerk { threshold, .. } => at_most(c, "max jerk", "m/s³", m.max_jerk, *threshold),
+        Criterion::MaxLateralAccel { threshold, .. } => at_most(c, "max lateral acceleration", "m/s²", m.max_lateral_accel, *threshold),
+        Criterion::StayInLane { .. } => at_most(c, "longest lane straddle", "s", m.max_lane_straddle, LANE_CHANGE_ALLOWANCE),
+        Criterion::StayInDrivableArea { .. } => at_most(c, "largest excursion off the drivable area", "m", m.max_offroad.max(0.0), 0.0),
+        Criterion::SpeedLimit { tolerance, .. } => at_most(c, "largest speed over the limit", "m/s", m.max_overspeed.max(0.0), *tolerance),
+    }
+}

@@ -1,0 +1,405 @@
+//! The run loop: one variant in, one verdict with evidence out. Each tick: actors and triggers,
+//! sensors and the stack (on control ticks), the ego's vehicle model, rapier (collisions), then the
+//! oracles and the digest. A panic in the stack, a diverging state or a run past its duration ends
+//! the run as `error` or `timeout` with the reason; it never takes the process down.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde::Serialize;
+
+use autonomy_stack::{
+    AreaMap, Clock, ControlCommand, Mission, MissionGoal, Mode, Module, OrientedBox, RoadMap, SensorFrame, Stack,
+    StackConfig, StackOutput, VehicleParams,
+};
+use scenario_dsl::model::{Criterion, Goal, StartPose};
+use scenario_dsl::Variant;
+
+use crate::actors::{self, ActorState, EgoView};
+use crate::footprint::Footprint;
+use crate::latency::{LatencySummary, Latencies};
+use crate::oracle::{Collision, CriterionOutcome, Drivable, Metrics, Observer, Tick};
+use crate::physics::{BoxPose, BoxSize, Owner, Physics};
+use crate::road::RoadFrame;
+use crate::sensors::Sensors;
+use crate::trace::{Digester, Trace, TraceActor, TraceTick};
+use crate::vehicle::{self, VehicleState};
+
+/// Physics tick, seconds.
+pub const DT: f64 = 0.02;
+/// The stack runs every this many ticks (25 Hz).
+pub const CONTROL_EVERY: u64 = 2;
+/// Speeds above this mean the simulation diverged, m/s.
+pub const RUNAWAY_SPEED: f64 = 120.0;
+/// Height of the ego's collision box, metres.
+pub const EGO_HEIGHT: f64 = 1.5;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every criterion held and the goal was reached.
+    Passed,
+    /// A criterion failed: the stack under test misbehaved.
+    Failed,
+    /// The simulation could not be completed (panic, divergence, invalid input).
+    Error,
+    /// The duration ran out before the goal was reached, with no criterion failed.
+    Timeout,
+}
+
+impl Verdict {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Error => "error",
+            Verdict::Timeout => "timeout",
+        }
+    }
+}
+
+/// Wall-clock nanoseconds spent in each part of the tick loop, summed over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TickSplit {
+    /// Actors, the vehicle model and rapier.
+    pub physics_ns: u64,
+    /// Lidar, detector, localisation.
+    pub sensors_ns: u64,
+    /// The autonomy stack.
+    pub stack_ns: u64,
+    /// Oracles and the digest.
+    pub criteria_ns: u64,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunResult {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, in one sentence (the first failed criterion, the error, or the timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Each criterion's outcome.
+    pub criteria: Vec<CriterionOutcome>,
+    /// What was measured.
+    pub metrics: Metrics,
+    /// Per-module latency percentiles, microseconds.
+    pub latency: BTreeMap<String, LatencySummary>,
+    /// Simulated seconds.
+    pub sim_s: f64,
+    /// Ticks simulated.
+    pub ticks: u64,
+    /// SHA-256 over every tick's state.
+    pub digest: String,
+    /// Where the wall time went.
+    pub split: TickSplit,
+    /// The full trace.
+    #[serde(skip)]
+    pub trace: Trace,
+}
+
+fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
+    let s = &v.scenario;
+    let m = &s.ego.model;
+    let vehicle = VehicleParams {
+        length: m.length,
+        width: m.width,
+        wheelbase: m.wheelbase,
+        max_accel: m.max_accel,
+        max_decel: m.max_decel,
+        max_steer: m.max_steer.to_radians(),
+    };
+    let (start, start_lane, start_s) = match (s.ego.start.pose(), road) {
+        (Some(StartPose::Lane { lane, s: along, offset }), Some(r)) => {
+            let (x, y, h) = r.to_world(along, r.lane_centre(lane) + offset);
+            (VehicleState { x, y, heading: h, speed: s.ego.speed, ..Default::default() }, Some(lane), along)
+        }
+        (Some(StartPose::Pose { x, y, heading }), _) => {
+            let along = road.map_or(0.0, |r| r.to_road(x, y).0);
+            (VehicleState { x, y, heading: heading.to_radians(), speed: s.ego.speed, ..Default::default() }, None, along)
+        }
+        _ => (VehicleState { speed: s.ego.speed, ..Default::default() }, None, 0.0),
+    };
+    let goal = match &s.ego.goal {
+        Goal::Distance(d) => MissionGoal::RoadDistance { s: start_s + d },
+        Goal::Position { x, y, tolerance } => MissionGoal::Point { x: *x, y: *y, tolerance: *tolerance },
+        Goal::Region { min_x, min_y, max_x, max_y } => {
+            MissionGoal::Region { min_x: *min_x, min_y: *min_y, max_x: *max_x, max_y: *max_y }
+        }
+    };
+    let area = s.world.area.as_ref().map(|a| AreaMap {
+        min_x: a.bounds.min_x,
+        min_y: a.bounds.min_y,
+        max_x: a.bounds.max_x,
+        max_y: a.bounds.max_y,
+        speed_limit: a.speed_limit,
+        obstacles: a
+            .obstacles
+            .iter()
+            .map(|o| OrientedBox { x: o.x, y: o.y, heading: o.heading.to_radians(), length: o.length, width: o.width })
+            .collect(),
+    });
+    let mission = Mission {
+        road: road.map(|r| RoadMap {
+            lanes: r.lanes,
+            lane_width: r.lane_width,
+            length: r.length,
+            curvature: r.curvature,
+            speed_limit: r.speed_limit,
+        }),
+        area,
+        goal,
+        route: s.ego.route.iter().map(|p| (p.x, p.y)).collect(),
+        start_lane,
+        vehicle,
+        control_period: DT * CONTROL_EVERY as f64,
+    };
+    (mission, start)
+}
+
+/// How far along the goal the ego is (0..1) and whether it has arrived.
+fn goal_progress(goal: &MissionGoal, start: &VehicleState, ego: &VehicleState, road: Option<&RoadFrame>) -> (f64, bool) {
+    match *goal {
+        MissionGoal::RoadDistance { s } => {
+            let (s0, s1) = match road {
+                Some(r) => (r.to_road(start.x, start.y).0, r.to_road(ego.x, ego.y).0),
+                None => (start.x, ego.x),
+            };
+            ((s1 - s0) / (s - s0).max(1e-9), s1 >= s)
+        }
+        MissionGoal::Point { x, y, tolerance } => {
+            let d0 = libm::hypot(x - start.x, y - start.y).max(1e-9);
+            let d = libm::hypot(x - ego.x, y - ego.y);
+            (1.0 - d / d0, d <= tolerance)
+        }
+        MissionGoal::Region { min_x, min_y, max_x, max_y } => {
+            let inside = (min_x..=max_x).contains(&ego.x) && (min_y..=max_y).contains(&ego.y);
+            let cx = ego.x.clamp(min_x, max_x);
+            let cy = ego.y.clamp(min_y, max_y);
+            let d0 = libm::hypot(start.x.clamp(min_x, max_x) - start.x, start.y.clamp(min_y, max_y) - start.y).max(1e-9);
+            (1.0 - libm::hypot(cx - ego.x, cy - ego.y) / d0, inside)
+        }
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn finite(v: &VehicleState) -> bool {
+    [v.x, v.y, v.heading, v.speed, v.accel, v.steer].iter().all(|x| x.is_finite())
+}
+
+/// Runs one variant with a stack configuration. `clock` only measures latency and the tick split.
+pub fn run_variant(variant: &Variant, config: &StackConfig, clock: &mut dyn Clock) -> RunResult {
+    let s = &variant.scenario;
+    let road = s.world.road.as_ref().map(RoadFrame::new);
+    let (mission, start) = mission(variant, road.as_ref());
+    let friction = s.environment.friction;
+    let speed_limit = road.map_or_else(|| s.world.area.as_ref().map_or(f64::INFINITY, |a| a.speed_limit), |r| r.speed_limit);
+    let lane_tolerance = s
+        .criteria
+        .iter()
+        .find_map(|c| match c {
+            Criterion::StayInLane { tolerance, .. } => Some(*tolerance),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+    let mut observer = Observer::new(Drivable::new(road, s.world.area.as_ref().map(|a| &a.bounds)), speed_limit, lane_tolerance);
+    let mut actors: Vec<ActorState> = s.actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
+    let ego_size = BoxSize { length: mission.vehicle.length, width: mission.vehicle.width, height: EGO_HEIGHT };
+    let obstacles: Vec<(BoxPose, BoxSize)> = s.world.area.iter().flat_map(|a| &a.obstacles).map(|o| {
+        (BoxPose { x: o.x, y: o.y, heading: o.heading.to_radians() }, BoxSize { length: o.length, width: o.width, height: o.height })
+    }).collect();
+    let box_of = |a: &ActorState| (BoxPose { x: a.x, y: a.y, heading: a.heading }, BoxSize { length: a.length, width: a.width, height: a.height });
+    let mut physics = Physics::new(
+        DT,
+        (BoxPose { x: start.x, y: start.y, heading: start.heading }, ego_size),
+        &actors.iter().map(box_of).collect::<Vec<_>>(),
+        &obstacles,
+    );
+    let mut sensors = Sensors::new(&s.environment, variant.seed, DT);
+    let mut trace = Trace {
+        variant: variant.key.to_string(),
+        dt: DT,
+        ego_size: [ego_size.length, ego_size.width],
+        actors: s
+            .actors
+            .iter()
+            .zip(&actors)
+            .map(|(a, st)| TraceActor { id: a.id.clone(), kind: format!("{:?}", a.kind).to_lowercase(), length: st.length, width: st.width })
+            .collect(),
+        ticks: Vec::new(),
+    };
+    let mut digest = Digester::default();
+    let mut latencies = Latencies::default();
+    let mut split = TickSplit::default();
+    let max_ticks = (s.duration / DT).ceil() as u64;
+
+    let finish = |verdict: Verdict, reason: Option<String>, observer: &Observer, ticks: u64, digest: Digester, trace: Trace, latencies: &Latencies, split: TickSplit| RunResult {
+        verdict,
+        reason,
+        criteria: if verdict == Verdict::Error { Vec::new() } else { observer.judge(&s.criteria) },
+        metrics: observer.metrics().clone(),
+        latency: latencies.summary(),
+        sim_s: ticks as f64 * DT,
+        ticks,
+        digest: digest.finish(),
+        split,
+        trace,
+    };
+
+    let mut stack = match Stack::new(config.clone(), mission.clone()) {
+        Ok(st) => st,
+        Err(e) => return finish(Verdict::Error, Some(e.to_string()), &observer, 0, digest, trace, &latencies, split),
+    };
+    let mut ego = start;
+    let mut command = ControlCommand::default();
+    let mut output = StackOutput::default();
+    let mut last_mode = Mode::Nominal;
+
+    for tick in 0..max_ticks {
+        let time = tick as f64 * DT;
+        let ego_fp = Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
+        let ego_velocity = (ego.speed * libm::cos(ego.heading), ego.speed * libm::sin(ego.heading));
+
+        let t0 = clock.now_ns();
+        let mut events = Vec::new();
+        if tick % CONTROL_EVERY == 0 {
+            let lidar = sensors.lidar(tick, &physics, &ego);
+            let detections = sensors.detector(tick, &physics, &ego, &actors);
+            let frame = SensorFrame { tick: tick / CONTROL_EVERY, time, ego: sensors.localise(&ego), lidar, detections };
+            let t1 = clock.now_ns();
+            split.sensors_ns += t1.saturating_sub(t0);
+            match catch_unwind(AssertUnwindSafe(|| stack.step(&frame, clock))) {
+                Ok(out) => output = out,
+                Err(p) => {
+                    let reason = format!("the stack panicked at t={time:.2} s: {}", panic_message(p.as_ref()));
+                    return finish(Verdict::Error, Some(reason), &observer, tick, digest, trace, &latencies, split);
+                }
+            }
+            split.stack_ns += clock.now_ns().saturating_sub(t1);
+            command = output.command;
+            if !(command.accel.is_finite() && command.steer.is_finite()) {
+                let reason = format!("the stack commanded a non-finite value at t={time:.2} s: {command:?}");
+                return finish(Verdict::Error, Some(reason), &observer, tick, digest, trace, &latencies, split);
+            }
+            let tel = &output.telemetry;
+            latencies.record(&tel.timings);
+            let m = observer.metrics_mut();
+            for e in &tel.events {
+                *m.guardrail_activations.entry(format!("{:?}", e.reason)).or_default() += 1;
+            }
+            if tel.mode == Mode::Fallback && last_mode != Mode::Fallback {
+                m.fallback_engagements += 1;
+            }
+            m.deadline_misses += u32::from(tel.deadline_miss);
+            last_mode = tel.mode;
+            events = tel.events.iter().map(|e| e.reason).collect();
+        }
+
+        let t2 = clock.now_ns();
+        let ego_view = EgoView { footprint: ego_fp, velocity: ego_velocity, speed: ego.speed, s: road.map(|r| r.to_road(ego.x, ego.y).0) };
+        actors::step_all(&mut actors, time, DT, &ego_view, road.as_ref());
+        ego = vehicle::step(&ego, &command, &mission.vehicle, friction, DT);
+        if !finite(&ego) || ego.speed > RUNAWAY_SPEED || actors.iter().any(|a| !(a.x.is_finite() && a.y.is_finite())) {
+            let reason = format!("the simulation diverged at t={:.2} s (ego speed {:.1} m/s)", time + DT, ego.speed);
+            return finish(Verdict::Error, Some(reason), &observer, tick, digest, trace, &latencies, split);
+        }
+        let contacts = physics.step(BoxPose { x: ego.x, y: ego.y, heading: ego.heading }, &actors.iter().map(|a| box_of(a).0).collect::<Vec<_>>());
+        let t3 = clock.now_ns();
+        split.physics_ns += t3.saturating_sub(t2);
+
+        let now = time + DT;
+        let ego_velocity = (ego.speed * libm::cos(ego.heading), ego.speed * libm::sin(ego.heading));
+        for (a, b) in &contacts {
+            let other = match (a, b) {
+                (Owner::Ego, o) | (o, Owner::Ego) => *o,
+                _ => continue,
+            };
+            let (with, v) = match other {
+                Owner::Actor(i) => (actors[i].id.clone(), actors[i].velocity),
+                Owner::Obstacle(i) => (format!("obstacle#{i}"), (0.0, 0.0)),
+                Owner::Ego => continue,
+            };
+            let relative_speed = libm::hypot(ego_velocity.0 - v.0, ego_velocity.1 - v.1);
+            observer.collide(Collision { with, time: now, relative_speed });
+        }
+        let ego_fp = Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
+        observer.observe(&Tick {
+            time: now,
+            dt: DT,
+            ego: ego_fp,
+            ego_velocity,
+            speed: ego.speed,
+            accel: ego.accel,
+            lateral_accel: ego.lateral_accel,
+            actors: &actors,
+        });
+        let (progress, arrived) = goal_progress(&mission.goal, &start, &ego, road.as_ref());
+        observer.progress(progress, arrived.then_some(now));
+        let record = TraceTick {
+            t: now,
+            ego: [ego.x, ego.y, ego.heading, ego.speed, ego.accel, ego.steer],
+            command: [command.accel, command.steer],
+            mode: output.telemetry.mode,
+            events,
+            actors: actors.iter().map(|a| [a.x, a.y, a.heading, libm::hypot(a.velocity.0, a.velocity.1)]).collect(),
+        };
+        digest.tick(&record);
+        trace.ticks.push(record);
+        split.criteria_ns += clock.now_ns().saturating_sub(t3);
+
+        // A crash or arrival ends the run.
+        if !contacts.is_empty() && !observer.metrics().collisions.is_empty() || arrived {
+            return conclude(observer, &s.criteria, tick + 1, digest, trace, &latencies, split, arrived);
+        }
+    }
+    let t = max_ticks;
+    conclude(observer, &s.criteria, t, digest, trace, &latencies, split, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conclude(
+    observer: Observer,
+    criteria: &[Criterion<f64>],
+    ticks: u64,
+    digest: Digester,
+    trace: Trace,
+    latencies: &Latencies,
+    split: TickSplit,
+    arrived: bool,
+) -> RunResult {
+    let outcomes = observer.judge(criteria);
+    let failed = outcomes.iter().find(|o| !o.passed);
+    let (verdict, reason) = match failed {
+        Some(f) => (Verdict::Failed, Some(format!("{}: {}", f.criterion, f.message))),
+        None if !arrived && observer.metrics().collisions.is_empty() => (
+            Verdict::Timeout,
+            Some(format!("the goal was not reached within {:.1} s ({:.0} % of the way)", ticks as f64 * DT, observer.metrics().progress * 100.0)),
+        ),
+        None => (Verdict::Passed, None),
+    };
+    RunResult {
+        verdict,
+        reason,
+        criteria: outcomes,
+        metrics: observer.metrics().clone(),
+        latency: latencies.summary(),
+        sim_s: ticks as f64 * DT,
+        ticks,
+        digest: digest.finish(),
+        split,
+        trace,
+    }
+}
+
+/// All module names, for reports.
+pub fn module_names() -> Vec<&'static str> {
+    Module::ALL.iter().map(|m| crate::latency::module_name(*m)).collect()
+}

@@ -1,0 +1,160 @@
+//! Sensors: a lidar that ray-casts through rapier's query pipeline (occlusion emerges from the
+//! geometry), an object detector with noise, misses, false positives and latency, and noisy
+//! localisation. Each draws from its own seeded stream.
+
+use std::collections::VecDeque;
+
+use autonomy_stack::{Detection, EgoEstimate, LidarScan, ObjectClass};
+use scenario_dsl::model::{ActorKind, Environment};
+
+use crate::actors::ActorState;
+use crate::physics::{Owner, Physics};
+use crate::rng::Stream;
+use crate::vehicle::VehicleState;
+
+/// Height of the lidar's scan plane, metres.
+pub const LIDAR_HEIGHT: f64 = 0.5;
+/// Height of the detector's camera, metres.
+pub const CAMERA_HEIGHT: f64 = 1.2;
+/// Standard deviation of the speed estimate, m/s.
+const SPEED_NOISE: f64 = 0.05;
+
+fn class_of(kind: ActorKind) -> ObjectClass {
+    match kind {
+        ActorKind::Car => ObjectClass::Car,
+        ActorKind::Truck => ObjectClass::Truck,
+        ActorKind::Cyclist => ObjectClass::Cyclist,
+        ActorKind::Pedestrian => ObjectClass::Pedestrian,
+        ActorKind::Robot | ActorKind::Forklift => ObjectClass::Robot,
+        ActorKind::Obstacle => ObjectClass::Unknown,
+    }
+}
+
+/// All sensors of the ego.
+pub struct Sensors {
+    env: Environment<f64>,
+    lidar_every: u64,
+    lidar_rng: Stream,
+    detector_rng: Stream,
+    localisation_rng: Stream,
+    latency_ticks: u64,
+    pending: VecDeque<(u64, Vec<Detection>)>,
+}
+
+impl Sensors {
+    /// Sensors for a run with `seed`, sampled at the simulator's tick `dt`.
+    pub fn new(env: &Environment<f64>, seed: u64, dt: f64) -> Self {
+        Self {
+            env: env.clone(),
+            lidar_every: ((1.0 / (env.lidar.rate * dt)).round() as u64).max(1),
+            lidar_rng: Stream::new(seed, "lidar"),
+            detector_rng: Stream::new(seed, "detector"),
+            localisation_rng: Stream::new(seed, "localisation"),
+            latency_ticks: (env.detector.latency / dt).round() as u64,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// A lidar scan, on the ticks where one completes.
+    pub fn lidar(&mut self, tick: u64, physics: &Physics, ego: &VehicleState) -> Option<LidarScan> {
+        let l = &self.env.lidar;
+        if !l.enabled || tick % self.lidar_every != 0 {
+            return None;
+        }
+        let max_range = l.range.min(self.env.visibility);
+        let increment = std::f64::consts::TAU / f64::from(l.rays);
+        let angle_min = -std::f64::consts::PI;
+        let ranges = (0..l.rays)
+            .map(|i| {
+                let a = angle_min + f64::from(i) * increment;
+                let hit = physics.cast_ray(ego.x, ego.y, LIDAR_HEIGHT, ego.heading + a, max_range);
+                // Draw both numbers for every ray so that one ray's outcome never shifts another's noise.
+                let dropped = self.lidar_rng.chance(l.dropout);
+                let noise = self.lidar_rng.gaussian(l.range_noise);
+                match hit {
+                    Some((_, r)) if !dropped => Some((r + noise).clamp(0.0, max_range)),
+                    _ => None,
+                }
+            })
+            .collect();
+        Some(LidarScan { angle_min, angle_increment: increment, max_range, ranges })
+    }
+
+    /// The detector's object list released this tick (measured `latency` ago), if any.
+    pub fn detector(&mut self, tick: u64, physics: &Physics, ego: &VehicleState, actors: &[ActorState]) -> Option<Vec<Detection>> {
+        let d = self.env.detector.clone();
+        if !d.enabled {
+            return None;
+        }
+        let reach = d.range.min(self.env.visibility);
+        let rng = &mut self.detector_rng;
+        let mut seen = Vec::new();
+        for (i, a) in actors.iter().enumerate() {
+            let (dx, dy) = (a.x - ego.x, a.y - ego.y);
+            let dist = libm::hypot(dx, dy);
+            let missed = rng.chance(d.miss_rate);
+            let noise = (rng.gaussian(d.position_noise), rng.gaussian(d.position_noise));
+            let vnoise = (rng.gaussian(0.5 * d.position_noise), rng.gaussian(0.5 * d.position_noise));
+            if dist > reach || missed || dist < 1e-6 {
+                continue;
+            }
+            // Line of sight from the camera to the object's upper body.
+            let target_z = (0.6 * a.height).min(CAMERA_HEIGHT);
+            let dz = target_z - CAMERA_HEIGHT;
+            let len = libm::sqrt(dist * dist + dz * dz);
+            let visible = match physics.cast(ego.x, ego.y, CAMERA_HEIGHT, (dx / len, dy / len, dz / len), len) {
+                Some((Owner::Actor(j), _)) => j == i,
+                Some(_) => false,
+                None => true,
+            };
+            if visible {
+                seen.push(Detection {
+                    class: class_of(a.kind),
+                    x: a.x + noise.0,
+                    y: a.y + noise.1,
+                    vx: a.velocity.0 + vnoise.0,
+                    vy: a.velocity.1 + vnoise.1,
+                    heading: a.heading,
+                    length: a.length,
+                    width: a.width,
+                    confidence: 0.9,
+                });
+            }
+        }
+        for _ in 0..rng.poisson(d.false_positive_rate) {
+            let r = rng.unit() * reach;
+            let bearing = ego.heading + (rng.unit() - 0.5) * std::f64::consts::PI;
+            seen.push(Detection {
+                class: ObjectClass::Unknown,
+                x: ego.x + r * libm::cos(bearing),
+                y: ego.y + r * libm::sin(bearing),
+                vx: 0.0,
+                vy: 0.0,
+                heading: 0.0,
+                length: 0.5,
+                width: 0.5,
+                confidence: 0.3,
+            });
+        }
+        self.pending.push_back((tick + self.latency_ticks, seen));
+        let mut released = None;
+        while self.pending.front().is_some_and(|(at, _)| *at <= tick) {
+            released = self.pending.pop_front().map(|(_, list)| list);
+        }
+        released
+    }
+
+    /// Localisation's estimate of the ego.
+    pub fn localise(&mut self, ego: &VehicleState) -> EgoEstimate {
+        let l = &self.env.localisation;
+        let rng = &mut self.localisation_rng;
+        EgoEstimate {
+            x: ego.x + rng.gaussian(l.position_noise),
+            y: ego.y + rng.gaussian(l.position_noise),
+            heading: ego.heading + rng.gaussian(l.heading_noise.to_radians()),
+            speed: (ego.speed + rng.gaussian(SPEED_NOISE)).max(0.0),
+            accel: ego.accel,
+            yaw_rate: ego.yaw_rate,
+        }
+    }
+}
