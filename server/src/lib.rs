@@ -2,4 +2,8 @@
 //! scheduler and workers. Only this crate does I/O.
 
 pub mod cli;
+pub mod clock;
+pub mod junit;
+pub mod report;
 pub mod sources;
+pub mod stack_config;

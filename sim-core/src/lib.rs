@@ -15,5 +15,5 @@ pub mod run;
 pub mod sensors;
 pub mod trace;
 
-pub use run::{run_variant, RunResult, TickSplit, Verdict};
+pub use run::{mission_for, run_variant, run_with, Driver, RunResult, TickSplit, Verdict};
 pub use trace::Trace;

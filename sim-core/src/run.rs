@@ -195,8 +195,36 @@ fn finite(v: &VehicleState) -> bool {
     [v.x, v.y, v.heading, v.speed, v.accel, v.steer].iter().all(|x| x.is_finite())
 }
 
+/// The system under test as the run loop drives it. [`Stack`] is the real one; tests substitute
+/// misbehaving ones to prove that a panic or a NaN ends only that run.
+pub trait Driver {
+    /// One control tick.
+    fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput;
+}
+
+impl Driver for Stack {
+    fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput {
+        Stack::step(self, frame, clock)
+    }
+}
+
 /// Runs one variant with a stack configuration. `clock` only measures latency and the tick split.
 pub fn run_variant(variant: &Variant, config: &StackConfig, clock: &mut dyn Clock) -> RunResult {
+    run_with(variant, clock, &mut |mission| Stack::new(config.clone(), mission.clone()).map(|s| Box::new(s) as Box<dyn Driver>).map_err(|e| e.to_string()))
+}
+
+/// The stack's mission for a variant: what `run_variant` hands to the stack before the first tick.
+pub fn mission_for(variant: &Variant) -> Mission {
+    let road = variant.scenario.world.road.as_ref().map(RoadFrame::new);
+    mission(variant, road.as_ref()).0
+}
+
+/// Runs one variant with the driver `make` builds from the mission (an error becomes an `error` run).
+pub fn run_with(
+    variant: &Variant,
+    clock: &mut dyn Clock,
+    make: &mut dyn FnMut(&Mission) -> Result<Box<dyn Driver>, String>,
+) -> RunResult {
     let s = &variant.scenario;
     let road = s.world.road.as_ref().map(RoadFrame::new);
     let (mission, start) = mission(variant, road.as_ref());
@@ -254,9 +282,9 @@ pub fn run_variant(variant: &Variant, config: &StackConfig, clock: &mut dyn Cloc
         trace,
     };
 
-    let mut stack = match Stack::new(config.clone(), mission.clone()) {
+    let mut stack = match make(&mission) {
         Ok(st) => st,
-        Err(e) => return finish(Verdict::Error, Some(e.to_string()), &observer, 0, digest, trace, &latencies, split),
+        Err(e) => return finish(Verdict::Error, Some(e), &observer, 0, digest, trace, &latencies, split),
     };
     let mut ego = start;
     let mut command = ControlCommand::default();

@@ -31,8 +31,8 @@ pub struct TraceTick {
     pub command: [f64; 2],
     /// The stack's mode.
     pub mode: Mode,
-    /// Guardrail activations this tick.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Guardrail activations this tick. (No `skip_serializing_if`: the binary form is not
+    /// self-describing, so every field is always written.)
     pub events: Vec<Reason>,
     /// Each actor's x, y, heading, speed.
     pub actors: Vec<[f64; 4]>,

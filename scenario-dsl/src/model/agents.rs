@@ -338,13 +338,15 @@ pub enum Trigger<N: Number> {
         /// Seconds since the start.
         after: N,
     },
-    /// Longitudinal gap (bumper to bumper, along the road) between this actor and the ego.
+    /// Signed longitudinal gap along the road, bumper to bumper, metres: positive while this actor
+    /// is ahead of the ego, negative while it is behind (so `above: 10` waits until it leads by 10 m).
     GapToEgo(Compare<N>),
     /// Straight-line distance between this actor's and the ego's centres, metres.
     DistanceToEgo(Compare<N>),
     /// The ego's speed, m/s.
     EgoSpeed(Compare<N>),
-    /// Time-to-collision between the ego and this actor, seconds.
+    /// Time-to-collision between the ego and this actor under constant velocities, seconds
+    /// (infinite while they are not closing).
     Ttc(Compare<N>),
     /// Another actor (or `ego`) has reached a position.
     ActorReached {

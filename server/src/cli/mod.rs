@@ -1,6 +1,7 @@
 //! The `farm` subcommands and their arguments.
 
 mod lint;
+mod run;
 mod schema;
 mod variants;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Variants(variants::VariantsArgs),
     /// Print the JSON Schema of the scenario language (or of odd.yaml).
     Schema(schema::SchemaArgs),
+    /// Simulate variants locally and report: summary, JUnit XML, JSON, traces of failures.
+    Run(run::RunArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether the job succeeded.
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lint(a) => lint::run(a),
         Command::Variants(a) => variants::run(a),
         Command::Schema(a) => schema::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 

@@ -1,0 +1,198 @@
+//! `farm run`: a local regression run. Expands the selected variants, simulates them in parallel on
+//! a rayon pool, prints a summary by scenario and tag, writes JUnit XML, a JSON report and the
+//! traces of failing runs, and exits 0 only if every run passed.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use rayon::prelude::*;
+
+use scenario_dsl::{Variant, VariantKey};
+use sim_core::Verdict;
+
+use crate::clock::MonotonicClock;
+use crate::report::{self, RunRecord};
+
+/// Arguments of `farm run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (default: catalog/).
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios with this tag (domain and severity count as tags); repeatable, any matches.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only this scenario id; repeatable.
+    #[arg(long = "scenario")]
+    pub scenarios: Vec<String>,
+    /// Only this variant (reproduces one run bit for bit).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Stack configuration override (YAML or JSON; missing keys keep their defaults).
+    #[arg(long)]
+    pub stack_config: Option<PathBuf>,
+    /// Parallel simulations (default: one per core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write the JSON report here (one object per variant).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the trace of every run that did not pass here (KEY.trace binary and KEY.json).
+    #[arg(long)]
+    pub trace_dir: Option<PathBuf>,
+    /// The ODD file (default: the nearest odd.yaml at or above the first path).
+    #[arg(long)]
+    pub odd: Option<PathBuf>,
+}
+
+/// A variant selected for running, with what the report needs from its scenario.
+pub(crate) struct Selected<'a> {
+    pub variant: &'a Variant,
+    pub tags: Vec<String>,
+    pub cell: Option<scenario_dsl::CoverageCell>,
+}
+
+/// The variants of `catalog` that pass the filters, in catalog order.
+pub(crate) fn select<'a>(
+    catalog: &'a scenario_dsl::Catalog,
+    tags: &[String],
+    scenarios: &[String],
+    variant: Option<&VariantKey>,
+) -> Vec<Selected<'a>> {
+    let mut out = Vec::new();
+    for s in &catalog.scenarios {
+        let all_tags = s.template().metadata.all_tags();
+        if !tags.is_empty() && !tags.iter().any(|t| all_tags.contains(t)) {
+            continue;
+        }
+        if !scenarios.is_empty() && !scenarios.iter().any(|id| id == s.id()) {
+            continue;
+        }
+        for v in s.variants() {
+            if variant.is_some_and(|k| *k != v.key) {
+                continue;
+            }
+            let cell = catalog.odd.as_ref().and_then(|o| o.cell(v).ok());
+            out.push(Selected { variant: v, tags: all_tags.clone(), cell });
+        }
+    }
+    out
+}
+
+pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from("catalog")] } else { args.paths.clone() };
+    let (catalog, texts) = super::load_catalog(&paths, args.odd.as_deref());
+    if catalog.has_errors() {
+        for d in catalog.diagnostics.iter().filter(|d| d.is_error()) {
+            let source = texts.iter().find(|t| t.name == d.file).map(|t| t.text.as_str());
+            eprintln!("{}", d.render(source));
+        }
+        eprintln!("the catalog has errors; fix them first (`farm lint`)");
+        return Ok(ExitCode::from(2));
+    }
+    let config = match &args.stack_config {
+        Some(p) => crate::stack_config::load(p).with_context(|| format!("invalid stack configuration {}", p.display()))?,
+        None => autonomy_stack::StackConfig::default(),
+    };
+    let key = match &args.variant {
+        Some(k) => Some(VariantKey::parse(k).with_context(|| format!("`{k}` is not a variant key (32 hex digits)"))?),
+        None => None,
+    };
+    let selected = select(&catalog, &args.tags, &args.scenarios, key.as_ref());
+    if selected.is_empty() {
+        eprintln!("no variant matches the filters");
+        return Ok(ExitCode::from(2));
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().context("cannot start the simulation pool")?;
+    eprintln!("running {} variants of {} scenarios on {jobs} threads", selected.len(), catalog.scenarios.len());
+
+    let progress = Progress::new(selected.len());
+    let started = Instant::now();
+    let results: Vec<(RunRecord, sim_core::Trace)> = pool.install(|| {
+        selected
+            .par_iter()
+            .map(|s| {
+                let t = Instant::now();
+                let result = sim_core::run_variant(s.variant, &config, &mut MonotonicClock::default());
+                let record = RunRecord::new(s.variant, s.tags.clone(), s.cell.clone(), &result, t.elapsed().as_secs_f64());
+                progress.tick(&record);
+                (record, result.trace)
+            })
+            .collect()
+    });
+    progress.finish();
+    let wall = started.elapsed().as_secs_f64();
+    let records: Vec<RunRecord> = results.iter().map(|(r, _)| r.clone()).collect();
+
+    if let Some(dir) = &args.trace_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (r, trace) in results.iter().filter(|(r, _)| r.verdict != Verdict::Passed) {
+            std::fs::write(dir.join(format!("{}.trace", r.key)), trace.to_bytes())?;
+            std::fs::write(dir.join(format!("{}.json", r.key)), serde_json::to_vec(trace)?)?;
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&records)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, crate::junit::render("scenario-farm", &records)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let sim: f64 = records.iter().map(|r| r.sim_s).sum();
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report::summary(&records))?;
+    writeln!(out, "simulated {sim:.0} s in {wall:.1} s wall on {jobs} threads ({:.0}x real time per thread)", sim / wall / jobs as f64)?;
+    let all_passed = records.iter().all(|r| r.verdict == Verdict::Passed);
+    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A progress bar on a terminal, plain lines every 10 % otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    done: AtomicUsize,
+    total: usize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta}]") {
+                b.set_style(style);
+            }
+            b
+        });
+        Self { bar, done: AtomicUsize::new(0), total }
+    }
+
+    fn tick(&self, r: &RunRecord) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        match &self.bar {
+            Some(b) => {
+                b.inc(1);
+                if r.verdict != Verdict::Passed {
+                    b.set_message(format!("last non-pass: {} {}", r.scenario, r.verdict.as_str()));
+                }
+            }
+            None => {
+                let step = (self.total / 10).max(1);
+                if done % step == 0 || done == self.total {
+                    eprintln!("{done}/{} runs done", self.total);
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! JUnit XML as Jenkins' xUnit plugin reads it (junit-10.xsd): one testsuite per scenario, one
+//! testcase per variant. A failed verdict or a timeout is a `<failure>` (the stack under test), an
+//! `error` verdict is an `<error>` (the simulation could not complete): never mixed up.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use sim_core::Verdict;
+
+use crate::report::RunRecord;
+
+/// Escapes text for XML attributes and content.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters even when escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JUnit XML document for `records`, named `name`.
+pub fn render(name: &str, records: &[RunRecord]) -> String {
+    let mut suites: BTreeMap<&str, Vec<&RunRecord>> = BTreeMap::new();
+    for r in records {
+        suites.entry(&r.scenario).or_default().push(r);
+    }
+    let failures = |rs: &[&RunRecord]| rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout)).count();
+    let errors = |rs: &[&RunRecord]| rs.iter().filter(|r| r.verdict == Verdict::Error).count();
+    let time = |rs: &[&RunRecord]| rs.iter().map(|r| r.wall_s).sum::<f64>();
+    let all: Vec<&RunRecord> = records.iter().collect();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
+        escape(name),
+        all.len(),
+        failures(&all),
+        errors(&all),
+        time(&all)
+    );
+    for (scenario, rs) in &suites {
+        let _ = writeln!(
+            x,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3}\">",
+            escape(scenario),
+            rs.len(),
+            failures(rs),
+            errors(rs),
+            time(rs)
+        );
+        for r in rs {
+            let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let case = format!("{}#{} [{}] seed={} {}", r.scenario, r.index, params.join(" "), r.seed, r.key);
+            let _ = write!(x, "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"", escape(&case), escape(&r.scenario), r.wall_s);
+            let reason = escape(r.reason.as_deref().unwrap_or(""));
+            let body = format!("variant {}\ndigest {}\nsimulated {:.2} s", r.key, r.digest, r.sim_s);
+            match r.verdict {
+                Verdict::Passed => x.push_str("/>\n"),
+                Verdict::Failed | Verdict::Timeout => {
+                    let kind = if r.verdict == Verdict::Timeout {
+                        "timeout".to_owned()
+                    } else {
+                        r.criteria.iter().find(|c| !c.passed).map_or("failed".into(), |c| c.criterion.clone())
+                    };
+                    let _ = write!(x, ">\n      <failure type=\"{}\" message=\"{reason}\">{}</failure>\n    </testcase>\n", escape(&kind), escape(&body));
+                }
+                Verdict::Error => {
+                    let _ = write!(x, ">\n      <error type=\"simulation\" message=\"{reason}\">{}</error>\n    </testcase>\n", escape(&body));
+                }
+            }
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}

@@ -1,0 +1,68 @@
+//! Loading a stack configuration override (YAML or JSON, partial: missing keys keep their defaults)
+//! with errors that name the offending key.
+
+use std::path::Path;
+
+use autonomy_stack::StackConfig;
+
+/// Why an override was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum StackConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key is unknown or has the wrong type.
+    #[error("`{key}`: {message}")]
+    Invalid {
+        /// Dotted path of the key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Values are out of range.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    OutOfRange(Vec<autonomy_stack::ConfigError>),
+}
+
+/// Parses a partial override from YAML (JSON is YAML too) and validates it.
+pub fn parse_override(text: &str) -> Result<StackConfig, StackConfigError> {
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    let de = serde_yaml::Deserializer::from_str(text);
+    let config: StackConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        StackConfigError::Invalid { key: if key == "." { "(top level)".into() } else { key }, message: e.into_inner().to_string() }
+    })?;
+    let errors = config.validate();
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(StackConfigError::OutOfRange(errors))
+    }
+}
+
+/// Reads and parses an override file.
+pub fn load(path: &Path) -> Result<StackConfig, StackConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StackConfigError::Read { path: path.display().to_string(), source })?;
+    parse_override(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = parse_override("safety:\n  aeb_ttx: 1.0\n").unwrap_err().to_string();
+        assert!(e.starts_with("`safety`: unknown field `aeb_ttx`"), "{e}");
+        let e = parse_override("planning: { horizon: fast }").unwrap_err().to_string();
+        assert!(e.starts_with("`planning.horizon`: invalid type"), "{e}");
+        let e = parse_override("safety: { aeb_ttc: -2 }").unwrap_err().to_string();
+        assert!(e.contains("`safety.aeb_ttc`"), "{e}");
+        assert_eq!(parse_override("").unwrap(), StackConfig::default());
+    }
+}

@@ -1,0 +1,128 @@
+//! The run loop end to end: verdicts from rapier collisions, errors that end only their own run,
+//! and bit-for-bit reproducibility.
+
+use autonomy_stack::{Clock, ControlCommand, FrozenClock, SensorFrame, StackConfig, StackOutput};
+use scenario_dsl::Variant;
+use sim_core::{run_variant, run_with, Driver, Verdict};
+
+const ROAD: &str = r#"
+version: 1
+metadata: { id: test.road, title: t, description: d, owner: qa, domain: highway, severity: critical }
+parameters:
+  lead_s: { values: [120] }
+world:
+  road: { lanes: 2, length: 600, speed_limit: 30 }
+ego:
+  start: { lane: 0, s: 20 }
+  speed: 20
+  goal: { distance: 400 }
+actors:
+  - id: lead
+    kind: car
+    start: { lane: 0, s: "${lead_s}" }
+    speed: 0
+environment:
+  lidar: { dropout: 0.05 }
+criteria:
+  - no_collision: {}
+  - min_ttc: { threshold: 2.0 }
+duration: 40
+"#;
+
+fn variant(text: &str) -> Variant {
+    let parsed = scenario_dsl::parse("t.yaml", text);
+    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
+    parsed.scenario.unwrap().variants()[0].clone()
+}
+
+struct Scripted(fn(&SensorFrame) -> ControlCommand);
+
+impl Driver for Scripted {
+    fn step(&mut self, frame: &SensorFrame, _: &mut dyn Clock) -> StackOutput {
+        StackOutput { command: (self.0)(frame), ..Default::default() }
+    }
+}
+
+fn run_scripted(v: &Variant, f: fn(&SensorFrame) -> ControlCommand) -> sim_core::RunResult {
+    run_with(v, &mut FrozenClock, &mut |_| Ok(Box::new(Scripted(f)) as Box<dyn Driver>))
+}
+
+#[test]
+fn driving_into_a_stopped_car_is_a_collision_found_by_rapier() {
+    let r = run_scripted(&variant(ROAD), |_| ControlCommand { accel: 0.0, steer: 0.0 });
+    assert_eq!(r.verdict, Verdict::Failed);
+    let c = &r.metrics.collisions[0];
+    assert_eq!(c.with, "lead");
+    // Bumpers 100 - 4.6 = 95.4 m apart at 20 m/s: contact at about 4.8 s, at 20 m/s.
+    assert!((4.7..4.9).contains(&c.time), "{c:?}");
+    assert!((c.relative_speed - 20.0).abs() < 1e-9);
+    let reason = r.reason.unwrap();
+    assert!(reason.starts_with("no_collision: collision with lead at t=4.78 s at 20.00 m/s"), "{reason}");
+    let ttc = r.criteria.iter().find(|o| o.criterion == "min_ttc").unwrap();
+    assert!(!ttc.passed && ttc.value == Some(0.0), "{ttc:?}");
+}
+
+#[test]
+fn braking_in_time_passes_collision_but_a_late_stop_breaches_ttc() {
+    // Brake hard from the start: stops after ~25 m, 70 m short of the car; never near it.
+    let r = run_scripted(&variant(ROAD), |_| ControlCommand { accel: -6.0, steer: 0.0 });
+    assert!(r.metrics.collisions.is_empty());
+    assert_eq!(r.verdict, Verdict::Timeout, "{:?}", r.reason);
+    assert!(r.reason.unwrap().starts_with("the goal was not reached within 40.0 s"));
+    // Brake only 35 m before the car: stops about 8 m short, but the TTC dropped under 2 s on the way.
+    let r = run_scripted(&variant(ROAD), |f| ControlCommand { accel: if f.ego.x > 80.0 { -8.0 } else { 0.0 }, steer: 0.0 });
+    assert!(r.metrics.collisions.is_empty(), "{:?}", r.metrics.collisions);
+    let ttc = r.criteria.iter().find(|o| o.criterion == "min_ttc").unwrap();
+    assert!(!ttc.passed, "{ttc:?}");
+    assert!(ttc.message.contains("with actor lead"), "{}", ttc.message);
+    assert_eq!(r.verdict, Verdict::Failed);
+}
+
+#[test]
+fn a_panicking_stack_ends_only_its_own_run_as_error() {
+    let v = variant(ROAD);
+    let r = run_scripted(&v, |f| if f.time > 1.0 { panic!("planner exploded") } else { ControlCommand::default() });
+    assert_eq!(r.verdict, Verdict::Error);
+    let reason = r.reason.unwrap();
+    assert!(reason.contains("the stack panicked at t=1.04 s: planner exploded"), "{reason}");
+    assert!(r.criteria.is_empty());
+    // The next run on the same thread is unaffected.
+    let again = run_scripted(&v, |_| ControlCommand { accel: -6.0, steer: 0.0 });
+    assert_eq!(again.verdict, Verdict::Timeout);
+}
+
+#[test]
+fn a_non_finite_command_or_an_invalid_config_is_an_error() {
+    let v = variant(ROAD);
+    let r = run_scripted(&v, |_| ControlCommand { accel: f64::NAN, steer: 0.0 });
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(r.reason.unwrap().contains("non-finite"));
+    let mut bad = StackConfig::default();
+    bad.safety.aeb_ttc = -1.0;
+    let r = run_variant(&v, &bad, &mut FrozenClock);
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(r.reason.unwrap().contains("safety.aeb_ttc"));
+}
+
+#[test]
+fn the_same_variant_gives_the_same_digest_and_another_seed_another_one() {
+    let v = variant(ROAD);
+    let a = run_variant(&v, &StackConfig::default(), &mut FrozenClock);
+    let b = run_variant(&v, &StackConfig::default(), &mut FrozenClock);
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(a.trace, b.trace);
+    let mut other = v.clone();
+    other.seed += 1;
+    let c = run_variant(&other, &StackConfig::default(), &mut FrozenClock);
+    assert_ne!(a.digest, c.digest, "lidar dropout and detector noise come from the seed");
+}
+
+#[test]
+fn traces_round_trip_through_the_binary_form() {
+    let r = run_scripted(&variant(ROAD), |_| ControlCommand { accel: 0.5, steer: 0.0 });
+    let bytes = r.trace.to_bytes();
+    assert_eq!(sim_core::Trace::from_bytes(&bytes).unwrap(), r.trace);
+    let json = serde_json::to_vec(&r.trace).unwrap().len();
+    assert!(bytes.len() * 10 < json * 7, "binary {} bytes vs JSON {json}", bytes.len());
+    assert!(sim_core::Trace::from_bytes(&bytes[..bytes.len() / 2]).is_err());
+}
