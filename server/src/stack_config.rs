@@ -35,7 +35,10 @@ pub fn parse_override(text: &str) -> Result<StackConfig, StackConfigError> {
     let de = serde_yaml::Deserializer::from_str(text);
     let config: StackConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
-        StackConfigError::Invalid { key: if key == "." { "(top level)".into() } else { key }, message: e.into_inner().to_string() }
+        let message = e.into_inner().to_string();
+        // serde_yaml already prefixes the path; say it once.
+        let message = message.strip_prefix(&format!("{key}: ")).map(str::to_owned).unwrap_or(message);
+        StackConfigError::Invalid { key: if key == "." { "(top level)".into() } else { key }, message }
     })?;
     let errors = config.validate();
     if errors.is_empty() {
@@ -58,7 +61,7 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let e = parse_override("safety:\n  aeb_ttx: 1.0\n").unwrap_err().to_string();
-        assert!(e.starts_with("`safety`: unknown field `aeb_ttx`"), "{e}");
+        assert!(e.starts_with("`safety.aeb_ttx`: ") && e.contains("unknown field `aeb_ttx`"), "{e}");
         let e = parse_override("planning: { horizon: fast }").unwrap_err().to_string();
         assert!(e.starts_with("`planning.horizon`: invalid type"), "{e}");
         let e = parse_override("safety: { aeb_ttc: -2 }").unwrap_err().to_string();

@@ -20,6 +20,8 @@ pub struct LatencySummary {
     pub max: f64,
     /// Samples.
     pub count: u64,
+    /// Sum of all samples, microseconds.
+    pub total: f64,
 }
 
 /// The snake_case name of a module.
@@ -39,16 +41,18 @@ pub fn module_name(m: Module) -> &'static str {
 pub struct Latencies {
     // `None` only if a histogram could not be created (it cannot with these constant bounds).
     histograms: BTreeMap<&'static str, Option<Histogram<u64>>>,
+    totals: BTreeMap<&'static str, u64>,
 }
 
 impl Latencies {
     /// Adds one tick's timings.
     pub fn record(&mut self, t: &ModuleTimings) {
         for m in Module::ALL {
-            let entry = self.histograms.entry(module_name(m)).or_insert_with(|| Histogram::new(3).ok());
+            let entry = self.histograms.entry(module_name(m)).or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).ok());
             if let Some(h) = entry.as_mut() {
                 h.saturating_record(t.get(m).max(1));
             }
+            *self.totals.entry(module_name(m)).or_default() += t.get(m);
         }
     }
 
@@ -67,6 +71,7 @@ impl Latencies {
                         p99: us(h.value_at_quantile(0.99)),
                         max: us(h.max()),
                         count: h.len(),
+                        total: us(self.totals.get(*name).copied().unwrap_or(0)),
                     },
                 )
             })

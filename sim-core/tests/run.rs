@@ -126,3 +126,24 @@ fn traces_round_trip_through_the_binary_form() {
     assert!(bytes.len() * 10 < json * 7, "binary {} bytes vs JSON {json}", bytes.len());
     assert!(sim_core::Trace::from_bytes(&bytes[..bytes.len() / 2]).is_err());
 }
+
+/// A clock on which every module seems to take 5 ms: the planner overruns its budget every tick.
+struct SlowClock(u64);
+
+impl Clock for SlowClock {
+    fn now_ns(&mut self) -> u64 {
+        self.0 += 5_000_000;
+        self.0
+    }
+}
+
+#[test]
+fn measured_latency_is_reported_but_never_changes_behaviour() {
+    let v = variant(ROAD);
+    let fast = run_variant(&v, &StackConfig::default(), &mut FrozenClock);
+    let slow = run_variant(&v, &StackConfig::default(), &mut SlowClock(0));
+    assert_eq!(fast.digest, slow.digest);
+    assert_eq!(fast.metrics.deadline_misses, 0);
+    assert!(slow.metrics.deadline_misses > 100, "{}", slow.metrics.deadline_misses);
+    assert!(slow.latency["planning"].p50 >= 5000.0, "{:?}", slow.latency["planning"]);
+}

@@ -1,5 +1,6 @@
 //! The `farm` subcommands and their arguments.
 
+mod bench;
 mod lint;
 mod run;
 mod schema;
@@ -30,6 +31,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Simulate variants locally and report: summary, JUnit XML, JSON, traces of failures.
     Run(run::RunArgs),
+    /// Measure simulation speed over the catalog (one core) and where the time goes.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether the job succeeded.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Variants(a) => variants::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Run(a) => run::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

@@ -1,0 +1,139 @@
+//! `farm run` as CI uses it: exit codes, the JSON report, JUnit XML valid against the xUnit schema,
+//! traces of failing runs, and `--variant` reproducing one run bit for bit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn farm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_farm")).args(args).current_dir(root()).output().unwrap()
+}
+
+/// Validates with the `xmlschema` package (`pip install xmlschema`; .ci/run installs it).
+fn validate_junit(xml: &Path) {
+    let xsd = root().join("../shared/schemas/junit-10.xsd");
+    let out = Command::new("python3")
+        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
+        .arg(&xsd)
+        .arg(xml)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "JUnit XML invalid against {}:\n{}", xsd.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_run_writes_json_junit_and_traces_and_its_exit_code_says_whether_all_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit, traces) = (dir.path().join("r.json"), dir.path().join("j.xml"), dir.path().join("traces"));
+    let out = farm(&[
+        "run",
+        "--scenario",
+        "highway.cut_in",
+        "--jobs",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--trace-dir",
+        traces.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(records.len(), 24);
+    for r in &records {
+        for field in ["key", "scenario", "params", "verdict", "criteria", "metrics", "latency", "sim_s", "wall_s", "digest"] {
+            assert!(!r[field].is_null(), "{field} missing");
+        }
+        assert_eq!(r["digest"].as_str().unwrap().len(), 64);
+    }
+    let not_passed: Vec<&serde_json::Value> = records.iter().filter(|r| r["verdict"] != "passed").collect();
+    assert_eq!(out.status.code(), Some(if not_passed.is_empty() { 0 } else { 1 }), "{stdout}");
+    assert!(stdout.contains("By scenario:") && stdout.contains("By tag:"), "{stdout}");
+    assert!(stdout.contains("24 runs:"), "{stdout}");
+    validate_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 24);
+    assert_eq!(xml.matches("<failure ").count(), records.iter().filter(|r| r["verdict"] == "failed" || r["verdict"] == "timeout").count());
+    for r in not_passed {
+        let key = r["key"].as_str().unwrap();
+        let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(traces.join(format!("{key}.json"))).unwrap()).unwrap();
+        assert_eq!(trace["variant"], key);
+        assert!(traces.join(format!("{key}.trace")).exists());
+    }
+}
+
+#[test]
+fn variant_reproduces_one_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.json");
+    farm(&["run", "--scenario", "highway.cut_in", "--jobs", "2", "--json", all.to_str().unwrap()]);
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&all).unwrap()).unwrap();
+    let pick = &records[17];
+    let one = dir.path().join("one.json");
+    farm(&["run", "--variant", pick["key"].as_str().unwrap(), "--json", one.to_str().unwrap()]);
+    let again: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["digest"], pick["digest"]);
+    // Everything but the wall-clock-measured deadline misses is identical.
+    let strip = |m: &serde_json::Value| {
+        let mut m = m.clone();
+        m.as_object_mut().unwrap().remove("deadline_misses");
+        m
+    };
+    assert_eq!(strip(&again[0]["metrics"]), strip(&pick["metrics"]));
+}
+
+#[test]
+fn a_bad_stack_config_or_an_unknown_variant_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yaml");
+    std::fs::write(&cfg, "safety:\n  aeb_enabled: false\n  aeb_tcc: 2\n").unwrap();
+    let out = farm(&["run", "--scenario", "highway.cut_in", "--stack-config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`safety.aeb_tcc`: ") && err.contains("unknown field `aeb_tcc`"), "{err}");
+    let out = farm(&["run", "--variant", "00000000000000000000000000000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no variant matches"));
+}
+
+#[test]
+fn junit_keeps_failures_and_errors_apart_and_validates() {
+    use sim_core::Verdict;
+    let record = |verdict: Verdict, reason: Option<&str>| server::report::RunRecord {
+        key: "0123456789abcdef0123456789abcdef".into(),
+        scenario: "demo.<scenario> & \"quotes\"".into(),
+        index: 0,
+        tags: vec![],
+        params: [("gap".to_owned(), 8.0)].into(),
+        seed: 1,
+        cell: None,
+        verdict,
+        reason: reason.map(str::to_owned),
+        criteria: vec![],
+        metrics: Default::default(),
+        latency: Default::default(),
+        sim_s: 1.0,
+        wall_s: 0.01,
+        digest: "d".into(),
+    };
+    let records = vec![
+        record(Verdict::Passed, None),
+        record(Verdict::Failed, Some("no_collision: collision with lead")),
+        record(Verdict::Error, Some("the stack panicked\u{1}")),
+        record(Verdict::Timeout, Some("goal not reached")),
+    ];
+    let xml = server::junit::render("farm", &records);
+    assert!(xml.contains(r#"tests="4" failures="2" errors="1""#), "{xml}");
+    assert!(xml.contains(r#"<error type="simulation" message="the stack panicked ">"#), "{xml}");
+    assert!(xml.contains(r#"<failure type="timeout" message="goal not reached">"#), "{xml}");
+    assert!(xml.contains("demo.&lt;scenario&gt; &amp; &quot;quotes&quot;"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.xml");
+    std::fs::write(&path, xml).unwrap();
+    validate_junit(&path);
+}
