@@ -44,11 +44,23 @@ pub struct PerceptionConfig {
     pub fuse_detections: bool,
     /// Distance within which a detection and a cluster are the same object, metres. Default 2.0.
     pub fusion_gate: f64,
+    /// Detections without lidar support are kept only at or above this confidence (false-positive
+    /// filter). Default 0.5.
+    pub min_confidence: f64,
+    /// Obstacles farther than this outside the road (or area bounds) are ignored, metres. Default 6.0.
+    pub roi_margin: f64,
 }
 
 impl Default for PerceptionConfig {
     fn default() -> Self {
-        Self { cluster_distance: 1.0, min_cluster_points: 2, fuse_detections: true, fusion_gate: 2.0 }
+        Self {
+            cluster_distance: 1.0,
+            min_cluster_points: 2,
+            fuse_detections: true,
+            fusion_gate: 2.0,
+            min_confidence: 0.5,
+            roi_margin: 6.0,
+        }
     }
 }
 
@@ -78,6 +90,8 @@ pub struct TrackingConfig {
     pub process_noise: f64,
     /// Measurement noise standard deviation, metres. Default 0.3.
     pub measurement_noise: f64,
+    /// Noise of a detector's velocity measurement (standard deviation), m/s. Default 0.5.
+    pub velocity_noise: f64,
 }
 
 impl Default for TrackingConfig {
@@ -89,6 +103,7 @@ impl Default for TrackingConfig {
             delete_misses: 5,
             process_noise: 2.0,
             measurement_noise: 0.3,
+            velocity_noise: 0.5,
         }
     }
 }
@@ -140,6 +155,17 @@ pub struct PlanningConfig {
     /// Compute budget per planning cycle, microseconds; overruns are counted as deadline misses.
     /// Default 2000.
     pub compute_budget_us: u64,
+    /// Lateral clearance kept from obstacles by the trajectory layer, metres. Default 0.5.
+    pub lateral_margin: f64,
+    /// Time a lateral manoeuvre (lane change, swerve) takes at speed, seconds. Default 2.5.
+    pub lateral_time: f64,
+    /// Comfortable lateral acceleration that caps speed on curves, m/s². Default 2.5.
+    pub max_lateral_accel: f64,
+    /// Open-area domain: path-search grid resolution, metres. Default 0.25.
+    pub grid_resolution: f64,
+    /// Open-area domain: re-run the path search every this many ticks (or sooner when the path is
+    /// blocked). Default 10.
+    pub replan_ticks: u32,
 }
 
 impl Default for PlanningConfig {
@@ -157,6 +183,11 @@ impl Default for PlanningConfig {
             stop_distance: 5.0,
             reaction_time: 0.0,
             compute_budget_us: 2000,
+            lateral_margin: 0.5,
+            lateral_time: 2.5,
+            max_lateral_accel: 2.5,
+            grid_resolution: 0.25,
+            replan_ticks: 10,
         }
     }
 }
@@ -187,6 +218,8 @@ pub struct ControlConfig {
     pub jerk_limit: f64,
     /// Largest steering rate, degrees per second. Default 40.0.
     pub steer_rate_limit: f64,
+    /// Cross-track gain of the Stanley controller, 1/s. Default 1.5.
+    pub stanley_gain: f64,
 }
 
 impl Default for ControlConfig {
@@ -198,6 +231,7 @@ impl Default for ControlConfig {
             speed_gain: 1.2,
             jerk_limit: 8.0,
             steer_rate_limit: 40.0,
+            stanley_gain: 1.5,
         }
     }
 }
@@ -226,6 +260,20 @@ pub struct SafetyConfig {
     pub max_position_jump: f64,
     /// Enforce the speed limit and the road/area geofence. Default true.
     pub domain_checks: bool,
+    /// Lateral margin of the AEB corridor around the ego's predicted path, metres. Default 0.2.
+    pub aeb_lateral_margin: f64,
+    /// Look-ahead of predictive braking: conflicts sooner than this brake early, seconds. Default 3.0.
+    pub predictive_ttc: f64,
+    /// Deceleration of predictive (early, moderate) braking, m/s². Default 3.5.
+    pub predictive_decel: f64,
+    /// Deceleration of the minimal-risk manoeuvre (controlled stop), m/s². Default 2.0.
+    pub mrm_decel: f64,
+    /// A change of the confirmed-track count larger than this within one tick is an anomaly.
+    /// Default 8.
+    pub track_count_jump: u32,
+    /// Friction estimate (achieved over commanded braking, as a coefficient) below which the
+    /// domain is left. Default 0.25.
+    pub min_friction: f64,
 }
 
 impl Default for SafetyConfig {
@@ -241,6 +289,12 @@ impl Default for SafetyConfig {
             mrm_after: 10.0,
             max_position_jump: 3.0,
             domain_checks: true,
+            aeb_lateral_margin: 0.2,
+            predictive_ttc: 3.0,
+            predictive_decel: 3.5,
+            mrm_decel: 2.0,
+            track_count_jump: 8,
+            min_friction: 0.25,
         }
     }
 }
@@ -271,12 +325,15 @@ impl StackConfig {
         c.range("perception.cluster_distance", p.cluster_distance, 0.05, 10.0);
         c.count("perception.min_cluster_points", p.min_cluster_points.into(), 1, 100);
         c.range("perception.fusion_gate", p.fusion_gate, 0.1, 20.0);
+        c.range("perception.min_confidence", p.min_confidence, 0.0, 1.0);
+        c.range("perception.roi_margin", p.roi_margin, 0.0, 100.0);
         let t = &self.tracking;
         c.range("tracking.gate", t.gate, 0.5, 50.0);
         c.count("tracking.confirm_hits", t.confirm_hits.into(), 1, 50);
         c.count("tracking.delete_misses", t.delete_misses.into(), 1, 100);
         c.range("tracking.process_noise", t.process_noise, 0.01, 50.0);
         c.range("tracking.measurement_noise", t.measurement_noise, 0.01, 10.0);
+        c.range("tracking.velocity_noise", t.velocity_noise, 0.01, 20.0);
         let pr = &self.prediction;
         c.range("prediction.horizon", pr.horizon, 0.0, 20.0);
         c.range("prediction.step", pr.step, 0.01, 2.0);
@@ -292,12 +349,18 @@ impl StackConfig {
         c.range("planning.stop_distance", pl.stop_distance, 0.0, 50.0);
         c.range("planning.reaction_time", pl.reaction_time, 0.0, 5.0);
         c.count("planning.compute_budget_us", pl.compute_budget_us, 1, 10_000_000);
+        c.range("planning.lateral_margin", pl.lateral_margin, 0.0, 5.0);
+        c.range("planning.lateral_time", pl.lateral_time, 0.5, 10.0);
+        c.range("planning.max_lateral_accel", pl.max_lateral_accel, 0.5, 10.0);
+        c.range("planning.grid_resolution", pl.grid_resolution, 0.05, 5.0);
+        c.count("planning.replan_ticks", pl.replan_ticks.into(), 1, 1000);
         let co = &self.control;
         c.range("control.lookahead_time", co.lookahead_time, 0.05, 10.0);
         c.range("control.min_lookahead", co.min_lookahead, 0.1, 100.0);
         c.range("control.speed_gain", co.speed_gain, 0.01, 20.0);
         c.range("control.jerk_limit", co.jerk_limit, 0.1, 1000.0);
         c.range("control.steer_rate_limit", co.steer_rate_limit, 1.0, 1000.0);
+        c.range("control.stanley_gain", co.stanley_gain, 0.01, 20.0);
         let s = &self.safety;
         c.range("safety.aeb_ttc", s.aeb_ttc, 0.1, 10.0);
         c.range("safety.degraded_speed_cap", s.degraded_speed_cap, 0.0, 60.0);
@@ -306,6 +369,12 @@ impl StackConfig {
         c.range("safety.recovery_time", s.recovery_time, 0.0, 60.0);
         c.range("safety.mrm_after", s.mrm_after, 0.0, 600.0);
         c.range("safety.max_position_jump", s.max_position_jump, 0.1, 100.0);
+        c.range("safety.aeb_lateral_margin", s.aeb_lateral_margin, 0.0, 3.0);
+        c.range("safety.predictive_ttc", s.predictive_ttc, 0.1, 20.0);
+        c.range("safety.predictive_decel", s.predictive_decel, 0.1, 15.0);
+        c.range("safety.mrm_decel", s.mrm_decel, 0.1, 15.0);
+        c.count("safety.track_count_jump", s.track_count_jump.into(), 1, 1000);
+        c.range("safety.min_friction", s.min_friction, 0.0, 2.0);
         c.errors
     }
 }
@@ -331,7 +400,8 @@ mod tests {
 
     #[test]
     fn out_of_range_values_name_the_key() {
-        let c: StackConfig = serde_json::from_str(r#"{"safety": {"aeb_ttc": -1}, "planning": {"samples": 0}}"#).unwrap();
+        let c: StackConfig =
+            serde_json::from_str(r#"{"safety": {"aeb_ttc": -1}, "planning": {"samples": 0}}"#).unwrap();
         let keys: Vec<_> = c.validate().into_iter().map(|e| e.key).collect();
         assert_eq!(keys, ["planning.samples", "safety.aeb_ttc"]);
     }

@@ -5,8 +5,18 @@
 //! The contract with the simulator lives in [`interface`] (one [`SensorFrame`] in per control tick,
 //! one [`StackOutput`] out) and [`config`] (the [`StackConfig`] a release candidate carries).
 
+pub mod assignment;
 pub mod config;
+pub mod control;
+pub mod geometry;
 pub mod interface;
+pub mod perception;
+pub mod planning;
+pub mod prediction;
+pub mod safety;
+pub mod stack;
+pub mod tracking;
 
 pub use config::{ConfigError, StackConfig};
 pub use interface::*;
+pub use stack::{Stack, StackError, TickDebug};

@@ -1,0 +1,252 @@
+//! The behaviour layer of the road planner: IDM gap control, the lane each lane's traffic lets the
+//! ego drive at, gap acceptance for lane changes and the lane-change state machine.
+
+use crate::config::PlanningConfig;
+
+/// Exponent of the IDM free-road term.
+/// Smallest gap the IDM divides by, metres (keeps the interaction term finite).
+const MIN_GAP: f64 = 0.1;
+/// Leaders slower than this are standing obstacles, m/s.
+const STOPPED: f64 = 0.5;
+/// Extra gap the kinematic stopping term aims for beyond s0, metres.
+const STOP_SLACK: f64 = 0.25;
+
+/// A longitudinal constraint on the ego, in a 1-D coordinate along its path: a leader's rear (or a
+/// virtual wall) at `rear + speed·t` that the ego's front must stay `min_gap` behind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Constraint {
+    /// Position of the leader's rear at t = 0, metres along the path.
+    pub rear: f64,
+    /// Leader speed along the path, m/s (0 for walls and stopped obstacles).
+    pub speed: f64,
+    /// Standstill gap to keep, metres.
+    pub min_gap: f64,
+    /// Which track imposes it (`None` for goal and road-end walls).
+    pub track: Option<u64>,
+    /// Whether it is a yield to a crossing object rather than a leader in the path.
+    pub crossing: bool,
+}
+
+/// Intelligent Driver Model acceleration for speed `v` with desired speed `v_des`, optionally
+/// behind a leader `gap` metres ahead driving at `v_lead` with standstill gap `s0`.
+pub fn idm_accel(config: &PlanningConfig, v: f64, v_des: f64, leader: Option<(f64, f64, f64)>) -> f64 {
+    let a = config.idm_accel;
+    let b = config.idm_decel;
+    let ratio = v.max(0.0) / v_des.max(0.1);
+    // ratio^4 by multiplication: exact IEEE operations, the same bits on every target.
+    let r2 = ratio * ratio;
+    let mut acc = a * (1.0 - r2 * r2);
+    if let Some((gap, v_lead, s0)) = leader {
+        let dv = v - v_lead;
+        let s_star = s0 + (v * config.idm_headway + v * dv / (2.0 * libm::sqrt(a * b))).max(0.0);
+        let s = gap.max(MIN_GAP);
+        acc -= a * (s_star / s) * (s_star / s);
+        if v_lead < STOPPED {
+            // The IDM can undershoot s0 when it approaches a standing obstacle fast; the kinematic
+            // stopping deceleration guarantees the standstill gap.
+            let room = gap - s0 - STOP_SLACK;
+            if room <= 0.0 {
+                // Close enough: come to a firm stop and do not creep forward.
+                acc = acc.min(if v > 0.0 { -b } else { 0.0 });
+            }
+            let needed = v.max(0.0) * v.max(0.0) / (2.0 * room.max(0.05));
+            if needed > 0.5 * b {
+                acc = acc.min(-needed);
+            }
+        }
+    }
+    acc
+}
+
+/// The most restrictive IDM acceleration over all constraints, for the ego front at `front`.
+pub fn constrained_accel(config: &PlanningConfig, v: f64, v_des: f64, front: f64, t: f64, cs: &[Constraint]) -> f64 {
+    let mut acc = idm_accel(config, v, v_des, None);
+    for c in cs {
+        let gap = c.rear + c.speed * t - front;
+        acc = acc.min(idm_accel(config, v, v_des, Some((gap, c.speed, c.min_gap))));
+    }
+    acc
+}
+
+/// One object as the behaviour layer sees it at t = 0 in the road frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LaneObject {
+    /// Along-road position of its centre, metres.
+    pub s: f64,
+    /// Lateral offset of its centre, metres.
+    pub d: f64,
+    /// Half its extent along the road, metres.
+    pub half_length: f64,
+    /// Half its extent across the road, metres.
+    pub half_width: f64,
+    /// Along-road speed, m/s.
+    pub speed: f64,
+}
+
+/// The ego as the behaviour layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LaneEgo {
+    /// Along-road position, metres.
+    pub s: f64,
+    /// Speed, m/s.
+    pub speed: f64,
+    /// Half length, metres.
+    pub half_length: f64,
+}
+
+/// Whether an object overlaps the lateral span [lo, hi].
+pub fn overlaps(o: &LaneObject, lo: f64, hi: f64) -> bool {
+    o.d + o.half_width > lo && o.d - o.half_width < hi
+}
+
+/// Gap acceptance: the gap ahead must be at least half `lane_change_min_gap` plus one second of
+/// closing speed, the gap behind half of it plus two seconds of the follower's closing speed.
+pub fn gap_acceptable(config: &PlanningConfig, ego: &LaneEgo, objects: &[LaneObject], lo: f64, hi: f64) -> bool {
+    let half = 0.5 * config.lane_change_min_gap;
+    objects.iter().filter(|o| overlaps(o, lo, hi)).all(|o| {
+        let ds = o.s - ego.s;
+        let clear = libm::fabs(ds) - ego.half_length - o.half_length;
+        if ds >= 0.0 {
+            clear >= half + (ego.speed - o.speed).max(0.0)
+        } else {
+            clear >= half + 2.0 * (o.speed - ego.speed).max(0.0)
+        }
+    })
+}
+
+/// The speed traffic lets the ego drive at in the lateral span [lo, hi], looking `reach` metres
+/// ahead: the slowest leader's along-road speed, or `v_des` on a free lane.
+pub fn lane_speed(ego: &LaneEgo, objects: &[LaneObject], lo: f64, hi: f64, reach: f64, v_des: f64) -> f64 {
+    objects
+        .iter()
+        .filter(|o| overlaps(o, lo, hi) && o.s > ego.s && o.s - ego.s < reach)
+        .fold(v_des, |v, o| v.min(o.speed.max(0.0)))
+}
+
+/// The lane-change state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LaneChoice {
+    /// The lane being changed into, while a change is in progress.
+    pub changing_to: Option<u32>,
+}
+
+/// Speed advantage a lane must offer before the ego changes into it, m/s.
+const LANE_CHANGE_GAIN: f64 = 2.0;
+
+impl LaneChoice {
+    /// Picks the target lane given the ego's current lane. `speed_of(lane)` and `gap_ok(lane)`
+    /// evaluate the traffic in a lane.
+    pub fn target(
+        &mut self,
+        config: &PlanningConfig,
+        lanes: u32,
+        current: u32,
+        settled_in: impl Fn(u32) -> bool,
+        speed_of: impl Fn(u32) -> f64,
+        gap_ok: impl Fn(u32) -> bool,
+    ) -> u32 {
+        if let Some(to) = self.changing_to {
+            if !config.lane_change_enabled || (current != to && !gap_ok(to)) {
+                // Abort: the gap closed (or lane changes were switched off).
+                self.changing_to = None;
+                return current;
+            }
+            if current == to && settled_in(to) {
+                self.changing_to = None;
+            }
+            return to;
+        }
+        if !config.lane_change_enabled {
+            return current;
+        }
+        let here = speed_of(current);
+        let mut best = (current, here + LANE_CHANGE_GAIN);
+        // Left first, so that a tie prefers overtaking on the left.
+        for lane in [current.checked_add(1).filter(|&l| l < lanes), current.checked_sub(1)].into_iter().flatten() {
+            let v = speed_of(lane);
+            if v > best.1 && gap_ok(lane) {
+                best = (lane, v);
+            }
+        }
+        if best.0 != current {
+            self.changing_to = Some(best.0);
+        }
+        best.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idm_stops_behind_a_stopped_lead_with_at_least_the_minimum_gap() {
+        let config = PlanningConfig::default();
+        let max_decel = 8.0;
+        for v0 in [5.0, 15.0, 25.0] {
+            let (mut s, mut v) = (0.0, v0);
+            // A stopped lead whose rear is 150 m ahead of the ego's front.
+            let lead =
+                Constraint { rear: 150.0, speed: 0.0, min_gap: config.idm_min_gap, track: None, crossing: false };
+            let mut min_gap = f64::INFINITY;
+            for _ in 0..2000 {
+                let a = constrained_accel(&config, v, 25.0, s, 0.0, &[lead]).clamp(-max_decel, config.idm_accel);
+                let v_next = (v + a * 0.05).max(0.0);
+                s += 0.5 * (v + v_next) * 0.05;
+                v = v_next;
+                min_gap = min_gap.min(150.0 - s);
+            }
+            assert!(v < 0.05, "v0 {v0}: still moving at {v}");
+            assert!(min_gap >= config.idm_min_gap, "v0 {v0}: gap {min_gap}");
+            assert!(min_gap < config.idm_min_gap + 1.0, "v0 {v0}: stopped too early, gap {min_gap}");
+        }
+    }
+
+    #[test]
+    fn idm_follows_a_moving_lead_at_the_headway() {
+        let config = PlanningConfig::default();
+        let (mut s, mut v, mut lead) = (0.0, 20.0, 60.0);
+        for _ in 0..4000 {
+            lead += 15.0 * 0.05;
+            let c = Constraint { rear: lead, speed: 15.0, min_gap: config.idm_min_gap, track: None, crossing: false };
+            let a = constrained_accel(&config, v, 25.0, s, 0.0, &[c]);
+            v = (v + a * 0.05).max(0.0);
+            s += v * 0.05;
+        }
+        let gap = lead - s;
+        // Equilibrium gap: s0 + v T, slightly more from the free-road term.
+        let expected = config.idm_min_gap + 15.0 * config.idm_headway;
+        assert!((v - 15.0).abs() < 0.1, "{v}");
+        assert!(gap > expected && gap < expected * 1.5, "gap {gap} vs {expected}");
+    }
+
+    fn obj(s: f64, d: f64, speed: f64) -> LaneObject {
+        LaneObject { s, d, half_length: 2.25, half_width: 0.9, speed }
+    }
+
+    #[test]
+    fn gap_acceptance_rejects_a_car_alongside_and_a_fast_follower() {
+        let config = PlanningConfig::default();
+        let ego = LaneEgo { s: 100.0, speed: 15.0, half_length: 2.25 };
+        let (lo, hi) = (3.5, 7.0);
+        assert!(gap_acceptable(&config, &ego, &[obj(140.0, 5.25, 15.0), obj(60.0, 5.25, 15.0)], lo, hi));
+        assert!(!gap_acceptable(&config, &ego, &[obj(101.0, 5.25, 15.0)], lo, hi), "alongside");
+        assert!(!gap_acceptable(&config, &ego, &[obj(75.0, 5.25, 25.0)], lo, hi), "fast follower");
+        assert!(gap_acceptable(&config, &ego, &[obj(101.0, 1.75, 15.0)], lo, hi), "other lane");
+    }
+
+    #[test]
+    fn lane_choice_overtakes_a_slow_leader_only_through_an_acceptable_gap() {
+        let config = PlanningConfig::default();
+        let speeds = |lane: u32| if lane == 0 { 5.0 } else { 20.0 };
+        let mut choice = LaneChoice::default();
+        assert_eq!(choice.target(&config, 2, 0, |_| false, speeds, |_| false), 0);
+        assert_eq!(choice.target(&config, 2, 0, |_| false, speeds, |_| true), 1);
+        assert_eq!(choice.changing_to, Some(1));
+        // Once in the lane and settled, the change completes.
+        assert_eq!(choice.target(&config, 2, 1, |_| true, speeds, |_| true), 1);
+        assert_eq!(choice.changing_to, None);
+        let off = PlanningConfig { lane_change_enabled: false, ..PlanningConfig::default() };
+        assert_eq!(LaneChoice::default().target(&off, 2, 0, |_| false, speeds, |_| true), 0);
+    }
+}

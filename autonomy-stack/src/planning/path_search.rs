@@ -1,0 +1,502 @@
+//! The open-area planner for mobile robots: A* on an occupancy grid built from the mapped obstacles
+//! and the static tracks (inflated by the robot's half width and a margin), string-pulled into a
+//! few straight segments, then driven with the same IDM speed planning as on roads.
+
+use super::behaviour::{constrained_accel, Constraint};
+use super::{Behaviour, Plan, PlanInput};
+use crate::geometry::{point_box_distance, wrap_angle};
+use crate::interface::{Mission, MissionGoal, OrientedBox};
+use core::cmp::Reverse;
+use core::f64::consts::{FRAC_PI_2, SQRT_2};
+use std::collections::BinaryHeap;
+
+/// Speed limit when the mission has no area map, m/s.
+const DEFAULT_SPEED_LIMIT: f64 = 5.0;
+/// Margin around the mission's points when there is no area map, metres.
+const FREE_MARGIN: f64 = 30.0;
+/// Largest number of grid cells (the resolution coarsens beyond it).
+const MAX_CELLS: f64 = 160_000.0;
+/// Distance at which an intermediate route waypoint counts as passed, metres.
+const WAYPOINT_REACHED: f64 = 2.0;
+
+/// An occupancy grid over a rectangle.
+#[derive(Debug, Clone, Default)]
+pub struct Grid {
+    min_x: f64,
+    min_y: f64,
+    res: f64,
+    nx: usize,
+    ny: usize,
+    blocked: Vec<bool>,
+}
+
+impl Grid {
+    /// An empty grid covering [min_x, max_x] x [min_y, max_y] with cells of `res` metres.
+    pub fn new(min_x: f64, min_y: f64, max_x: f64, max_y: f64, res: f64) -> Self {
+        let res = res.max(libm::sqrt((max_x - min_x) * (max_y - min_y) / MAX_CELLS));
+        let nx = (libm::ceil((max_x - min_x) / res) as usize).max(1);
+        let ny = (libm::ceil((max_y - min_y) / res) as usize).max(1);
+        Self { min_x, min_y, res, nx, ny, blocked: vec![false; nx * ny] }
+    }
+
+    /// The cell containing (x, y), clamped into the grid.
+    pub fn cell(&self, x: f64, y: f64) -> usize {
+        let cx = libm::floor((x - self.min_x) / self.res).clamp(0.0, (self.nx - 1) as f64) as usize;
+        let cy = libm::floor((y - self.min_y) / self.res).clamp(0.0, (self.ny - 1) as f64) as usize;
+        cy * self.nx + cx
+    }
+
+    /// Centre of cell `i`.
+    pub fn centre(&self, i: usize) -> (f64, f64) {
+        let (cx, cy) = (i % self.nx, i / self.nx);
+        (self.min_x + (cx as f64 + 0.5) * self.res, self.min_y + (cy as f64 + 0.5) * self.res)
+    }
+
+    /// Marks every cell whose centre lies within `inflate` of the box.
+    pub fn rasterise(&mut self, b: &OrientedBox, inflate: f64) {
+        let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate;
+        let lo = self.cell(b.x - r, b.y - r);
+        let hi = self.cell(b.x + r, b.y + r);
+        for cy in (lo / self.nx)..=(hi / self.nx) {
+            for cx in (lo % self.nx)..=(hi % self.nx) {
+                let i = cy * self.nx + cx;
+                let (x, y) = self.centre(i);
+                if point_box_distance(b, x, y) <= inflate {
+                    self.blocked[i] = true;
+                }
+            }
+        }
+    }
+
+    /// Whether cell `i` is blocked.
+    pub fn is_blocked(&self, i: usize) -> bool {
+        self.blocked[i]
+    }
+
+    /// Whether the straight segment between two points crosses only free cells (ignoring the part
+    /// within `skip` metres of `a`, where the robot already is).
+    pub fn segment_free(&self, a: (f64, f64), b: (f64, f64), skip: f64) -> bool {
+        let len = crate::geometry::norm(b.0 - a.0, b.1 - a.1);
+        let n = libm::ceil(len / (0.5 * self.res)) as usize;
+        (0..=n).all(|k| {
+            let u = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+            u * len < skip || !self.blocked[self.cell(a.0 + (b.0 - a.0) * u, a.1 + (b.1 - a.1) * u)]
+        })
+    }
+
+    /// The free cell nearest to cell `i` (itself when free), searching outwards ring by ring.
+    fn nearest_free(&self, i: usize) -> Option<usize> {
+        let (cx, cy) = ((i % self.nx) as i64, (i / self.nx) as i64);
+        let max_ring = self.nx.max(self.ny) as i64;
+        for ring in 0..max_ring {
+            let mut best: Option<(i64, usize)> = None;
+            for dy in -ring..=ring {
+                for dx in -ring..=ring {
+                    if dx.abs() != ring && dy.abs() != ring {
+                        continue;
+                    }
+                    let (x, y) = (cx + dx, cy + dy);
+                    if x < 0 || y < 0 || x >= self.nx as i64 || y >= self.ny as i64 {
+                        continue;
+                    }
+                    let j = y as usize * self.nx + x as usize;
+                    let d = dx * dx + dy * dy;
+                    if !self.blocked[j] && best.is_none_or(|(bd, _)| d < bd) {
+                        best = Some((d, j));
+                    }
+                }
+            }
+            if let Some((_, j)) = best {
+                return Some(j);
+            }
+        }
+        None
+    }
+
+    /// A* from `start` to `goal` (8-connected, no corner cutting); returns the cells in order.
+    pub fn search(&self, start: (f64, f64), goal: (f64, f64)) -> Option<Vec<(f64, f64)>> {
+        let s = self.cell(start.0, start.1);
+        let g = self.nearest_free(self.cell(goal.0, goal.1))?;
+        let n = self.nx * self.ny;
+        let mut cost = vec![f64::INFINITY; n];
+        let mut parent = vec![usize::MAX; n];
+        let mut closed = vec![false; n];
+        let mut heap = BinaryHeap::new();
+        let (gx, gy) = ((g % self.nx) as f64, (g / self.nx) as f64);
+        let heuristic = |i: usize| {
+            let dx = libm::fabs((i % self.nx) as f64 - gx);
+            let dy = libm::fabs((i / self.nx) as f64 - gy);
+            dx.max(dy) + (SQRT_2 - 1.0) * dx.min(dy)
+        };
+        cost[s] = 0.0;
+        heap.push(Reverse((heuristic(s).to_bits(), s)));
+        while let Some(Reverse((_, i))) = heap.pop() {
+            if closed[i] {
+                continue;
+            }
+            closed[i] = true;
+            if i == g {
+                break;
+            }
+            let (cx, cy) = ((i % self.nx) as i64, (i / self.nx) as i64);
+            for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)] {
+                let (x, y) = (cx + dx, cy + dy);
+                if x < 0 || y < 0 || x >= self.nx as i64 || y >= self.ny as i64 {
+                    continue;
+                }
+                let j = y as usize * self.nx + x as usize;
+                // The start may sit inside an inflated obstacle: let the robot leave it.
+                let start_zone = i == s;
+                if closed[j] || (self.blocked[j] && !(start_zone && self.blocked[s])) {
+                    continue;
+                }
+                let diagonal = dx != 0 && dy != 0;
+                if diagonal
+                    && (self.blocked[cy as usize * self.nx + x as usize]
+                        || self.blocked[y as usize * self.nx + cx as usize])
+                    && !start_zone
+                {
+                    continue;
+                }
+                let c = cost[i] + if diagonal { SQRT_2 } else { 1.0 };
+                if c < cost[j] {
+                    cost[j] = c;
+                    parent[j] = i;
+                    heap.push(Reverse(((c + heuristic(j)).to_bits(), j)));
+                }
+            }
+        }
+        if !closed[g] {
+            return None;
+        }
+        let mut cells = vec![g];
+        let mut i = g;
+        while i != s {
+            i = parent[i];
+            cells.push(i);
+        }
+        cells.reverse();
+        let mut points: Vec<(f64, f64)> = cells.iter().map(|&c| self.centre(c)).collect();
+        points[0] = start;
+        if g == self.cell(goal.0, goal.1) {
+            if let Some(last) = points.last_mut() {
+                *last = goal;
+            }
+        }
+        Some(self.string_pull(&points))
+    }
+
+    /// Keeps only the points needed for straight free segments between them.
+    fn string_pull(&self, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+        let mut out = vec![points[0]];
+        let mut anchor = 0;
+        while anchor + 1 < points.len() {
+            let mut next = anchor + 1;
+            let skip = if anchor == 0 { 1.0 } else { 0.0 };
+            for j in (anchor + 2..points.len()).rev() {
+                if self.segment_free(points[anchor], points[j], skip) {
+                    next = j;
+                    break;
+                }
+            }
+            out.push(points[next]);
+            anchor = next;
+        }
+        out
+    }
+}
+
+/// The final goal of an open-area mission.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AreaGoal {
+    Point { x: f64, y: f64, tolerance: f64 },
+    Region { min_x: f64, min_y: f64, max_x: f64, max_y: f64 },
+}
+
+impl AreaGoal {
+    fn target(&self) -> (f64, f64) {
+        match *self {
+            AreaGoal::Point { x, y, .. } => (x, y),
+            AreaGoal::Region { min_x, min_y, max_x, max_y } => (0.5 * (min_x + max_x), 0.5 * (min_y + max_y)),
+        }
+    }
+
+    fn reached(&self, x: f64, y: f64) -> bool {
+        match *self {
+            AreaGoal::Point { x: gx, y: gy, tolerance } => crate::geometry::norm(x - gx, y - gy) <= tolerance,
+            AreaGoal::Region { min_x, min_y, max_x, max_y } => x >= min_x && x <= max_x && y >= min_y && y <= max_y,
+        }
+    }
+}
+
+/// The open-area planner's state across ticks.
+#[derive(Debug, Clone)]
+pub struct AreaPlanner {
+    bounds: Option<(f64, f64, f64, f64)>,
+    map_obstacles: Vec<OrientedBox>,
+    speed_limit: f64,
+    route: Vec<(f64, f64)>,
+    goal: AreaGoal,
+    waypoint: usize,
+    path: Vec<(f64, f64)>,
+    last_search: Option<u64>,
+    statics: Vec<OrientedBox>,
+    constraints: Vec<Constraint>,
+}
+
+impl AreaPlanner {
+    /// A planner for `mission` (its area, route and goal).
+    pub fn new(mission: &Mission) -> Self {
+        let goal = match mission.goal {
+            MissionGoal::Point { x, y, tolerance } => AreaGoal::Point { x, y, tolerance },
+            MissionGoal::Region { min_x, min_y, max_x, max_y } => AreaGoal::Region { min_x, min_y, max_x, max_y },
+            MissionGoal::RoadDistance { s } => AreaGoal::Point { x: s, y: 0.0, tolerance: 1.0 },
+        };
+        let mut route = mission.route.clone();
+        route.push(goal.target());
+        Self {
+            bounds: mission.area.as_ref().map(|a| (a.min_x, a.min_y, a.max_x, a.max_y)),
+            map_obstacles: mission.area.as_ref().map_or_else(Vec::new, |a| a.obstacles.clone()),
+            speed_limit: mission.area.as_ref().map_or(DEFAULT_SPEED_LIMIT, |a| a.speed_limit),
+            route,
+            goal,
+            waypoint: 0,
+            path: Vec::new(),
+            last_search: None,
+            statics: Vec::new(),
+            constraints: Vec::new(),
+        }
+    }
+
+    /// The current searched path (world frame).
+    pub fn path(&self) -> &[(f64, f64)] {
+        &self.path
+    }
+
+    /// Plans one tick in the open area.
+    pub fn plan(&mut self, input: &PlanInput<'_>) -> Plan {
+        let cfg = input.config;
+        let ego = input.ego;
+        let (ex, ey) = (ego.x, ego.y);
+        let hw = 0.5 * input.vehicle.width;
+        let hl = 0.5 * input.vehicle.length;
+        if self.goal.reached(ex, ey) {
+            return Plan::stop(ego, Behaviour::Arrived, cfg.idm_decel);
+        }
+        let last = self.route.len() - 1;
+        while self.waypoint < last {
+            let (wx, wy) = self.route[self.waypoint];
+            if crate::geometry::norm(wx - ex, wy - ey) > WAYPOINT_REACHED {
+                break;
+            }
+            self.waypoint += 1;
+            self.path.clear();
+        }
+        let target = self.route[self.waypoint];
+        let final_leg = self.waypoint == last;
+
+        self.statics.clear();
+        self.statics.extend(input.tracks.iter().filter(|t| t.confirmed && t.is_static()).map(|t| t.footprint));
+        let due = self.last_search.is_none_or(|t| input.tick >= t + u64::from(cfg.replan_ticks));
+        if self.path.is_empty() || due || self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin) {
+            self.search(input, (ex, ey), target);
+        }
+        if self.path.len() < 2 {
+            return Plan::stop(ego, Behaviour::NoPath, cfg.idm_decel);
+        }
+
+        // The part of the path ahead of the robot, starting at the robot.
+        let seg = closest_segment(&self.path, ex, ey);
+        let mut ahead = Vec::with_capacity(self.path.len() - seg + 1);
+        ahead.push((ex, ey));
+        ahead.extend_from_slice(&self.path[seg + 1..]);
+
+        let v = ego.speed.max(0.0);
+        let mut v_des = (self.speed_limit * cfg.speed_limit_factor).min(input.speed_cap).max(0.0);
+        // Slow for corners ahead and for a heading far from the path's.
+        let b = 0.5 * cfg.idm_decel;
+        let mut along = 0.0;
+        for i in 1..ahead.len() {
+            along += crate::geometry::norm(ahead[i].0 - ahead[i - 1].0, ahead[i].1 - ahead[i - 1].1);
+            if i + 1 < ahead.len() {
+                let h1 = libm::atan2(ahead[i].1 - ahead[i - 1].1, ahead[i].0 - ahead[i - 1].0);
+                let h2 = libm::atan2(ahead[i + 1].1 - ahead[i].1, ahead[i + 1].0 - ahead[i].0);
+                let turn = libm::fabs(wrap_angle(h2 - h1)).min(FRAC_PI_2);
+                let v_corner = v_des * (1.0 - 0.85 * turn / FRAC_PI_2);
+                v_des = v_des.min(libm::sqrt(v_corner * v_corner + 2.0 * b * along));
+            }
+        }
+        let path_length = along;
+        let first = ahead[1];
+        let heading_error = libm::fabs(wrap_angle(libm::atan2(first.1 - ey, first.0 - ex) - ego.heading));
+        v_des = v_des.min(self.speed_limit * cfg.speed_limit_factor * libm::cos(heading_error.min(1.35)).max(0.2));
+
+        self.constraints.clear();
+        if final_leg {
+            self.constraints.push(Constraint {
+                rear: path_length + hl,
+                speed: 0.0,
+                min_gap: 0.0,
+                track: None,
+                crossing: false,
+            });
+        }
+        for t in input.tracks.iter().filter(|t| t.confirmed && !t.is_static()) {
+            let (tx, ty) = t.position();
+            if let Some((s, lateral, heading)) = project(&ahead, tx, ty) {
+                let (vx, vy) = t.velocity();
+                let half = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading + FRAC_PI_2);
+                if s > 0.0 && lateral < hw + half + cfg.lateral_margin {
+                    let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+                    let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading);
+                    self.constraints.push(Constraint {
+                        rear: s - half_len,
+                        speed: along_speed.max(0.0),
+                        min_gap: cfg.stop_distance,
+                        track: Some(t.id),
+                        crossing: false,
+                    });
+                }
+            }
+        }
+        let accel = constrained_accel(cfg, v, v_des, hl, 0.0, &self.constraints);
+        Plan {
+            path: ahead,
+            accel,
+            speed: (v + accel * input.period).max(0.0),
+            behaviour: Behaviour::FollowPath,
+            target_lane: None,
+            collision_free: true,
+        }
+    }
+
+    fn search(&mut self, input: &PlanInput<'_>, start: (f64, f64), goal: (f64, f64)) {
+        self.last_search = Some(input.tick);
+        let (min_x, min_y, max_x, max_y) = *self.bounds.get_or_insert_with(|| {
+            let xs = self.route.iter().map(|p| p.0).chain([start.0]);
+            let ys = self.route.iter().map(|p| p.1).chain([start.1]);
+            let (lo_x, hi_x) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+            let (lo_y, hi_y) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+            (lo_x - FREE_MARGIN, lo_y - FREE_MARGIN, hi_x + FREE_MARGIN, hi_y + FREE_MARGIN)
+        });
+        let hw = 0.5 * input.vehicle.width;
+        let margin = input.config.lateral_margin;
+        // Prefer a comfortable berth; accept a tighter one when that is the only way through.
+        for inflation in [hw + 2.0 * margin, hw + margin, hw + 0.05] {
+            let mut grid = Grid::new(min_x, min_y, max_x, max_y, input.config.grid_resolution);
+            for b in self.map_obstacles.iter().chain(self.statics.iter()) {
+                grid.rasterise(b, inflation);
+            }
+            if let Some(path) = grid.search(start, goal) {
+                self.path = path;
+                return;
+            }
+        }
+        self.path.clear();
+    }
+
+    fn path_blocked(&self, ex: f64, ey: f64, clearance: f64) -> bool {
+        if self.path.len() < 2 || self.statics.is_empty() {
+            return false;
+        }
+        let seg = closest_segment(&self.path, ex, ey);
+        let mut checked = 0.0;
+        let mut a = (ex, ey);
+        for &b in &self.path[seg + 1..] {
+            let len = crate::geometry::norm(b.0 - a.0, b.1 - a.1);
+            let n = libm::ceil(len / 0.25) as usize;
+            for k in 1..=n {
+                let u = k as f64 / n as f64;
+                let (x, y) = (a.0 + (b.0 - a.0) * u, a.1 + (b.1 - a.1) * u);
+                if self.statics.iter().any(|o| point_box_distance(o, x, y) < clearance) {
+                    return true;
+                }
+            }
+            checked += len;
+            if checked > 20.0 {
+                break;
+            }
+            a = b;
+        }
+        false
+    }
+}
+
+/// Index of the path segment closest to (x, y).
+fn closest_segment(path: &[(f64, f64)], x: f64, y: f64) -> usize {
+    let mut best = (f64::INFINITY, 0);
+    for i in 0..path.len().saturating_sub(1) {
+        let d = segment_distance(path[i], path[i + 1], x, y).0;
+        if d < best.0 {
+            best = (d, i);
+        }
+    }
+    best.1
+}
+
+/// Distance from (x, y) to segment a-b and the fraction along it of the closest point.
+fn segment_distance(a: (f64, f64), b: (f64, f64), x: f64, y: f64) -> (f64, f64) {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let u = if len2 > 0.0 { (((x - a.0) * dx + (y - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    (crate::geometry::norm(a.0 + dx * u - x, a.1 + dy * u - y), u)
+}
+
+/// Projects a point on a polyline: (distance along it, lateral distance, segment heading).
+fn project(path: &[(f64, f64)], x: f64, y: f64) -> Option<(f64, f64, f64)> {
+    let mut along = 0.0;
+    let mut best: Option<(f64, f64, f64)> = None;
+    for w in path.windows(2) {
+        let len = crate::geometry::norm(w[1].0 - w[0].0, w[1].1 - w[0].1);
+        let (d, u) = segment_distance(w[0], w[1], x, y);
+        if best.is_none_or(|b| d < b.1) {
+            best = Some((along + u * len, d, libm::atan2(w[1].1 - w[0].1, w[1].0 - w[0].0)));
+        }
+        along += len;
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_goes_around_a_wall_and_keeps_clear_of_it() {
+        let mut grid = Grid::new(0.0, 0.0, 30.0, 20.0, 0.25);
+        let wall = OrientedBox { x: 15.0, y: 8.0, heading: 0.0, length: 1.0, width: 16.0 };
+        grid.rasterise(&wall, 0.8);
+        let path = grid.search((5.0, 5.0), (25.0, 5.0)).unwrap();
+        assert_eq!(path.first(), Some(&(5.0, 5.0)));
+        assert_eq!(path.last(), Some(&(25.0, 5.0)));
+        assert!(path.len() <= 6, "string pulling leaves a few corners: {path:?}");
+        // Every segment keeps the inflation clearance (up to one cell of discretisation).
+        for w in path.windows(2) {
+            for k in 0..=100 {
+                let u = k as f64 / 100.0;
+                let (x, y) = (w[0].0 + (w[1].0 - w[0].0) * u, w[0].1 + (w[1].1 - w[0].1) * u);
+                assert!(point_box_distance(&wall, x, y) > 0.8 - 0.25, "({x}, {y})");
+            }
+        }
+        // It passes above the wall's top end at y = 16.
+        assert!(path.iter().any(|p| p.1 > 16.0));
+    }
+
+    #[test]
+    fn an_enclosed_goal_has_no_path() {
+        let mut grid = Grid::new(0.0, 0.0, 20.0, 20.0, 0.5);
+        for (x, y, l, w) in
+            [(10.0, 5.0, 10.0, 1.0), (10.0, 15.0, 10.0, 1.0), (5.0, 10.0, 1.0, 10.0), (15.0, 10.0, 1.0, 10.0)]
+        {
+            grid.rasterise(&OrientedBox { x, y, heading: 0.0, length: l, width: w }, 0.3);
+        }
+        assert!(grid.search((1.0, 1.0), (10.0, 10.0)).is_none(), "the goal is walled in");
+        let mut closed = grid.clone();
+        closed.rasterise(&OrientedBox { x: 10.0, y: 10.0, heading: 0.0, length: 9.0, width: 9.0 }, 0.0);
+        // The goal is now inside a solid block: the nearest free cell is outside, reachable.
+        let p = closed.search((1.0, 1.0), (10.0, 10.0)).unwrap();
+        let end = p.last().unwrap();
+        assert!(crate::geometry::norm(end.0 - 10.0, end.1 - 10.0) > 4.0);
+        assert!(!closed.is_blocked(closed.cell(end.0, end.1)));
+    }
+}

@@ -1,0 +1,419 @@
+//! The trajectory layer of the road planner: lateral candidates sampled across the road in its
+//! (s, d) frame, each with its own IDM speed profile, scored against the predicted occupancy of
+//! every track (collision), progress, comfort and centring; the cheapest one becomes the plan.
+
+use super::behaviour::{constrained_accel, gap_acceptable, lane_speed, Constraint, LaneChoice, LaneEgo, LaneObject};
+use super::{Behaviour, Plan, PlanInput};
+use crate::config::PlanningConfig;
+use crate::geometry::{projected_half_extent, RoadGeometry};
+use crate::interface::{MissionGoal, ObjectClass};
+
+/// One object's predicted occupancy in the road frame, with its points flattened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RoadObject {
+    id: u64,
+    class: ObjectClass,
+    now: LaneObject,
+    /// Index of its first point in the flattened point arrays.
+    first: usize,
+    /// Number of its points.
+    count: usize,
+    /// Smallest and largest lateral offset over its points.
+    d_range: (f64, f64),
+}
+
+/// Longitudinal collision margin, metres.
+const LONGITUDINAL_MARGIN: f64 = 0.3;
+/// Objects this far behind the ego are ignored, metres.
+const BEHIND: f64 = 60.0;
+/// Speed above which an object is a moving road user (followed, not yielded to), m/s.
+const MOVING: f64 = 2.0;
+/// Speed assumed for the ego when judging whether it clears a crossing object's path, m/s.
+const CROSSING_EGO_SPEED: f64 = 3.0;
+/// Safety buffer around the ego's passage through a crossing object's path, seconds.
+const CROSSING_BUFFER: f64 = 1.0;
+
+/// The road planner's state across ticks.
+#[derive(Debug, Clone, Default)]
+pub struct RoadPlanner {
+    lane_choice: LaneChoice,
+    previous_end: Option<f64>,
+    objects: Vec<RoadObject>,
+    point_s: Vec<f64>,
+    point_d: Vec<f64>,
+    lane_objects: Vec<LaneObject>,
+    ends: Vec<f64>,
+    constraints: Vec<Constraint>,
+}
+
+/// A candidate's lateral profile: from `d0` at `s0` to `d1` over `length` metres (quintic blend).
+#[derive(Debug, Clone, Copy)]
+struct Lateral {
+    s0: f64,
+    d0: f64,
+    d1: f64,
+    length: f64,
+}
+
+impl Lateral {
+    fn at(&self, s: f64) -> f64 {
+        let u = ((s - self.s0) / self.length).clamp(0.0, 1.0);
+        let blend = u * u * u * (10.0 + u * (-15.0 + 6.0 * u));
+        self.d0 + (self.d1 - self.d0) * blend
+    }
+}
+
+/// What scoring a candidate produced.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    cost: f64,
+    accel: f64,
+    end: f64,
+    collision_free: bool,
+    binding: Option<Constraint>,
+}
+
+impl RoadPlanner {
+    /// Plans one tick on the road.
+    pub fn plan(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, ego_s: f64) -> Plan {
+        let cfg = input.config;
+        let ego = input.ego;
+        let (s0, d0) = road.frame.to_frame(ego.x, ego.y, ego_s);
+        let v0 = ego.speed.max(0.0);
+        let hl = 0.5 * input.vehicle.length;
+        let hw = 0.5 * input.vehicle.width;
+        let lw = road.map.lane_width;
+        let curve_cap = if libm::fabs(road.map.curvature) > 1e-6 {
+            libm::sqrt(cfg.max_lateral_accel / libm::fabs(road.map.curvature))
+        } else {
+            f64::INFINITY
+        };
+        let v_des = (road.map.speed_limit * cfg.speed_limit_factor).min(curve_cap).min(input.speed_cap).max(0.0);
+        let reach = v0.max(v_des) * cfg.horizon + cfg.idm_min_gap + 10.0;
+        let step = input.prediction_step;
+        let steps = libm::floor(cfg.horizon / step + 1e-9) as usize;
+        self.collect_objects(road, input, s0, reach);
+
+        // Behaviour: which lane to be in.
+        let current = road.lane_of(d0);
+        let lane_ego = LaneEgo { s: s0, speed: v0, half_length: hl };
+        let span = |lane: u32| (f64::from(lane) * lw, f64::from(lane + 1) * lw);
+        let objs = &self.lane_objects;
+        let target = self.lane_choice.target(
+            cfg,
+            road.map.lanes,
+            current,
+            |lane| libm::fabs(d0 - road.lane_centre(lane)) < 0.3,
+            |lane| {
+                let (lo, hi) = span(lane);
+                lane_speed(&lane_ego, objs, lo, hi, reach, v_des)
+            },
+            |lane| {
+                let (lo, hi) = span(lane);
+                gap_acceptable(cfg, &lane_ego, objs, lo, hi)
+            },
+        );
+        let d_target = road.lane_centre(target);
+
+        // Candidates: samples across the allowed span, plus every lane centre and the last choice.
+        let (lo, hi) = if cfg.lane_change_enabled {
+            (hw + 0.2, road.width() - hw - 0.2)
+        } else {
+            let (a, b) = span(current);
+            (a + hw + 0.1, b - hw - 0.1)
+        };
+        let (lo, hi) = if lo > hi { (d_target, d_target) } else { (lo, hi) };
+        self.ends.clear();
+        let n = cfg.samples.max(1) as usize;
+        for i in 0..n {
+            let u = if n == 1 { 0.5 } else { i as f64 / (n - 1) as f64 };
+            self.ends.push(lo + (hi - lo) * u);
+        }
+        for lane in 0..road.map.lanes {
+            let c = road.lane_centre(lane);
+            if c >= lo - 1e-9 && c <= hi + 1e-9 {
+                self.ends.push(c);
+            }
+        }
+        if let Some(prev) = self.previous_end.filter(|p| *p >= lo && *p <= hi) {
+            self.ends.push(prev);
+        }
+
+        let goal_wall = goal_wall(road, input, s0, hl);
+        let lateral_length = (v0 * cfg.lateral_time).max(8.0);
+        let mut best: Option<Scored> = None;
+        for i in 0..self.ends.len() {
+            let end = self.ends[i];
+            let lateral = Lateral { s0, d0, d1: end, length: lateral_length };
+            let scored = self.score(
+                cfg,
+                road,
+                &lateral,
+                Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall },
+            );
+            if best.is_none_or(|b| scored.cost < b.cost) {
+                best = Some(scored);
+            }
+        }
+        let Some(best) = best else {
+            return Plan::stop(ego, Behaviour::KeepLane, cfg.idm_decel);
+        };
+        self.previous_end = Some(best.end);
+
+        let lateral = Lateral { s0, d0, d1: best.end, length: lateral_length };
+        let path_length = (v0 * 4.0 + 10.0).max(25.0);
+        let ds = (path_length / 40.0).max(1.0);
+        let mut path = Vec::with_capacity(42);
+        let mut s = s0 - 1.0;
+        while s <= s0 + path_length {
+            let (x, y, _) = road.frame.to_world(s, lateral.at(s));
+            path.push((x, y));
+            s += ds;
+        }
+        let behaviour = match best.binding {
+            Some(c) if c.crossing => Behaviour::Yield { track: c.track.unwrap_or(0) },
+            Some(c) if c.track.is_some() && c.speed < 0.5 && best.accel < 0.0 => {
+                Behaviour::StopForObstacle { track: c.track.unwrap_or(0) }
+            }
+            Some(c) if c.track.is_some() => Behaviour::FollowLead { track: c.track.unwrap_or(0) },
+            Some(_) if best.accel < 0.0 => Behaviour::StopAtGoal,
+            _ if target != current => Behaviour::ChangeLane { to: target },
+            _ if libm::fabs(best.end - d_target) > 0.25 => Behaviour::Avoid,
+            _ => Behaviour::KeepLane,
+        };
+        Plan {
+            path,
+            accel: best.accel,
+            speed: (v0 + best.accel * input.period).max(0.0),
+            behaviour,
+            target_lane: Some(target),
+            collision_free: best.collision_free,
+        }
+    }
+
+    fn collect_objects(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, reach: f64) {
+        self.objects.clear();
+        self.point_s.clear();
+        self.point_d.clear();
+        self.lane_objects.clear();
+        for p in input.predictions {
+            let Some(first) = p.points.first() else { continue };
+            let (s, d) = road.frame.to_frame(first.x, first.y, s0);
+            if s - s0 > reach + 30.0 || s0 - s > BEHIND {
+                continue;
+            }
+            let road_heading = road.frame.heading_at(s);
+            let (speed, _) = road.frame.velocity_to_frame(s, p.vx, p.vy);
+            let now = LaneObject {
+                s,
+                d,
+                half_length: projected_half_extent(p.length, p.width, first.heading, road_heading),
+                half_width: projected_half_extent(
+                    p.length,
+                    p.width,
+                    first.heading,
+                    road_heading + 0.5 * core::f64::consts::PI,
+                ),
+                speed,
+            };
+            let index = self.point_s.len();
+            let mut hint = s;
+            let mut d_range = (f64::INFINITY, f64::NEG_INFINITY);
+            for pt in &p.points {
+                let (ps, pd) = road.frame.to_frame(pt.x, pt.y, hint);
+                hint = ps;
+                self.point_s.push(ps);
+                self.point_d.push(pd);
+                d_range = (d_range.0.min(pd), d_range.1.max(pd));
+            }
+            let count = p.points.len();
+            self.objects.push(RoadObject { id: p.track_id, class: p.class, now, first: index, count, d_range });
+            self.lane_objects.push(now);
+        }
+    }
+
+    fn score(&mut self, cfg: &PlanningConfig, road: &RoadGeometry, lat: &Lateral, ctx: Ctx) -> Scored {
+        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall } = ctx;
+        let lw = road.map.lane_width;
+        let margin = cfg.lateral_margin;
+        // Lanes the candidate ends in other than the current and target ones need an acceptable gap.
+        let (end_lo, end_hi) = (road.lane_of(lat.d1 - hw + 0.05), road.lane_of(lat.d1 + hw - 0.05));
+        let target = road.lane_of(d_target);
+        let ego = LaneEgo { s: s0, speed: v0, half_length: hl };
+        for lane in end_lo..=end_hi {
+            if lane != current && (lane != target || target == current) {
+                let lo = f64::from(lane) * lw;
+                if !cfg.lane_change_enabled || !gap_acceptable(cfg, &ego, &self.lane_objects, lo, lo + lw) {
+                    return Scored {
+                        cost: f64::INFINITY,
+                        accel: 0.0,
+                        end: lat.d1,
+                        collision_free: false,
+                        binding: None,
+                    };
+                }
+            }
+        }
+
+        // Longitudinal constraints along this candidate.
+        self.constraints.clear();
+        if let Some(wall) = goal_wall {
+            self.constraints.push(wall);
+        }
+        let (lat_lo, lat_hi) = (lat.d0.min(lat.d1), lat.d0.max(lat.d1));
+        // Objects whose predicted offsets never come near the candidate's lateral span.
+        let apart = |o: &RoadObject| {
+            let clearance = hw + o.now.half_width + margin;
+            o.d_range.1 + clearance < lat_lo || o.d_range.0 - clearance > lat_hi
+        };
+        for o in &self.objects {
+            if apart(o) {
+                continue;
+            }
+            let clearance = hw + o.now.half_width + margin;
+            let ahead = o.now.s > s0 && o.now.s - s0 < reach;
+            let keep = match o.class {
+                ObjectClass::Pedestrian | ObjectClass::Unknown => cfg.stop_distance,
+                _ => cfg.idm_min_gap,
+            };
+            if ahead && libm::fabs(o.now.d - lat.at(o.now.s)) < clearance {
+                self.constraints.push(Constraint {
+                    rear: o.now.s - o.now.half_length,
+                    speed: o.now.speed.max(0.0),
+                    min_gap: keep,
+                    track: Some(o.id),
+                    crossing: false,
+                });
+                continue;
+            }
+            // Will it enter the corridor ahead within the horizon, while the ego passes?
+            let mut conflict: Option<(f64, f64, f64)> = None; // (first t, last t, smallest s)
+            for k in 1..o.count {
+                let (ps, pd) = (self.point_s[o.first + k], self.point_d[o.first + k]);
+                if ps > s0 + hl && ps - s0 < reach && libm::fabs(pd - lat.at(ps)) < clearance {
+                    let t = k as f64 * step;
+                    conflict = Some(match conflict {
+                        None => (t, t, ps),
+                        Some((a, _, m)) => (a, t, m.min(ps)),
+                    });
+                }
+            }
+            let Some((t_in, t_out, s_conf)) = conflict else { continue };
+            if o.now.speed > MOVING && o.class != ObjectClass::Pedestrian {
+                // A road user merging into the corridor: follow it.
+                if o.now.s > s0 {
+                    self.constraints.push(Constraint {
+                        rear: o.now.s - o.now.half_length,
+                        speed: o.now.speed,
+                        min_gap: keep,
+                        track: Some(o.id),
+                        crossing: false,
+                    });
+                }
+                continue;
+            }
+            let v_pass = v0.max(CROSSING_EGO_SPEED);
+            let t_arrive = (s_conf - o.now.half_length - s0 - hl) / v_pass;
+            let t_clear = (s_conf + o.now.half_length - s0 + hl) / v_pass;
+            if t_in <= t_clear + CROSSING_BUFFER && t_out >= t_arrive - CROSSING_BUFFER {
+                self.constraints.push(Constraint {
+                    rear: s_conf - o.now.half_length,
+                    speed: 0.0,
+                    min_gap: cfg.stop_distance,
+                    track: Some(o.id),
+                    crossing: true,
+                });
+            }
+        }
+
+        // Speed profile (IDM against the constraints) and time-aligned collision check.
+        let dt = 0.5 * step;
+        let (mut s, mut v) = (s0, v0);
+        let accel0 = constrained_accel(cfg, v0, v_des, s0 + hl, 0.0, &self.constraints);
+        let mut collision_at = None;
+        for k in 0..=steps {
+            let t = k as f64 * step;
+            if collision_at.is_none() {
+                let de = lat.at(s);
+                for o in &self.objects {
+                    if k >= o.count || apart(o) {
+                        continue;
+                    }
+                    let behind = o.now.s + o.now.half_length < s0 - hl;
+                    if behind && road.lane_of(de) == current {
+                        continue; // Whoever follows in the ego's lane is responsible for the gap.
+                    }
+                    let (ps, pd) = (self.point_s[o.first + k], self.point_d[o.first + k]);
+                    if libm::fabs(ps - s) < hl + o.now.half_length + LONGITUDINAL_MARGIN
+                        && libm::fabs(pd - de) < hw + o.now.half_width + 0.5 * margin
+                    {
+                        collision_at = Some(t);
+                        break;
+                    }
+                }
+            }
+            for h in 0..2 {
+                let th = t + h as f64 * dt;
+                let a = constrained_accel(cfg, v, v_des, s + hl, th, &self.constraints).max(-20.0).min(cfg.idm_accel);
+                let vn = (v + a * dt).max(0.0);
+                s += 0.5 * (v + vn) * dt;
+                v = vn;
+            }
+        }
+        let horizon = steps as f64 * step;
+        let ideal = (v_des * horizon).max(1.0);
+        let progress = ((s - s0) / ideal).clamp(0.0, 1.5);
+        let mut cost = 4.0 * (1.0 - progress);
+        cost += 1.5 * libm::fabs(lat.d1 - d_target) / lw;
+        cost += 0.5 * libm::fabs(lat.d1 - lat.d0) / lw;
+        if let Some(prev) = self.previous_end {
+            cost += 0.5 * (libm::fabs(lat.d1 - prev) / lw).min(1.0);
+        }
+        if let Some(t) = collision_at {
+            cost += 1000.0 + 100.0 * (horizon - t);
+        }
+        // The binding constraint: the one that alone explains the commanded acceleration.
+        let binding = self
+            .constraints
+            .iter()
+            .copied()
+            .map(|c| (constrained_accel(cfg, v0, v_des, s0 + hl, 0.0, &[c]), c))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .filter(|(a, _)| *a < constrained_accel(cfg, v0, v_des, s0 + hl, 0.0, &[]) - 0.05)
+            .map(|(_, c)| c);
+        Scored { cost, accel: accel0, end: lat.d1, collision_free: collision_at.is_none(), binding }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ctx {
+    s0: f64,
+    v0: f64,
+    hl: f64,
+    hw: f64,
+    v_des: f64,
+    reach: f64,
+    step: f64,
+    steps: usize,
+    d_target: f64,
+    current: u32,
+    goal_wall: Option<Constraint>,
+}
+
+/// The virtual wall that stops the ego at its goal (or at the end of the road).
+fn goal_wall(road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, hl: f64) -> Option<Constraint> {
+    let goal_s = match input.goal {
+        // Drive through the goal, then stop a little beyond it.
+        MissionGoal::RoadDistance { s } => Some(s + hl.max(5.0)),
+        MissionGoal::Point { x, y, .. } => Some(road.frame.to_frame(x, y, s0).0 + hl),
+        MissionGoal::Region { min_x, min_y, max_x, max_y } => {
+            Some(road.frame.to_frame(0.5 * (min_x + max_x), 0.5 * (min_y + max_y), s0).0 + hl)
+        }
+    };
+    let end = road.map.length;
+    let (rear, min_gap) = match goal_s {
+        Some(g) if g < end => (g, 0.0),
+        _ => (end, 2.0),
+    };
+    Some(Constraint { rear, speed: 0.0, min_gap, track: None, crossing: false })
+}

@@ -1,0 +1,664 @@
+//! Runtime assurance, independent of the planner: time-to-collision emergency braking (AEB),
+//! predictive braking against predicted occupancy, input health and out-of-distribution checks
+//! (lidar dropout, NaN and implausible jumps, detector silence, track-count anomalies) leading to
+//! degraded mode and then to a minimal-risk manoeuvre, operating-domain checks (speed limit,
+//! friction estimate, geofence) and the final command envelope clamp.
+
+use crate::config::{ControlConfig, SafetyConfig};
+use crate::control::ControlOutput;
+use crate::geometry::{boxes_overlap, projected_half_extent, ArcFrame, RoadGeometry};
+use crate::interface::{
+    ControlCommand, Detection, EgoEstimate, GuardrailEvent, LidarScan, Mission, Mode, OrientedBox, Reason, SensorFrame,
+    VehicleParams,
+};
+use crate::perception::Obstacle;
+use crate::prediction::Prediction;
+use crate::tracking::Track;
+use core::f64::consts::FRAC_PI_2;
+
+/// Gravity, m/s².
+const G: f64 = 9.81;
+/// Scans whose dropout counts are pooled.
+const DROPOUT_WINDOW: usize = 5;
+/// Fewest expected returns (pooled) before the dropout rate is judged.
+const DROPOUT_MIN_EXPECTED: u32 = 20;
+/// Largest run of rays (plus one) without return between two returns that counts as holes.
+const HOLE_SPAN: usize = 5;
+/// Ticks over which achieved braking is compared with commanded braking.
+const FRICTION_WINDOW: usize = 10;
+/// AEB releases once every TTC is above this multiple of the threshold.
+const AEB_RELEASE: f64 = 1.5;
+/// AEB engages only above this speed, m/s.
+const AEB_MIN_SPEED: f64 = 0.1;
+/// Objects farther ahead than this are ignored by AEB, metres.
+const AEB_RANGE: f64 = 120.0;
+/// Longitudinal margin of predictive braking, metres.
+const PREDICTIVE_MARGIN: f64 = 0.3;
+
+/// Everything the monitor reads in one tick.
+#[derive(Debug, Clone, Copy)]
+pub struct SafetyInput<'a> {
+    /// The raw frame.
+    pub frame: &'a SensorFrame,
+    /// The ego estimate the stack used (the last plausible one when the frame's was not).
+    pub ego: &'a EgoEstimate,
+    /// This tick's fused obstacles.
+    pub obstacles: &'a [Obstacle],
+    /// For each obstacle, its track.
+    pub associations: &'a [Option<u64>],
+    /// Every live track.
+    pub tracks: &'a [Track],
+    /// Predictions of confirmed tracks.
+    pub predictions: &'a [Prediction],
+    /// The path being executed.
+    pub path: &'a [(f64, f64)],
+    /// The controller's output.
+    pub control: ControlOutput,
+}
+
+/// The monitor's verdict for one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SafetyOutput {
+    /// The command to actuate.
+    pub command: ControlCommand,
+    /// The operating mode.
+    pub mode: Mode,
+    /// Guardrail activations this tick.
+    pub events: Vec<GuardrailEvent>,
+    /// Smallest time-to-collision with an object in the ego's path, seconds (infinite if none).
+    pub min_ttc: f64,
+}
+
+const REASONS: usize = 12;
+
+fn index(r: Reason) -> usize {
+    r as usize
+}
+
+/// The runtime safety monitor.
+#[derive(Debug, Clone)]
+pub struct SafetyMonitor {
+    config: SafetyConfig,
+    steer_rate: f64,
+    vehicle: VehicleParams,
+    period: f64,
+    road: Option<RoadGeometry>,
+    area: Option<(f64, f64, f64, f64)>,
+    speed_limit: Option<f64>,
+    ego_s: f64,
+    // Input health.
+    previous_scan: Vec<bool>,
+    dropout_counts: [(u32, u32); DROPOUT_WINDOW],
+    dropout_next: usize,
+    last_lidar: Option<f64>,
+    last_detections: Option<f64>,
+    previous_ego: Option<(f64, EgoEstimate)>,
+    previous_tracks: Option<u32>,
+    friction: f64,
+    friction_window: [(f64, f64); FRICTION_WINDOW],
+    friction_len: usize,
+    // Mode state.
+    unhealthy_since: Option<f64>,
+    last_unhealthy: Option<f64>,
+    episode_reasons: [bool; REASONS],
+    active: [bool; REASONS],
+    aeb: bool,
+    mrm: bool,
+    previous_command: ControlCommand,
+}
+
+impl SafetyMonitor {
+    /// A monitor for `mission`.
+    pub fn new(config: SafetyConfig, control: &ControlConfig, mission: &Mission) -> Self {
+        Self {
+            config,
+            steer_rate: control.steer_rate_limit.to_radians(),
+            vehicle: mission.vehicle,
+            period: mission.control_period,
+            road: mission.road.map(RoadGeometry::new),
+            area: mission.area.as_ref().map(|a| (a.min_x, a.min_y, a.max_x, a.max_y)),
+            speed_limit: mission.road.map(|r| r.speed_limit).or(mission.area.as_ref().map(|a| a.speed_limit)),
+            ego_s: 0.0,
+            previous_scan: Vec::new(),
+            dropout_counts: [(0, 0); DROPOUT_WINDOW],
+            dropout_next: 0,
+            last_lidar: None,
+            last_detections: None,
+            previous_ego: None,
+            previous_tracks: None,
+            friction: 1.0,
+            friction_window: [(0.0, 0.0); FRICTION_WINDOW],
+            friction_len: 0,
+            unhealthy_since: None,
+            last_unhealthy: None,
+            episode_reasons: [false; REASONS],
+            active: [false; REASONS],
+            aeb: false,
+            mrm: false,
+            previous_command: ControlCommand::default(),
+        }
+    }
+
+    /// The current friction estimate (coefficient; 1.0 until braking shows otherwise).
+    pub fn friction(&self) -> f64 {
+        self.friction
+    }
+
+    /// The speed cap the planner should respect (infinite when nominal).
+    pub fn speed_cap(&self) -> f64 {
+        if self.mrm {
+            0.0
+        } else if self.last_unhealthy.is_some() {
+            self.config.degraded_speed_cap
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// Evaluates one tick and returns the command to actuate.
+    pub fn evaluate(&mut self, input: &SafetyInput<'_>) -> SafetyOutput {
+        let cfg = self.config.clone();
+        let frame = input.frame;
+        let time = frame.time;
+        let ego = input.ego;
+        let v = ego.speed.max(0.0);
+        let mut events = Vec::new();
+        let mut now = [false; REASONS];
+
+        // --- Input health and out-of-distribution checks.
+        let mut faults = [false; REASONS];
+        if !ego_plausible(&frame.ego)
+            || !time.is_finite()
+            || frame.detections.as_ref().is_some_and(|d| !detections_plausible(d))
+        {
+            faults[index(Reason::ImplausibleInput)] = true;
+        }
+        if let Some((t_prev, prev)) = self.previous_ego {
+            let dt = time - t_prev;
+            if ego_plausible(&frame.ego) && dt > 0.0 {
+                let ex = prev.x + prev.speed * libm::cos(prev.heading) * dt;
+                let ey = prev.y + prev.speed * libm::sin(prev.heading) * dt;
+                if crate::geometry::norm(frame.ego.x - ex, frame.ego.y - ey) > cfg.max_position_jump {
+                    faults[index(Reason::LocalisationJump)] = true;
+                }
+            }
+        }
+        if ego_plausible(&frame.ego) && time.is_finite() {
+            self.previous_ego = Some((time, frame.ego));
+        }
+        if let Some(scan) = &frame.lidar {
+            self.last_lidar = Some(time);
+            if self.dropout_rate(scan) > cfg.dropout_threshold {
+                faults[index(Reason::LidarDropout)] = true;
+            }
+        } else if self.last_lidar.is_some_and(|t| time - t > cfg.detector_silence) {
+            faults[index(Reason::LidarDropout)] = true;
+        }
+        if frame.detections.is_some() {
+            self.last_detections = Some(time);
+        } else if self.last_detections.is_some_and(|t| time - t > cfg.detector_silence) {
+            faults[index(Reason::DetectorSilence)] = true;
+        }
+        let confirmed = input.tracks.iter().filter(|t| t.confirmed).count() as u32;
+        if self.previous_tracks.is_some_and(|p| p.abs_diff(confirmed) > cfg.track_count_jump) {
+            faults[index(Reason::TrackCountAnomaly)] = true;
+        }
+        self.previous_tracks = Some(confirmed);
+
+        // --- Operating domain.
+        self.update_friction(v);
+        let mut geofence = false;
+        if cfg.domain_checks {
+            if self.friction < cfg.min_friction {
+                faults[index(Reason::LowFriction)] = true;
+            }
+            geofence = self.outside_geofence(ego);
+        }
+
+        // --- Degraded mode and minimal-risk manoeuvre.
+        let unhealthy = faults.iter().any(|f| *f);
+        if unhealthy {
+            self.last_unhealthy = Some(time);
+            self.unhealthy_since.get_or_insert(time);
+        } else if self.last_unhealthy.is_some_and(|t| time - t >= cfg.recovery_time) {
+            self.last_unhealthy = None;
+            self.unhealthy_since = None;
+            self.episode_reasons = [false; REASONS];
+            self.mrm = false;
+        }
+        for (i, f) in faults.iter().enumerate() {
+            if *f && !self.episode_reasons[i] {
+                self.episode_reasons[i] = true;
+                events.push(GuardrailEvent { reason: REASON_ORDER[i], intervention: false });
+            }
+        }
+        let degraded = self.last_unhealthy.is_some();
+        if !self.mrm && self.unhealthy_since.is_some_and(|t| time - t >= cfg.mrm_after) {
+            self.mrm = true;
+            events.push(GuardrailEvent { reason: Reason::MinimalRiskManoeuvre, intervention: true });
+        }
+
+        // --- Command pipeline: start from the controller, only ever brake harder.
+        let mut cmd = input.control.command;
+        if degraded {
+            cmd.accel = cmd.accel.min(((cfg.degraded_speed_cap - v) * 1.0).max(-cfg.predictive_decel));
+        }
+        if cfg.domain_checks {
+            if let Some(limit) = self.speed_limit {
+                if v > limit * 1.05 + 0.5 {
+                    now[index(Reason::SpeedLimit)] = true;
+                    cmd.accel = cmd.accel.min((limit - v).max(-cfg.predictive_decel));
+                }
+            }
+        }
+        if geofence {
+            now[index(Reason::Geofence)] = true;
+        }
+        if self.mrm || geofence {
+            cmd.accel = cmd.accel.min(-cfg.mrm_decel);
+        }
+        if cfg.predictive_braking && predictive_conflict(&cfg, &self.vehicle, ego, cmd.accel, input) {
+            now[index(Reason::PredictiveBrake)] = true;
+            cmd.accel = cmd.accel.min(-cfg.predictive_decel);
+        }
+        let min_ttc = min_ttc(&cfg, &self.vehicle, ego, input);
+        if cfg.aeb_enabled {
+            // Braking is only a remedy while moving: a standing ego does not engage AEB.
+            if !self.aeb && min_ttc < cfg.aeb_ttc && v > AEB_MIN_SPEED {
+                self.aeb = true;
+                events.push(GuardrailEvent { reason: Reason::AebTtc, intervention: true });
+            } else if self.aeb && (min_ttc >= cfg.aeb_ttc * AEB_RELEASE || v < 0.05) {
+                self.aeb = false;
+            }
+        } else {
+            self.aeb = false;
+        }
+        if self.aeb {
+            cmd.accel = -self.vehicle.max_decel;
+        }
+
+        // --- Envelope: the controller's request must have been inside it; the output always is.
+        let req = input.control.requested;
+        let veh = self.vehicle;
+        if !(req.accel.is_finite()
+            && req.steer.is_finite()
+            && req.accel >= -veh.max_decel - 1e-9
+            && req.accel <= veh.max_accel + 1e-9
+            && libm::fabs(req.steer) <= veh.max_steer + 1e-9)
+        {
+            now[index(Reason::EnvelopeClamp)] = true;
+        }
+        let prev = self.previous_command;
+        if !cmd.accel.is_finite() {
+            cmd.accel = -veh.max_decel;
+        }
+        if !cmd.steer.is_finite() {
+            cmd.steer = prev.steer;
+        }
+        let ds = self.steer_rate * self.period;
+        cmd.accel = cmd.accel.clamp(-veh.max_decel, veh.max_accel);
+        cmd.steer = cmd.steer.clamp(prev.steer - ds, prev.steer + ds).clamp(-veh.max_steer, veh.max_steer);
+        self.previous_command = cmd;
+        self.friction_push(v, cmd.accel);
+
+        for reason in [Reason::PredictiveBrake, Reason::SpeedLimit, Reason::EnvelopeClamp] {
+            let i = index(reason);
+            if now[i] && !self.active[i] {
+                events.push(GuardrailEvent { reason, intervention: false });
+            }
+        }
+        let g = index(Reason::Geofence);
+        if now[g] && !self.active[g] {
+            events.push(GuardrailEvent { reason: Reason::Geofence, intervention: true });
+        }
+        self.active = now;
+
+        let mode = if self.aeb || self.mrm || geofence {
+            Mode::Fallback
+        } else if degraded {
+            Mode::Degraded
+        } else {
+            Mode::Nominal
+        };
+        SafetyOutput { command: cmd, mode, events, min_ttc }
+    }
+
+    /// Dropout rate pooled over the last few scans: the larger of the fraction of rays that returned
+    /// in the previous scan and return nothing now, and the fraction of holes inside surfaces. Rays
+    /// into open sky count for neither.
+    fn dropout_rate(&mut self, scan: &LidarScan) -> f64 {
+        let (mut expected, mut missing) = (0u32, 0u32);
+        if self.previous_scan.len() == scan.ranges.len() {
+            for (was, r) in self.previous_scan.iter().zip(&scan.ranges) {
+                if *was {
+                    expected += 1;
+                    if r.is_none() {
+                        missing += 1;
+                    }
+                }
+            }
+        }
+        self.previous_scan.clear();
+        self.previous_scan.extend(scan.ranges.iter().map(|r| r.is_some_and(|r| r.is_finite())));
+        // Holes: rays without a return between returning rays a few rays away on both sides, i.e.
+        // inside a surface (catches dropout the history cannot, such as a fixed pattern).
+        let (mut holes, mut returns) = (0u32, 0u32);
+        let mut last_return: Option<usize> = None;
+        let mut pending = 0u32;
+        for (i, hit) in self.previous_scan.iter().enumerate() {
+            if *hit {
+                returns += 1;
+                if last_return.is_some_and(|j| i - j <= HOLE_SPAN) {
+                    holes += pending;
+                }
+                pending = 0;
+                last_return = Some(i);
+            } else {
+                pending += 1;
+            }
+        }
+        let history = if expected > 0 { f64::from(missing) / f64::from(expected) } else { 0.0 };
+        let surface = returns + holes;
+        let gaps = if surface > 0 { f64::from(holes) / f64::from(surface) } else { 0.0 };
+        let counts = if gaps > history { (holes, surface) } else { (missing, expected) };
+        if counts.1 > 0 {
+            self.dropout_counts[self.dropout_next] = counts;
+            self.dropout_next = (self.dropout_next + 1) % DROPOUT_WINDOW;
+        }
+        let (m, e) = self.dropout_counts.iter().fold((0, 0), |(m, e), c| (m + c.0, e + c.1));
+        if e < DROPOUT_MIN_EXPECTED {
+            0.0
+        } else {
+            f64::from(m) / f64::from(e)
+        }
+    }
+
+    fn friction_push(&mut self, v: f64, accel: f64) {
+        if self.friction_len == FRICTION_WINDOW {
+            self.friction_window.copy_within(1.., 0);
+            self.friction_len -= 1;
+        }
+        self.friction_window[self.friction_len] = (v, accel);
+        self.friction_len += 1;
+    }
+
+    /// Compares the braking achieved over the last window with the braking commanded.
+    fn update_friction(&mut self, v_now: f64) {
+        if self.friction_len < FRICTION_WINDOW {
+            return;
+        }
+        let (v_then, _) = self.friction_window[0];
+        let commanded = self.friction_window.iter().map(|w| w.1).sum::<f64>() / FRICTION_WINDOW as f64;
+        let achieved = (v_now - v_then) / (FRICTION_WINDOW as f64 * self.period);
+        if commanded < -3.0 && v_then > 2.0 && v_now > 0.5 {
+            if achieved > 0.5 * commanded {
+                let sample = (-achieved / G).max(0.0);
+                self.friction = 0.7 * self.friction + 0.3 * sample;
+            } else {
+                self.friction = (self.friction + 0.05).min(1.0);
+            }
+        }
+    }
+
+    fn outside_geofence(&mut self, ego: &EgoEstimate) -> bool {
+        if let Some(road) = &self.road {
+            let (s, d) = road.frame.to_frame(ego.x, ego.y, self.ego_s);
+            if s.is_finite() {
+                self.ego_s = s;
+            }
+            return d < -1.0 || d > road.width() + 1.0 || s < -10.0 || s > road.map.length + 10.0;
+        }
+        if let Some((x0, y0, x1, y1)) = self.area {
+            return ego.x < x0 - 1.0 || ego.x > x1 + 1.0 || ego.y < y0 - 1.0 || ego.y > y1 + 1.0;
+        }
+        false
+    }
+}
+
+const REASON_ORDER: [Reason; REASONS] = [
+    Reason::AebTtc,
+    Reason::PredictiveBrake,
+    Reason::LidarDropout,
+    Reason::DetectorSilence,
+    Reason::ImplausibleInput,
+    Reason::LocalisationJump,
+    Reason::TrackCountAnomaly,
+    Reason::SpeedLimit,
+    Reason::LowFriction,
+    Reason::Geofence,
+    Reason::EnvelopeClamp,
+    Reason::MinimalRiskManoeuvre,
+];
+
+fn ego_plausible(e: &EgoEstimate) -> bool {
+    [e.x, e.y, e.heading, e.speed, e.accel, e.yaw_rate].iter().all(|v| v.is_finite())
+        && e.speed > -1.0
+        && e.speed < 100.0
+        && libm::fabs(e.yaw_rate) < 5.0
+}
+
+fn detections_plausible(d: &[Detection]) -> bool {
+    d.iter().all(|d| [d.x, d.y, d.vx, d.vy, d.heading, d.length, d.width, d.confidence].iter().all(|v| v.is_finite()))
+}
+
+/// An object as the AEB sees it.
+struct Object {
+    x: f64,
+    y: f64,
+    vx: f64,
+    vy: f64,
+    heading: f64,
+    length: f64,
+    width: f64,
+}
+
+/// Time interval during which |p + r t| < h, or `None`.
+fn inside_interval(p: f64, r: f64, h: f64) -> Option<(f64, f64)> {
+    if libm::fabs(r) < 1e-9 {
+        return (libm::fabs(p) < h).then_some((f64::NEG_INFINITY, f64::INFINITY));
+    }
+    let (a, b) = ((-h - p) / r, (h - p) / r);
+    Some((a.min(b), a.max(b)))
+}
+
+/// Smallest time-to-collision with any confirmed track, or any fused obstacle not yet covered by a
+/// confirmed track, in the corridor along the ego's current arc (curvature from the yaw rate).
+pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, input: &SafetyInput<'_>) -> f64 {
+    let v = ego.speed.max(0.0);
+    let curvature = (ego.yaw_rate / v.max(1.0)).clamp(-0.2, 0.2);
+    let frame = ArcFrame { x: ego.x, y: ego.y, heading: ego.heading, curvature };
+    let confirmed = |id: u64| input.tracks.binary_search_by_key(&id, |t| t.id).ok().map(|i| &input.tracks[i]);
+    let tracks = input.tracks.iter().filter(|t| t.confirmed).map(|t| {
+        if t.is_static() {
+            let f = t.footprint;
+            Object { x: f.x, y: f.y, vx: 0.0, vy: 0.0, heading: f.heading, length: f.length, width: f.width }
+        } else {
+            let [x, y, vx, vy] = t.state;
+            Object { x, y, vx, vy, heading: t.heading, length: t.length, width: t.width }
+        }
+    });
+    let fresh = input.obstacles.iter().zip(input.associations).filter_map(|(o, a)| {
+        let track = a.and_then(confirmed);
+        if track.is_some_and(|t| t.confirmed) {
+            return None;
+        }
+        let (vx, vy) = match track {
+            _ if o.velocity_known => (o.vx, o.vy),
+            Some(t) if t.hits >= 2 && !t.is_static() => (t.state[2], t.state[3]),
+            _ => (0.0, 0.0),
+        };
+        Some(Object { x: o.x, y: o.y, vx, vy, heading: o.heading, length: o.length, width: o.width })
+    });
+    let mut best = f64::INFINITY;
+    for o in tracks.chain(fresh) {
+        let (s, n) = frame.to_frame(o.x, o.y, 0.0);
+        if !(s > 0.0 && s < AEB_RANGE) {
+            continue;
+        }
+        let h = frame.heading_at(s);
+        let (vs, vn) = frame.velocity_to_frame(s, o.vx, o.vy);
+        let hx = 0.5 * vehicle.length + projected_half_extent(o.length, o.width, o.heading, h);
+        let hy = 0.5 * vehicle.width
+            + projected_half_extent(o.length, o.width, o.heading, h + FRAC_PI_2)
+            + cfg.aeb_lateral_margin;
+        let (Some(lon), Some(lat)) = (inside_interval(s, vs - v, hx), inside_interval(n, vn, hy)) else {
+            continue;
+        };
+        let start = lon.0.max(lat.0).max(0.0);
+        if start <= lon.1.min(lat.1) {
+            best = best.min(start);
+        }
+    }
+    best
+}
+
+/// Most time steps predictive braking looks at.
+const PREDICTIVE_STEPS: usize = 64;
+
+/// Whether the ego, continuing along `input.path` with acceleration `accel`, meets any predicted
+/// trajectory of an object ahead within `predictive_ttc`.
+fn predictive_conflict(
+    cfg: &SafetyConfig,
+    vehicle: &VehicleParams,
+    ego: &EgoEstimate,
+    accel: f64,
+    input: &SafetyInput<'_>,
+) -> bool {
+    let path = input.path;
+    if path.len() < 2 || input.predictions.is_empty() {
+        return false;
+    }
+    let v = ego.speed.max(0.0);
+    let (sh, ch) = (libm::sin(ego.heading), libm::cos(ego.heading));
+    let stop_time = if accel < 0.0 { v / -accel } else { f64::INFINITY };
+    // The ego's poses at the prediction time steps, computed once.
+    let mut poses = [(0.0, OrientedBox { x: 0.0, y: 0.0, heading: 0.0, length: 0.0, width: 0.0 }); PREDICTIVE_STEPS];
+    let mut n = 0;
+    let longest = input.predictions.iter().map(|p| p.points.len()).max().unwrap_or(0).min(PREDICTIVE_STEPS);
+    let reference = input.predictions.iter().find(|p| p.points.len() == longest).map_or(&[][..], |p| &p.points[..]);
+    for pt in reference {
+        if pt.t > cfg.predictive_ttc {
+            break;
+        }
+        let t = pt.t.min(stop_time);
+        let travelled = v * t + 0.5 * accel * t * t;
+        let Some((x, y, heading)) = along(path, ego.x, ego.y, travelled.max(0.0)) else { return false };
+        let length = vehicle.length + 2.0 * PREDICTIVE_MARGIN;
+        let width = vehicle.width + 2.0 * cfg.aeb_lateral_margin;
+        poses[n] = (pt.t, OrientedBox { x, y, heading, length, width });
+        n += 1;
+    }
+    let ego_radius = 0.5
+        * crate::geometry::norm(vehicle.length + 2.0 * PREDICTIVE_MARGIN, vehicle.width + 2.0 * cfg.aeb_lateral_margin);
+    for p in input.predictions {
+        let Some(first) = p.points.first() else { continue };
+        // Only what is ahead now: being caught up from behind is not ours to brake for.
+        if ch * (first.x - ego.x) + sh * (first.y - ego.y) <= 0.0 {
+            continue;
+        }
+        let reach = ego_radius + 0.5 * crate::geometry::norm(p.length, p.width);
+        for (pt, (_, ego_box)) in p.points.iter().zip(&poses[..n]) {
+            if crate::geometry::norm(pt.x - ego_box.x, pt.y - ego_box.y) > reach {
+                continue;
+            }
+            let object = OrientedBox { x: pt.x, y: pt.y, heading: pt.heading, length: p.length, width: p.width };
+            if boxes_overlap(ego_box, &object) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The pose `dist` metres along the path from the projection of (x, y).
+fn along(path: &[(f64, f64)], x: f64, y: f64, dist: f64) -> Option<(f64, f64, f64)> {
+    let (tx, ty) = crate::control::lookahead_point(path, x, y, dist.max(1e-3))?;
+    let (bx, by) = crate::control::lookahead_point(path, x, y, dist + 0.5)?;
+    Some((tx, ty, libm::atan2(by - ty, bx - tx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interface::{MissionGoal, RoadMap};
+
+    fn mission() -> Mission {
+        Mission {
+            road: Some(RoadMap { lanes: 1, lane_width: 3.5, length: 500.0, curvature: 0.0, speed_limit: 15.0 }),
+            area: None,
+            goal: MissionGoal::RoadDistance { s: 400.0 },
+            route: Vec::new(),
+            start_lane: Some(0),
+            vehicle: VehicleParams {
+                length: 4.5,
+                width: 1.8,
+                wheelbase: 2.8,
+                max_accel: 3.0,
+                max_decel: 8.0,
+                max_steer: 0.5,
+            },
+            control_period: 0.05,
+        }
+    }
+
+    fn evaluate(
+        monitor: &mut SafetyMonitor,
+        tick: u64,
+        requested: ControlCommand,
+        command: ControlCommand,
+    ) -> SafetyOutput {
+        let frame = SensorFrame {
+            tick,
+            time: tick as f64 * 0.05,
+            ego: EgoEstimate { x: tick as f64 * 0.5, y: 1.75, speed: 10.0, ..Default::default() },
+            lidar: None,
+            detections: Some(Vec::new()),
+        };
+        monitor.evaluate(&SafetyInput {
+            frame: &frame,
+            ego: &frame.ego,
+            obstacles: &[],
+            associations: &[],
+            tracks: &[],
+            predictions: &[],
+            path: &[],
+            control: ControlOutput { command, requested },
+        })
+    }
+
+    #[test]
+    fn envelope_clamp_reports_only_requests_outside_the_envelope() {
+        let mut m = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        let inside = ControlCommand { accel: -7.9, steer: 0.0 };
+        let out = evaluate(&mut m, 0, inside, inside);
+        assert!(out.events.is_empty(), "{:?}", out.events);
+        assert_eq!(out.command, inside);
+        let out = evaluate(
+            &mut m,
+            1,
+            ControlCommand { accel: -20.0, steer: 0.0 },
+            ControlCommand { accel: -8.0, steer: 0.0 },
+        );
+        assert_eq!(out.events, vec![GuardrailEvent { reason: Reason::EnvelopeClamp, intervention: false }]);
+        assert_eq!(out.mode, Mode::Nominal);
+        // A command that escaped the controller's limits is still clamped, steering rate included.
+        let wild = ControlCommand { accel: f64::NAN, steer: 3.0 };
+        let out = evaluate(&mut m, 2, wild, wild);
+        assert_eq!(out.command.accel, -8.0);
+        let rate = ControlConfig::default().steer_rate_limit.to_radians() * 0.05;
+        assert!((out.command.steer - rate).abs() < 1e-12, "{:?}", out.command);
+    }
+
+    #[test]
+    fn ttc_intervals_are_bumper_to_bumper() {
+        // 20 m centre to centre, closing at 10 m/s, half lengths 2.25 + 2.25: TTC (20 - 4.5) / 10.
+        let lon = inside_interval(20.0, -10.0, 4.5).unwrap();
+        assert!((lon.0 - 1.55).abs() < 1e-12 && (lon.1 - 2.45).abs() < 1e-12);
+        // Not closing and apart: never.
+        let lon = inside_interval(20.0, 0.0, 4.5);
+        assert!(lon.is_none());
+        // A crossing object: inside the corridor between 1 s and 3 s.
+        let lat = inside_interval(-4.0, 2.0, 2.0).unwrap();
+        assert!((lat.0 - 1.0).abs() < 1e-12 && (lat.1 - 3.0).abs() < 1e-12);
+    }
+}

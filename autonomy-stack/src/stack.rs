@@ -1,0 +1,259 @@
+//! The stack: wires perception, tracking, prediction, planning, control and the safety monitor into
+//! one deterministic [`Stack::step`] per control tick, delays planner decisions by the configured
+//! reaction time (in ticks), and measures per-module latency with the injected [`Clock`].
+
+use std::collections::VecDeque;
+
+use crate::config::{ConfigError, StackConfig};
+use crate::control::Controller;
+use crate::geometry::RoadGeometry;
+use crate::interface::{Clock, EgoEstimate, Mission, MissionGoal, ModuleTimings, SensorFrame, StackOutput, Telemetry};
+use crate::perception::{Perception, Roi};
+use crate::planning::{Behaviour, Plan, PlanInput, Planner};
+use crate::prediction::Predictor;
+use crate::safety::{SafetyInput, SafetyMonitor};
+use crate::tracking::Tracker;
+
+/// Why a stack could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StackError {
+    /// The configuration has out-of-range values.
+    #[error("invalid stack configuration: {}", list(.0))]
+    InvalidConfig(Vec<ConfigError>),
+    /// The mission cannot be driven.
+    #[error("invalid mission: `{field}`: {message}")]
+    InvalidMission {
+        /// The offending field, e.g. `vehicle.max_decel`.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn list(errors: &[ConfigError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// What the last tick decided, for tests and debugging (not part of the telemetry contract).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickDebug {
+    /// The behaviour of the plan being executed (after the reaction delay).
+    pub behaviour: Behaviour,
+    /// The smallest time-to-collision the safety monitor saw, seconds.
+    pub min_ttc: f64,
+    /// Fused obstacles this tick.
+    pub obstacles: usize,
+    /// The executed plan's feed-forward acceleration, m/s².
+    pub plan_accel: f64,
+    /// The controller's (limited) acceleration before the safety monitor, m/s².
+    pub control_accel: f64,
+}
+
+/// The autonomy stack under test.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    config: StackConfig,
+    mission: Mission,
+    road: Option<RoadGeometry>,
+    perception: Perception,
+    tracker: Tracker,
+    predictor: Predictor,
+    planner: Planner,
+    controller: Controller,
+    safety: SafetyMonitor,
+    delay: VecDeque<Plan>,
+    delay_ticks: usize,
+    last_ego: EgoEstimate,
+    debug: TickDebug,
+}
+
+impl Stack {
+    /// Builds a stack; rejects a configuration that does not validate or an unusable mission.
+    pub fn new(config: StackConfig, mission: Mission) -> Result<Stack, StackError> {
+        let errors = config.validate();
+        if !errors.is_empty() {
+            return Err(StackError::InvalidConfig(errors));
+        }
+        check_mission(&mission)?;
+        let delay_ticks = libm::round(config.planning.reaction_time / mission.control_period) as usize;
+        Ok(Stack {
+            perception: Perception::new(config.perception.clone()),
+            tracker: Tracker::new(config.tracking.clone()),
+            predictor: Predictor::new(config.prediction.clone(), config.tracking.motion_model),
+            planner: Planner::new(&mission),
+            controller: Controller::new(config.control.clone(), mission.vehicle, mission.control_period),
+            safety: SafetyMonitor::new(config.safety.clone(), &config.control, &mission),
+            road: mission.road.map(RoadGeometry::new),
+            delay: VecDeque::with_capacity(delay_ticks + 1),
+            delay_ticks,
+            last_ego: EgoEstimate::default(),
+            debug: TickDebug {
+                behaviour: Behaviour::KeepLane,
+                min_ttc: f64::INFINITY,
+                obstacles: 0,
+                plan_accel: 0.0,
+                control_accel: 0.0,
+            },
+            config,
+            mission,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// The mission being driven.
+    pub fn mission(&self) -> &Mission {
+        &self.mission
+    }
+
+    /// What the last tick decided.
+    pub fn debug(&self) -> &TickDebug {
+        &self.debug
+    }
+
+    /// The tracker (for inspection).
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// One control tick: sensors in, command and telemetry out. `clock` is read only to measure
+    /// module latency; nothing the stack decides depends on it.
+    pub fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput {
+        let mut timings = ModuleTimings::default();
+        let t0 = clock.now_ns();
+        let ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
+        self.last_ego = ego;
+
+        let margin = self.config.perception.roi_margin;
+        let roi = match (&self.road, &self.mission.area) {
+            (Some(road), _) => Roi::Road(road, margin, self.planner.ego_s()),
+            (None, Some(area)) => Roi::Area(area, margin),
+            (None, None) => Roi::Everywhere,
+        };
+        self.perception.process(&ego, frame.lidar.as_ref(), frame.detections.as_deref(), roi);
+        let t1 = clock.now_ns();
+
+        let measured = frame.lidar.is_some() || frame.detections.is_some();
+        self.tracker.update(frame.time, self.perception.obstacles(), measured);
+        let t2 = clock.now_ns();
+
+        self.predictor.predict(self.tracker.confirmed(), self.road.as_ref(), self.planner.ego_s());
+        let t3 = clock.now_ns();
+
+        let input = PlanInput {
+            config: &self.config.planning,
+            vehicle: &self.mission.vehicle,
+            ego: &ego,
+            goal: self.mission.goal,
+            predictions: self.predictor.predictions(),
+            tracks: self.tracker.tracks(),
+            prediction_step: self.config.prediction.step,
+            period: self.mission.control_period,
+            speed_cap: self.safety.speed_cap(),
+            tick: frame.tick,
+        };
+        let fresh = self.planner.plan(&input);
+        // Reaction time: the controller acts on the decision taken `delay_ticks` ticks ago.
+        self.delay.push_back(fresh);
+        while self.delay.len() > self.delay_ticks + 1 {
+            self.delay.pop_front();
+        }
+        let t4 = clock.now_ns();
+
+        // Never empty: the plan of this tick was pushed just above.
+        let plan = &self.delay[0];
+        let control = self.controller.step(&ego, plan);
+        let t5 = clock.now_ns();
+
+        let verdict = self.safety.evaluate(&SafetyInput {
+            frame,
+            ego: &ego,
+            obstacles: self.perception.obstacles(),
+            associations: self.tracker.associations(),
+            tracks: self.tracker.tracks(),
+            predictions: self.predictor.predictions(),
+            path: &plan.path,
+            control,
+        });
+        self.controller.actuated(verdict.command);
+        let t6 = clock.now_ns();
+
+        for (slot, (a, b)) in timings.nanos.iter_mut().zip([(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)])
+        {
+            *slot = b.saturating_sub(a);
+        }
+        let budget_ns = self.config.planning.compute_budget_us.saturating_mul(1000);
+        self.debug = TickDebug {
+            behaviour: plan.behaviour,
+            min_ttc: verdict.min_ttc,
+            obstacles: self.perception.obstacles().len(),
+            plan_accel: plan.accel,
+            control_accel: control.command.accel,
+        };
+        StackOutput {
+            command: verdict.command,
+            telemetry: Telemetry {
+                mode: verdict.mode,
+                events: verdict.events,
+                timings,
+                deadline_miss: timings.nanos[3] > budget_ns,
+                tracks: self.tracker.confirmed().count() as u32,
+            },
+        }
+    }
+}
+
+fn ego_usable(e: &EgoEstimate) -> bool {
+    [e.x, e.y, e.heading, e.speed, e.accel, e.yaw_rate].iter().all(|v| v.is_finite())
+}
+
+fn check_mission(m: &Mission) -> Result<(), StackError> {
+    let bad = |field: &'static str, v: f64| StackError::InvalidMission {
+        field,
+        message: format!("{v} must be positive and finite"),
+    };
+    let positive = |field: &'static str, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { Err(bad(field, v)) };
+    positive("control_period", m.control_period)?;
+    let v = &m.vehicle;
+    positive("vehicle.length", v.length)?;
+    positive("vehicle.width", v.width)?;
+    positive("vehicle.wheelbase", v.wheelbase)?;
+    positive("vehicle.max_accel", v.max_accel)?;
+    positive("vehicle.max_decel", v.max_decel)?;
+    positive("vehicle.max_steer", v.max_steer)?;
+    if let Some(r) = &m.road {
+        if r.lanes == 0 {
+            return Err(StackError::InvalidMission {
+                field: "road.lanes",
+                message: "a road needs at least one lane".into(),
+            });
+        }
+        positive("road.lane_width", r.lane_width)?;
+        positive("road.length", r.length)?;
+        positive("road.speed_limit", r.speed_limit)?;
+        if !r.curvature.is_finite() {
+            return Err(bad("road.curvature", r.curvature));
+        }
+    }
+    if let Some(a) = &m.area {
+        if !(a.min_x < a.max_x && a.min_y < a.max_y) {
+            return Err(StackError::InvalidMission { field: "area", message: "bounds are empty".into() });
+        }
+        positive("area.speed_limit", a.speed_limit)?;
+    }
+    let finite = match m.goal {
+        MissionGoal::RoadDistance { s } => s.is_finite(),
+        MissionGoal::Point { x, y, tolerance } => x.is_finite() && y.is_finite() && tolerance >= 0.0,
+        MissionGoal::Region { min_x, min_y, max_x, max_y } => min_x <= max_x && min_y <= max_y,
+    };
+    if !finite {
+        return Err(StackError::InvalidMission {
+            field: "goal",
+            message: "goal is not a finite, non-empty target".into(),
+        });
+    }
+    Ok(())
+}

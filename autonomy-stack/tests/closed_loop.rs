@@ -1,0 +1,188 @@
+//! Closed-loop self-checks: the stack drives the kinematic harness world and must behave.
+
+mod harness;
+
+use autonomy_stack::config::StackConfig;
+use autonomy_stack::geometry::RoadGeometry;
+use autonomy_stack::{
+    AreaMap, EgoEstimate, Mission, MissionGoal, Mode, ObjectClass, Reason, RoadMap, Stack, VehicleParams,
+};
+use harness::{Actor, Sensors, World};
+
+fn car() -> VehicleParams {
+    VehicleParams { length: 4.5, width: 1.8, wheelbase: 2.8, max_accel: 3.0, max_decel: 8.0, max_steer: 0.6 }
+}
+
+fn road_mission(lanes: u32, lane_width: f64, speed_limit: f64, curvature: f64) -> Mission {
+    Mission {
+        road: Some(RoadMap { lanes, lane_width, length: 2000.0, curvature, speed_limit }),
+        area: None,
+        goal: MissionGoal::RoadDistance { s: 1900.0 },
+        route: Vec::new(),
+        start_lane: Some(0),
+        vehicle: car(),
+        control_period: 0.05,
+    }
+}
+
+fn ego_at(x: f64, y: f64, speed: f64) -> EgoEstimate {
+    EgoEstimate { x, y, speed, ..Default::default() }
+}
+
+fn weak() -> StackConfig {
+    serde_yaml::from_str(include_str!("../../catalog/stacks/weak.yaml")).unwrap()
+}
+
+#[test]
+fn follows_its_lane_at_the_speed_limit_factor_on_straight_and_curved_roads() {
+    for curvature in [0.0, 0.004] {
+        let mission = road_mission(2, 3.5, 15.0, curvature);
+        let road = RoadGeometry::new(mission.road.unwrap());
+        let config = StackConfig::default();
+        let target = 15.0 * config.planning.speed_limit_factor;
+        let mut stack = Stack::new(config, mission.clone()).unwrap();
+        let mut world = World::new(mission, ego_at(0.0, 1.75, 10.0), Vec::new(), Sensors::default());
+        let mut s_hint = 0.0;
+        for tick in 0..600 {
+            let out = world.step(&mut stack);
+            assert_eq!(out.telemetry.mode, Mode::Nominal, "tick {tick}");
+            assert!(out.telemetry.events.is_empty(), "tick {tick}: {:?}", out.telemetry.events);
+            let (s, d) = road.frame.to_frame(world.ego.x, world.ego.y, s_hint);
+            s_hint = s;
+            assert!(libm::fabs(d - 1.75) < 0.3, "k={curvature} tick {tick}: d {d}");
+        }
+        // A curve of radius 250 m at 2.5 m/s² lateral allows 25 m/s: the limit factor binds.
+        assert!(libm::fabs(world.ego.speed - target) < 0.15, "k={curvature}: {} vs {target}", world.ego.speed);
+    }
+}
+
+#[test]
+fn stops_behind_a_stopped_car_with_at_least_the_minimum_gap() {
+    let mission = road_mission(1, 3.5, 15.0, 0.0);
+    let config = StackConfig::default();
+    let min_gap = config.planning.idm_min_gap;
+    let mut stack = Stack::new(config, mission.clone()).unwrap();
+    let stopped = Actor::new(150.0, 1.75, 4.5, 1.8, ObjectClass::Car);
+    let mut world = World::new(mission, ego_at(0.0, 1.75, 14.0), vec![stopped], Sensors::default());
+    let mut fallback = false;
+    for _ in 0..800 {
+        let out = world.step(&mut stack);
+        fallback |= out.telemetry.mode == Mode::Fallback;
+    }
+    let gap = (150.0 - 2.25) - (world.ego.x + 2.25);
+    assert!(!world.collided);
+    assert!(world.ego.speed < 0.05, "still moving at {}", world.ego.speed);
+    assert!(gap >= min_gap && gap < min_gap + 1.5, "gap {gap}");
+    assert!(!fallback, "the planner stopped on its own, without AEB");
+}
+
+/// A stopped obstacle appears 20 m ahead of an ego at 15 m/s on a one-lane road.
+fn sudden_obstacle(config: StackConfig) -> (World, Vec<autonomy_stack::GuardrailEvent>, bool) {
+    let mission = road_mission(1, 3.5, 16.0, 0.0);
+    let mut stack = Stack::new(config, mission.clone()).unwrap();
+    let mut obstacle = Actor::new(0.0, 1.75, 1.0, 2.0, ObjectClass::Unknown);
+    obstacle.appears_at = 2.0;
+    // The ego cruises at 15.2 m/s: at t = 2 s its front is near x = 2.25 + 30.4; put the box 20 m ahead.
+    obstacle.footprint.x = 30.4 + 2.25 + 20.0 + 0.5;
+    let sensors = Sensors { lidar_rays: 360, ..Sensors::default() };
+    let mut world = World::new(mission, ego_at(0.0, 1.75, 15.2), vec![obstacle], sensors);
+    let mut events = Vec::new();
+    let mut fallback = false;
+    for _ in 0..200 {
+        let out = world.step(&mut stack);
+        events.extend(out.telemetry.events);
+        fallback |= out.telemetry.mode == Mode::Fallback;
+        if world.collided {
+            break;
+        }
+    }
+    (world, events, fallback)
+}
+
+#[test]
+fn aeb_avoids_a_sudden_obstacle_that_the_weak_configuration_hits() {
+    let (world, events, fallback) = sudden_obstacle(StackConfig::default());
+    assert!(!world.collided, "default stack collided at {:?}", world.ego);
+    assert!(world.ego.speed < 0.05);
+    assert!(fallback);
+    let aeb: Vec<_> = events.iter().filter(|e| e.reason == Reason::AebTtc).collect();
+    assert_eq!(aeb.len(), 1, "{events:?}");
+    assert!(aeb[0].intervention);
+
+    let (world, events, _) = sudden_obstacle(weak());
+    assert!(world.collided, "the weak stack should not manage to stop: {:?}", world.ego);
+    assert!(events.iter().all(|e| e.reason != Reason::AebTtc));
+}
+
+#[test]
+fn goes_around_a_static_obstacle_in_its_lane_and_stays_on_the_road() {
+    // (lanes, lane width, obstacle lateral offset, obstacle width): a blocked lane of a two-lane
+    // road, and a wide single lane with a box on its right half.
+    for (lanes, lane_width, obstacle_d, obstacle_w) in [(2, 3.5, 1.75, 2.0), (1, 5.0, 0.6, 1.0)] {
+        let mission = road_mission(lanes, lane_width, 12.0, 0.0);
+        let road = RoadGeometry::new(mission.road.unwrap());
+        let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+        let obstacle = Actor::new(120.0, obstacle_d, 1.0, obstacle_w, ObjectClass::Unknown);
+        let start_d = 0.5 * lane_width;
+        let sensors = Sensors { lidar_rays: 360, ..Sensors::default() };
+        let mut world = World::new(mission, ego_at(0.0, start_d, 10.0), vec![obstacle], sensors);
+        let half = 0.5 * world.mission.vehicle.width;
+        let mut min_clearance = f64::INFINITY;
+        for tick in 0..500 {
+            let out = world.step(&mut stack);
+            assert_ne!(out.telemetry.mode, Mode::Fallback, "lanes {lanes} tick {tick}");
+            let (_, d) = road.frame.to_frame(world.ego.x, world.ego.y, world.ego.x);
+            assert!(
+                d - half > -0.05 && d + half < road.width() + 0.05,
+                "lanes {lanes} tick {tick}: off the road at d {d}"
+            );
+            if libm::fabs(world.ego.x - 120.0) < 0.5 * (4.5 + 1.0) {
+                min_clearance = min_clearance.min(libm::fabs(world.ego.y - obstacle_d) - half - 0.5 * obstacle_w);
+            }
+        }
+        assert!(!world.collided, "lanes {lanes}");
+        assert!(world.ego.x > 160.0, "lanes {lanes}: stuck at {:?}", world.ego);
+        assert!(world.ego.speed > 8.0, "lanes {lanes}: {:?}", world.ego);
+        assert!(min_clearance > 0.2, "lanes {lanes}: passed within {min_clearance} m");
+    }
+}
+
+#[test]
+fn a_robot_reaches_its_goal_around_an_unmapped_box() {
+    let robot =
+        VehicleParams { length: 1.0, width: 0.7, wheelbase: 0.6, max_accel: 1.0, max_decel: 2.0, max_steer: 0.8 };
+    let mission = Mission {
+        road: None,
+        area: Some(AreaMap {
+            min_x: 0.0,
+            min_y: 0.0,
+            max_x: 40.0,
+            max_y: 20.0,
+            speed_limit: 2.0,
+            obstacles: Vec::new(),
+        }),
+        goal: MissionGoal::Point { x: 35.0, y: 10.0, tolerance: 0.5 },
+        route: Vec::new(),
+        start_lane: None,
+        vehicle: robot,
+        control_period: 0.05,
+    };
+    // A small robot tracks its path with a shorter look-ahead than a car.
+    let mut config = StackConfig::default();
+    config.control.min_lookahead = 1.5;
+    let mut stack = Stack::new(config, mission.clone()).unwrap();
+    let obstacle = Actor::new(18.0, 10.0, 3.0, 3.0, ObjectClass::Unknown);
+    let sensors = Sensors { detections: false, lidar_rays: 360, lidar_range: 30.0, ..Sensors::default() };
+    let mut world = World::new(mission, ego_at(2.0, 10.0, 0.0), vec![obstacle], sensors);
+    let mut arrived_at = None;
+    for tick in 0..1200 {
+        let out = world.step(&mut stack);
+        assert_ne!(out.telemetry.mode, Mode::Fallback, "tick {tick}: {:?}", out.telemetry.events);
+        if libm::hypot(world.ego.x - 35.0, world.ego.y - 10.0) <= 0.5 && world.ego.speed < 0.05 {
+            arrived_at = Some(tick);
+            break;
+        }
+    }
+    assert!(!world.collided);
+    assert!(arrived_at.is_some(), "did not arrive: {:?}", world.ego);
+}
