@@ -265,7 +265,7 @@ pub enum Manoeuvre<N: Number> {
         #[serde(default = "keep_accel::<N>")]
         accel: N,
     },
-    /// Drive through waypoints at a speed.
+    /// Drive through waypoints at a speed, then stop at the last one.
     FollowWaypoints {
         /// Waypoints, in order.
         points: Vec<Point<N>>,
