@@ -33,7 +33,8 @@ pub fn render(name: &str, records: &[RunRecord]) -> String {
     for r in records {
         suites.entry(&r.scenario).or_default().push(r);
     }
-    let failures = |rs: &[&RunRecord]| rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout)).count();
+    let failures =
+        |rs: &[&RunRecord]| rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout)).count();
     let errors = |rs: &[&RunRecord]| rs.iter().filter(|r| r.verdict == Verdict::Error).count();
     let time = |rs: &[&RunRecord]| rs.iter().map(|r| r.wall_s).sum::<f64>();
     let all: Vec<&RunRecord> = records.iter().collect();
@@ -60,7 +61,13 @@ pub fn render(name: &str, records: &[RunRecord]) -> String {
         for r in rs {
             let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let case = format!("{}#{} [{}] seed={} {}", r.scenario, r.index, params.join(" "), r.seed, r.key);
-            let _ = write!(x, "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"", escape(&case), escape(&r.scenario), r.wall_s);
+            let _ = write!(
+                x,
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
+                escape(&case),
+                escape(&r.scenario),
+                r.wall_s
+            );
             let reason = escape(r.reason.as_deref().unwrap_or(""));
             let body = format!("variant {}\ndigest {}\nsimulated {:.2} s", r.key, r.digest, r.sim_s);
             match r.verdict {
@@ -71,10 +78,19 @@ pub fn render(name: &str, records: &[RunRecord]) -> String {
                     } else {
                         r.criteria.iter().find(|c| !c.passed).map_or("failed".into(), |c| c.criterion.clone())
                     };
-                    let _ = write!(x, ">\n      <failure type=\"{}\" message=\"{reason}\">{}</failure>\n    </testcase>\n", escape(&kind), escape(&body));
+                    let _ = write!(
+                        x,
+                        ">\n      <failure type=\"{}\" message=\"{reason}\">{}</failure>\n    </testcase>\n",
+                        escape(&kind),
+                        escape(&body)
+                    );
                 }
                 Verdict::Error => {
-                    let _ = write!(x, ">\n      <error type=\"simulation\" message=\"{reason}\">{}</error>\n    </testcase>\n", escape(&body));
+                    let _ = write!(
+                        x,
+                        ">\n      <error type=\"simulation\" message=\"{reason}\">{}</error>\n    </testcase>\n",
+                        escape(&body)
+                    );
                 }
             }
         }

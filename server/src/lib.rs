@@ -7,3 +7,4 @@ pub mod junit;
 pub mod report;
 pub mod sources;
 pub mod stack_config;
+pub mod store;

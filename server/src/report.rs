@@ -49,7 +49,13 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// The record of `result` for `variant`.
-    pub fn new(variant: &Variant, tags: Vec<String>, cell: Option<CoverageCell>, result: &RunResult, wall_s: f64) -> Self {
+    pub fn new(
+        variant: &Variant,
+        tags: Vec<String>,
+        cell: Option<CoverageCell>,
+        result: &RunResult,
+        wall_s: f64,
+    ) -> Self {
         Self {
             key: variant.key.to_string(),
             scenario: variant.scenario_id.clone(),
@@ -97,7 +103,13 @@ pub fn summary(records: &[RunRecord]) -> String {
         s.total += 1;
         s.passed += usize::from(passed);
         if !passed {
-            s.failures.push(format!("#{} {} [{}]: {}", r.index, r.key, r.verdict.as_str(), r.reason.as_deref().unwrap_or("")));
+            s.failures.push(format!(
+                "#{} {} [{}]: {}",
+                r.index,
+                r.key,
+                r.verdict.as_str(),
+                r.reason.as_deref().unwrap_or("")
+            ));
         }
         for t in &r.tags {
             let e = by_tag.entry(t).or_default();

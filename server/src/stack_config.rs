@@ -50,7 +50,8 @@ pub fn parse_override(text: &str) -> Result<StackConfig, StackConfigError> {
 
 /// Reads and parses an override file.
 pub fn load(path: &Path) -> Result<StackConfig, StackConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| StackConfigError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| StackConfigError::Read { path: path.display().to_string(), source })?;
     parse_override(&text)
 }
 

@@ -20,11 +20,17 @@ fn digests_do_not_depend_on_threads_or_order() {
         .collect();
     assert!(variants.len() >= 10);
     let config = StackConfig::default();
-    let sequential: Vec<(String, String)> =
-        variants.iter().map(|v| (v.key.to_string(), sim_core::run_variant(v, &config, &mut FrozenClock).digest)).collect();
+    let sequential: Vec<(String, String)> = variants
+        .iter()
+        .map(|v| (v.key.to_string(), sim_core::run_variant(v, &config, &mut FrozenClock).digest))
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let mut parallel: Vec<(String, String)> = pool.install(|| {
-        variants.par_iter().rev().map(|v| (v.key.to_string(), sim_core::run_variant(v, &config, &mut FrozenClock).digest)).collect()
+        variants
+            .par_iter()
+            .rev()
+            .map(|v| (v.key.to_string(), sim_core::run_variant(v, &config, &mut FrozenClock).digest))
+            .collect()
     });
     parallel.reverse();
     assert_eq!(sequential, parallel);

@@ -21,7 +21,12 @@ fn validate_junit(xml: &Path) {
         .arg(xml)
         .output()
         .unwrap();
-    assert!(out.status.success(), "JUnit XML invalid against {}:\n{}", xsd.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "JUnit XML invalid against {}:\n{}",
+        xsd.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -45,7 +50,9 @@ fn a_run_writes_json_junit_and_traces_and_its_exit_code_says_whether_all_passed(
     let records: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(records.len(), 24);
     for r in &records {
-        for field in ["key", "scenario", "params", "verdict", "criteria", "metrics", "latency", "sim_s", "wall_s", "digest"] {
+        for field in
+            ["key", "scenario", "params", "verdict", "criteria", "metrics", "latency", "sim_s", "wall_s", "digest"]
+        {
             assert!(!r[field].is_null(), "{field} missing");
         }
         assert_eq!(r["digest"].as_str().unwrap().len(), 64);
@@ -57,10 +64,14 @@ fn a_run_writes_json_junit_and_traces_and_its_exit_code_says_whether_all_passed(
     validate_junit(&junit);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 24);
-    assert_eq!(xml.matches("<failure ").count(), records.iter().filter(|r| r["verdict"] == "failed" || r["verdict"] == "timeout").count());
+    assert_eq!(
+        xml.matches("<failure ").count(),
+        records.iter().filter(|r| r["verdict"] == "failed" || r["verdict"] == "timeout").count()
+    );
     for r in not_passed {
         let key = r["key"].as_str().unwrap();
-        let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(traces.join(format!("{key}.json"))).unwrap()).unwrap();
+        let trace: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(traces.join(format!("{key}.json"))).unwrap()).unwrap();
         assert_eq!(trace["variant"], key);
         assert!(traces.join(format!("{key}.trace")).exists());
     }

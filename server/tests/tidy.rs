@@ -97,7 +97,10 @@ fn transcendental_maths_goes_through_libm() {
     // std's sin, cos, exp, powi... may differ across targets and compiler versions; libm's are the
     // same bits everywhere, which a digest that must match on every machine needs. sqrt, abs, min,
     // max and the basic operators are exact IEEE operations and fine.
-    let methods = ["sin", "cos", "tan", "asin", "acos", "atan", "atan2", "exp", "exp_m1", "ln", "ln_1p", "log", "log2", "log10", "powf", "powi", "hypot", "cbrt", "sinh", "cosh", "tanh", "sin_cos"];
+    let methods = [
+        "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "exp", "exp_m1", "ln", "ln_1p", "log", "log2", "log10",
+        "powf", "powi", "hypot", "cbrt", "sinh", "cosh", "tanh", "sin_cos",
+    ];
     let mut files = Vec::new();
     for krate in ["sim-core", "autonomy-stack", "scenario-dsl"] {
         rust_files(&root().join(krate).join("src"), &mut files);
@@ -109,7 +112,11 @@ fn transcendental_maths_goes_through_libm() {
             let code = line.split("//").next().unwrap_or_default();
             for m in methods {
                 if code.contains(&format!(".{m}(")) {
-                    hits.push(format!("{}:{}: .{m}() (use libm::{m})", f.strip_prefix(root()).unwrap().display(), n + 1));
+                    hits.push(format!(
+                        "{}:{}: .{m}() (use libm::{m})",
+                        f.strip_prefix(root()).unwrap().display(),
+                        n + 1
+                    ));
                 }
             }
         }

@@ -87,7 +87,12 @@ pub(super) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let share = if stack_total > 0.0 { l.total * 1e3 / stack_total } else { 0.0 };
             *split.entry(format!("stack.{module}")).or_default() += r.split.stack_ns as f64 * share;
         }
-        speeds.push(ScenarioSpeed { scenario: s.id().to_owned(), sim_s: r.sim_s, wall_s: wall, realtime_factor: r.sim_s / wall });
+        speeds.push(ScenarioSpeed {
+            scenario: s.id().to_owned(),
+            sim_s: r.sim_s,
+            wall_s: wall,
+            realtime_factor: r.sim_s / wall,
+        });
     }
     if speeds.is_empty() {
         eprintln!("no scenario matches");
@@ -100,16 +105,30 @@ pub(super) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         0.5 * (factors[factors.len() / 2 - 1] + factors[factors.len() / 2])
     };
-    let worst = speeds.iter().min_by(|a, b| a.realtime_factor.total_cmp(&b.realtime_factor)).map_or_else(String::new, |s| s.scenario.clone());
+    let worst = speeds
+        .iter()
+        .min_by(|a, b| a.realtime_factor.total_cmp(&b.realtime_factor))
+        .map_or_else(String::new, |s| s.scenario.clone());
     let total: f64 = split.values().sum();
-    let split_percent: BTreeMap<String, f64> = split.into_iter().map(|(k, v)| (k, 100.0 * v / total.max(1.0))).collect();
-    let report = BenchReport { median_realtime_factor: median, worst_realtime_factor: factors[0], worst, split_percent, scenarios: speeds };
+    let split_percent: BTreeMap<String, f64> =
+        split.into_iter().map(|(k, v)| (k, 100.0 * v / total.max(1.0))).collect();
+    let report = BenchReport {
+        median_realtime_factor: median,
+        worst_realtime_factor: factors[0],
+        worst,
+        split_percent,
+        scenarios: speeds,
+    };
 
     let mut out = std::io::stdout().lock();
     for s in &report.scenarios {
         writeln!(out, "{:>8.0}x  {:>6.1} s sim  {:>7.3} s wall  {}", s.realtime_factor, s.sim_s, s.wall_s, s.scenario)?;
     }
-    writeln!(out, "\nsimulated seconds per wall second, one core: median {:.0}x, worst {:.0}x ({})", report.median_realtime_factor, report.worst_realtime_factor, report.worst)?;
+    writeln!(
+        out,
+        "\nsimulated seconds per wall second, one core: median {:.0}x, worst {:.0}x ({})",
+        report.median_realtime_factor, report.worst_realtime_factor, report.worst
+    )?;
     writeln!(out, "where the time goes:")?;
     for (k, v) in &report.split_percent {
         writeln!(out, "  {v:>5.1} %  {k}")?;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod lint;
+mod migrate;
 mod run;
 mod schema;
 mod variants;
@@ -33,6 +34,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Measure simulation speed over the catalog (one core) and where the time goes.
     Bench(bench::BenchArgs),
+    /// Create or upgrade the results database (SQLite or Postgres).
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether the job succeeded.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(a) => schema::run(a),
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Migrate(a) => migrate::run(a),
     }
 }
 

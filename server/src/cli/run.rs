@@ -98,7 +98,9 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let config = match &args.stack_config {
-        Some(p) => crate::stack_config::load(p).with_context(|| format!("invalid stack configuration {}", p.display()))?,
+        Some(p) => {
+            crate::stack_config::load(p).with_context(|| format!("invalid stack configuration {}", p.display()))?
+        }
         None => autonomy_stack::StackConfig::default(),
     };
     let key = match &args.variant {
@@ -122,7 +124,8 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map(|s| {
                 let t = Instant::now();
                 let result = sim_core::run_variant(s.variant, &config, &mut MonotonicClock::default());
-                let record = RunRecord::new(s.variant, s.tags.clone(), s.cell.clone(), &result, t.elapsed().as_secs_f64());
+                let record =
+                    RunRecord::new(s.variant, s.tags.clone(), s.cell.clone(), &result, t.elapsed().as_secs_f64());
                 progress.tick(&record);
                 (record, result.trace)
             })
@@ -140,15 +143,21 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&records)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&records)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, crate::junit::render("scenario-farm", &records)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, crate::junit::render("scenario-farm", &records))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let sim: f64 = records.iter().map(|r| r.sim_s).sum();
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report::summary(&records))?;
-    writeln!(out, "simulated {sim:.0} s in {wall:.1} s wall on {jobs} threads ({:.0}x real time per thread)", sim / wall / jobs as f64)?;
+    writeln!(
+        out,
+        "simulated {sim:.0} s in {wall:.1} s wall on {jobs} threads ({:.0}x real time per thread)",
+        sim / wall / jobs as f64
+    )?;
     let all_passed = records.iter().all(|r| r.verdict == Verdict::Passed);
     Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -164,7 +173,9 @@ impl Progress {
     fn new(total: usize) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta}]") {
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta}]")
+            {
                 b.set_style(style);
             }
             b

@@ -1,0 +1,198 @@
+//! The run queue. Workers claim runs in batches under a lease (Postgres: `FOR UPDATE SKIP LOCKED`;
+//! SQLite: one writer inside `BEGIN IMMEDIATE`), heartbeat to extend it, and write a result only
+//! while they hold the lease for the current attempt. A rescuer returns expired leases to the queue
+//! with attempt + 1 and, after the last attempt, marks the run `error` (infrastructure, never a
+//! verdict on the stack). Exactly one result per run, whatever crashes.
+
+use sqlx::Row;
+
+use super::{on_pool, Store, StoreError};
+
+/// A claimed run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Run id.
+    pub run_id: String,
+    /// Candidate id.
+    pub candidate_id: String,
+    /// Variant key.
+    pub variant_key: String,
+    /// Scenario version.
+    pub content_hash: String,
+    /// The attempt this lease is for; the result write must quote it.
+    pub attempt: i32,
+    /// Queue position.
+    pub ord: i64,
+}
+
+/// A finished run's outcome, as a worker reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `passed`, `failed`, `error` or `timeout`.
+    pub status: String,
+    /// Trace digest.
+    pub digest: Option<String>,
+    /// Why it did not pass.
+    pub reason: Option<String>,
+    /// The full result as JSON.
+    pub result: String,
+    /// The binary trace, kept for runs that did not pass.
+    pub trace: Option<Vec<u8>>,
+}
+
+/// What happened to a result write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The result is stored.
+    Recorded,
+    /// This worker no longer holds the lease for this attempt: nothing was written.
+    LeaseLost,
+}
+
+/// What a rescue pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rescued {
+    /// Runs returned to the queue.
+    pub requeued: u64,
+    /// Runs marked `error` after their last attempt.
+    pub exhausted: u64,
+}
+
+const RETURNING: &str = "RETURNING id, candidate_id, variant_key, content_hash, attempt, ord";
+
+macro_rules! claims_from {
+    ($rows:expr) => {{
+        let mut claims = Vec::new();
+        for r in $rows {
+            claims.push(Claim {
+                run_id: r.try_get("id")?,
+                candidate_id: r.try_get("candidate_id")?,
+                variant_key: r.try_get("variant_key")?,
+                content_hash: r.try_get("content_hash")?,
+                attempt: r.try_get("attempt")?,
+                ord: r.try_get("ord")?,
+            });
+        }
+        claims.sort_by(|a: &Claim, b: &Claim| a.ord.cmp(&b.ord).then_with(|| a.run_id.cmp(&b.run_id)));
+        Ok::<_, StoreError>(claims)
+    }};
+}
+
+/// Claims up to `max` queued runs for `worker`, leased until `now + lease_ms`.
+pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i64) -> Result<Vec<Claim>, StoreError> {
+    match store {
+        Store::Postgres(pool) => {
+            let sql = format!(
+                "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2 \
+                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY enqueued_at, ord LIMIT $3 FOR UPDATE SKIP LOCKED) {RETURNING}"
+            );
+            let rows = sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(max).fetch_all(pool).await?;
+            claims_from!(rows)
+        }
+        Store::Sqlite(pool) => {
+            // SQLite has one writer: take the write lock up front so the select and the update are one step.
+            let mut conn = pool.acquire().await?;
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let sql = format!(
+                "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2 \
+                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY enqueued_at, ord LIMIT $3) {RETURNING}"
+            );
+            match sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(max).fetch_all(&mut *conn).await {
+                Ok(rows) => {
+                    sqlx::query("COMMIT").execute(&mut *conn).await?;
+                    claims_from!(rows)
+                }
+                Err(e) => {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    Err(e.into())
+                }
+            }
+        }
+    }
+}
+
+/// Extends every lease `worker` still holds; returns the ids it holds (a missing id was lost).
+pub async fn heartbeat(store: &Store, worker: &str, now: i64, lease_ms: i64) -> Result<Vec<String>, StoreError> {
+    let sql = "UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' AND lease_expires_at >= $3 RETURNING id";
+    on_pool!(store, pool => {
+        let rows = sqlx::query(sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
+        let mut ids = rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
+        ids.sort();
+        Ok(ids)
+    })
+}
+
+/// Writes the outcome of `claim` if `worker` still holds its lease for that attempt.
+pub async fn complete(
+    store: &Store,
+    worker: &str,
+    claim: &Claim,
+    outcome: &Outcome,
+    now: i64,
+) -> Result<Completion, StoreError> {
+    let update = "UPDATE runs SET status = $1, digest = $2, reason = $3, result = $4, finished_at = $5, lease_owner = NULL, lease_expires_at = NULL \
+                  WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running'";
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let written = sqlx::query(update)
+            .bind(&outcome.status)
+            .bind(&outcome.digest)
+            .bind(&outcome.reason)
+            .bind(&outcome.result)
+            .bind(now)
+            .bind(&claim.run_id)
+            .bind(worker)
+            .bind(claim.attempt)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if written != 1 {
+            tx.rollback().await?;
+            return Ok(Completion::LeaseLost);
+        }
+        if let Some(trace) = &outcome.trace {
+            sqlx::query("INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body")
+                .bind(&claim.run_id)
+                .bind(trace)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Completion::Recorded)
+    })
+}
+
+/// Returns every run `worker` holds to the queue without counting an attempt (graceful shutdown).
+pub async fn release(store: &Store, worker: &str) -> Result<u64, StoreError> {
+    let sql = "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 AND status = 'running'";
+    on_pool!(store, pool => Ok(sqlx::query(sql).bind(worker).execute(pool).await?.rows_affected()))
+}
+
+/// Re-queues runs whose lease expired before `now` with attempt + 1; a run that has used
+/// `max_attempts` becomes `error` with the reason.
+pub async fn rescue(store: &Store, now: i64, max_attempts: i32) -> Result<Rescued, StoreError> {
+    let exhaust = "UPDATE runs SET status = 'error', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
+                   reason = 'infrastructure: the worker holding this run stopped answering ' || CAST(attempt + 1 AS TEXT) || ' times' \
+                   WHERE status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2";
+    let requeue =
+        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL \
+                   WHERE status = 'running' AND lease_expires_at < $1";
+    on_pool!(store, pool => {
+        let mut tx = pool.begin().await?;
+        let exhausted = sqlx::query(exhaust).bind(now).bind(max_attempts).execute(&mut *tx).await?.rows_affected();
+        let requeued = sqlx::query(requeue).bind(now).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(Rescued { requeued, exhausted })
+    })
+}
+
+/// Status, attempt and owner of one run (for tests and the API).
+pub async fn run_state(store: &Store, run_id: &str) -> Result<Option<(String, i32, Option<String>)>, StoreError> {
+    let sql = "SELECT status, attempt, lease_owner FROM runs WHERE id = $1";
+    on_pool!(store, pool => {
+        match sqlx::query(sql).bind(run_id).fetch_optional(pool).await? {
+            Some(r) => Ok(Some((r.try_get("status")?, r.try_get("attempt")?, r.try_get("lease_owner")?))),
+            None => Ok(None),
+        }
+    })
+}

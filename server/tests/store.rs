@@ -1,0 +1,271 @@
+//! The store's test suite, run against both databases: embedded SQLite (a fresh file per test) and
+//! the real Postgres on 127.0.0.1:5432 (a fresh database per test; `FARM_TEST_POSTGRES` overrides
+//! the server URL). Time is passed in explicitly: no sleeps.
+
+use std::collections::BTreeSet;
+
+use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
+use server::store::queue::{self, Completion, Outcome};
+use server::store::Store;
+
+/// A fresh, migrated store of the given kind, and what it takes to clean it up.
+struct TestDb {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn new(kind: &str) -> TestDb {
+        match kind {
+            "sqlite" => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+                TestDb { store: Store::open(&url).await.unwrap(), _dir: Some(dir), pg_name: None }
+            }
+            _ => {
+                let base =
+                    std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+                let name = format!("farm_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+                    .await
+                    .expect("Postgres must run on 127.0.0.1:5432");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+                admin.close().await;
+                let store = Store::open(&format!("{base}/{name}")).await.unwrap();
+                TestDb { store, _dir: None, pg_name: Some((base, name)) }
+            }
+        }
+    }
+
+    async fn drop_db(self) {
+        if let Store::Postgres(pool) = &self.store {
+            pool.close().await;
+        }
+        if let Some((base, name)) = self.pg_name {
+            let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+        }
+    }
+}
+
+fn candidate(name: &str, config: &str, key: Option<&str>) -> NewCandidate {
+    NewCandidate {
+        name: name.into(),
+        git_sha: Some("abc123".into()),
+        stack_config: config.into(),
+        config_hash: format!("hash-of-{config}"),
+        suite: "{}".into(),
+        baseline: None,
+        idempotency_key: key.map(str::to_owned),
+    }
+}
+
+fn plan(n: usize) -> (Vec<ScenarioVersion>, Vec<PlannedRun>) {
+    let scenario = ScenarioVersion {
+        content_hash: "c0ffee".into(),
+        scenario_id: "highway.cut_in".into(),
+        file: "cut_in.yaml".into(),
+        body: "version: 1".into(),
+    };
+    let runs = (0..n)
+        .map(|i| PlannedRun {
+            variant_key: format!("{i:032x}"),
+            scenario_id: "highway.cut_in".into(),
+            content_hash: "c0ffee".into(),
+            ord: i as i64,
+            tags: "[\"smoke\"]".into(),
+        })
+        .collect();
+    (vec![scenario], runs)
+}
+
+async fn seeded(store: &Store, n: usize) -> String {
+    let (c, _) =
+        candidates::create(store, &candidate("rc1", "{}", None), &uuid::Uuid::new_v4().to_string(), 0).await.unwrap();
+    let (scenarios, runs) = plan(n);
+    assert_eq!(candidates::enqueue(store, &c.id, &scenarios, &runs, 0).await.unwrap(), n as u64);
+    c.id
+}
+
+fn outcome(status: &str) -> Outcome {
+    Outcome {
+        status: status.into(),
+        digest: Some("d".into()),
+        reason: None,
+        result: "{}".into(),
+        trace: Some(vec![1, 2, 3]),
+    }
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { let db = super::TestDb::new("sqlite").await; super::$name(&db.store).await; db.drop_db().await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { let db = super::TestDb::new("postgres").await; super::$name(&db.store).await; db.drop_db().await; })*
+        }
+    };
+}
+
+both!(
+    posting_a_candidate_is_idempotent,
+    enqueueing_twice_never_duplicates_runs,
+    claims_come_in_batches_and_never_overlap,
+    only_the_lease_holder_writes_a_result,
+    heartbeats_keep_a_lease_alive,
+    exhausted_attempts_become_infrastructure_errors,
+    release_returns_claims_without_counting_an_attempt,
+    concurrent_workers_claim_every_run_exactly_once,
+    an_interrupted_expansion_is_found_and_finished,
+);
+
+async fn posting_a_candidate_is_idempotent(store: &Store) {
+    let (a, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), "id-a", 1).await.unwrap();
+    assert!(created);
+    let (again, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), "id-b", 2).await.unwrap();
+    assert!(!created);
+    assert_eq!(again.id, a.id);
+    // Without a key, the same name and configuration is the same candidate.
+    let (b, created) = candidates::create(store, &candidate("rc2", "{x}", None), "id-c", 3).await.unwrap();
+    assert!(created);
+    let (b2, created) = candidates::create(store, &candidate("rc2", "{x}", None), "id-d", 4).await.unwrap();
+    assert!(!created);
+    assert_eq!(b2.id, b.id);
+    // A different configuration under the same name is a new candidate.
+    let (c, created) = candidates::create(store, &candidate("rc2", "{y}", None), "id-e", 5).await.unwrap();
+    assert!(created);
+    assert_ne!(c.id, b.id);
+    assert_eq!(candidates::get(store, "id-a").await.unwrap().unwrap().name, "rc1");
+    assert_eq!(candidates::get(store, "nope").await.unwrap(), None);
+}
+
+async fn enqueueing_twice_never_duplicates_runs(store: &Store) {
+    let id = seeded(store, 450).await;
+    let (scenarios, runs) = plan(450);
+    assert_eq!(candidates::enqueue(store, &id, &scenarios, &runs, 10).await.unwrap(), 0);
+    let c = candidates::get(store, &id).await.unwrap().unwrap();
+    assert!(c.expanded);
+    assert_eq!(c.runs_total, 450);
+    assert_eq!(candidates::status_counts(store, &id).await.unwrap(), [("queued".to_owned(), 450)].into());
+}
+
+async fn claims_come_in_batches_and_never_overlap(store: &Store) {
+    seeded(store, 5).await;
+    let a = queue::claim(store, "worker-a", 3, 100, 1000).await.unwrap();
+    let b = queue::claim(store, "worker-b", 3, 100, 1000).await.unwrap();
+    assert_eq!((a.len(), b.len()), (3, 2));
+    // In queue order: the first worker got the first three.
+    assert_eq!(a.iter().map(|c| c.ord).collect::<Vec<_>>(), [0, 1, 2]);
+    let ids: BTreeSet<_> = a.iter().chain(&b).map(|c| c.run_id.clone()).collect();
+    assert_eq!(ids.len(), 5);
+    assert!(queue::claim(store, "worker-c", 3, 100, 1000).await.unwrap().is_empty());
+}
+
+async fn only_the_lease_holder_writes_a_result(store: &Store) {
+    seeded(store, 1).await;
+    let a = queue::claim(store, "worker-a", 1, 0, 1000).await.unwrap().remove(0);
+    assert_eq!(a.attempt, 0);
+    // Worker A pauses; its lease expires; the rescuer re-queues; worker B takes over.
+    let r = queue::rescue(store, 1001, 3).await.unwrap();
+    assert_eq!((r.requeued, r.exhausted), (1, 0));
+    let b = queue::claim(store, "worker-b", 1, 1002, 1000).await.unwrap().remove(0);
+    assert_eq!((b.run_id.clone(), b.attempt), (a.run_id.clone(), 1));
+    // A wakes up and tries to write: refused. B writes: recorded. A retries later: still refused.
+    assert_eq!(queue::complete(store, "worker-a", &a, &outcome("failed"), 1100).await.unwrap(), Completion::LeaseLost);
+    assert_eq!(queue::complete(store, "worker-b", &b, &outcome("passed"), 1200).await.unwrap(), Completion::Recorded);
+    assert_eq!(queue::complete(store, "worker-b", &b, &outcome("failed"), 1300).await.unwrap(), Completion::LeaseLost);
+    assert_eq!(queue::run_state(store, &a.run_id).await.unwrap(), Some(("passed".into(), 1, None)));
+    // A restarted A with the same name but the old attempt cannot write either.
+    let stale = queue::Claim { ..a.clone() };
+    assert_eq!(
+        queue::complete(store, "worker-b", &stale, &outcome("failed"), 1400).await.unwrap(),
+        Completion::LeaseLost
+    );
+}
+
+async fn heartbeats_keep_a_lease_alive(store: &Store) {
+    seeded(store, 2).await;
+    let claims = queue::claim(store, "worker-a", 2, 0, 1000).await.unwrap();
+    let mut held: Vec<String> = claims.iter().map(|c| c.run_id.clone()).collect();
+    held.sort();
+    assert_eq!(queue::heartbeat(store, "worker-a", 900, 1000).await.unwrap(), held);
+    assert_eq!(queue::rescue(store, 1500, 3).await.unwrap().requeued, 0, "the heartbeat extended the lease to 1900");
+    assert_eq!(queue::rescue(store, 2000, 3).await.unwrap().requeued, 2);
+    // After losing them, a heartbeat says so.
+    assert!(queue::heartbeat(store, "worker-a", 2100, 1000).await.unwrap().is_empty());
+}
+
+async fn exhausted_attempts_become_infrastructure_errors(store: &Store) {
+    seeded(store, 1).await;
+    let mut now = 0;
+    for attempt in 0..3 {
+        let c = queue::claim(store, "flaky-worker", 1, now, 100).await.unwrap().remove(0);
+        assert_eq!(c.attempt, attempt);
+        now += 200;
+        let r = queue::rescue(store, now, 3).await.unwrap();
+        if attempt < 2 {
+            assert_eq!((r.requeued, r.exhausted), (1, 0));
+        } else {
+            assert_eq!((r.requeued, r.exhausted), (0, 1));
+            let (status, attempts, owner) = queue::run_state(store, &c.run_id).await.unwrap().unwrap();
+            assert_eq!((status.as_str(), attempts, owner), ("error", 3, None));
+        }
+    }
+    assert!(queue::claim(store, "w", 1, now, 100).await.unwrap().is_empty());
+}
+
+async fn release_returns_claims_without_counting_an_attempt(store: &Store) {
+    seeded(store, 3).await;
+    let claims = queue::claim(store, "worker-a", 3, 0, 1000).await.unwrap();
+    assert_eq!(queue::release(store, "worker-a").await.unwrap(), 3);
+    let again = queue::claim(store, "worker-b", 3, 10, 1000).await.unwrap();
+    assert_eq!(
+        again.iter().map(|c| (c.run_id.clone(), c.attempt)).collect::<Vec<_>>(),
+        claims.iter().map(|c| (c.run_id.clone(), 0)).collect::<Vec<_>>()
+    );
+}
+
+async fn concurrent_workers_claim_every_run_exactly_once(store: &Store) {
+    seeded(store, 120).await;
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let worker = format!("worker-{w}");
+            let mut done = Vec::new();
+            loop {
+                let claims = queue::claim(&store, &worker, 7, 0, 60_000).await.unwrap();
+                if claims.is_empty() {
+                    return done;
+                }
+                for c in claims {
+                    assert_eq!(
+                        queue::complete(&store, &worker, &c, &outcome("passed"), 1).await.unwrap(),
+                        Completion::Recorded
+                    );
+                    done.push(c.run_id);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!((all.len(), unique.len()), (120, 120));
+}
+
+async fn an_interrupted_expansion_is_found_and_finished(store: &Store) {
+    // The server died after recording the candidate and before enqueueing its runs.
+    let (c, _) = candidates::create(store, &candidate("rc9", "{}", Some("k9")), "id-9", 0).await.unwrap();
+    assert!(!c.expanded);
+    let pending = candidates::unexpanded(store).await.unwrap();
+    assert_eq!(pending.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["id-9"]);
+    let (scenarios, runs) = plan(10);
+    candidates::enqueue(store, "id-9", &scenarios, &runs, 5).await.unwrap();
+    assert!(candidates::unexpanded(store).await.unwrap().is_empty());
+    assert_eq!(candidates::get(store, "id-9").await.unwrap().unwrap().runs_total, 10);
+}
