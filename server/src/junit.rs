@@ -9,6 +9,51 @@ use sim_core::Verdict;
 
 use crate::report::RunRecord;
 
+/// What one JUnit testcase needs to know about a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Scenario id (the testsuite).
+    pub scenario: String,
+    /// Index of the variant in its scenario.
+    pub index: usize,
+    /// Variant key.
+    pub key: String,
+    /// Parameters, `name=value` each.
+    pub params: Vec<String>,
+    /// Seed.
+    pub seed: u64,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Why it did not pass.
+    pub reason: Option<String>,
+    /// The first failed criterion, if any.
+    pub failed_criterion: Option<String>,
+    /// Trace digest.
+    pub digest: String,
+    /// Simulated seconds.
+    pub sim_s: f64,
+    /// Wall seconds.
+    pub wall_s: f64,
+}
+
+impl From<&RunRecord> for Case {
+    fn from(r: &RunRecord) -> Self {
+        Case {
+            scenario: r.scenario.clone(),
+            index: r.index,
+            key: r.key.clone(),
+            params: r.params.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            seed: r.seed,
+            verdict: r.verdict,
+            reason: r.reason.clone(),
+            failed_criterion: r.criteria.iter().find(|c| !c.passed).map(|c| c.criterion.clone()),
+            digest: r.digest.clone(),
+            sim_s: r.sim_s,
+            wall_s: r.wall_s,
+        }
+    }
+}
+
 /// Escapes text for XML attributes and content.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -27,17 +72,21 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// The JUnit XML document for `records`, named `name`.
+/// The JUnit XML document for the results of a local run.
 pub fn render(name: &str, records: &[RunRecord]) -> String {
-    let mut suites: BTreeMap<&str, Vec<&RunRecord>> = BTreeMap::new();
+    render_cases(name, &records.iter().map(Case::from).collect::<Vec<_>>())
+}
+
+/// The JUnit XML document for `records`, named `name`.
+pub fn render_cases(name: &str, records: &[Case]) -> String {
+    let mut suites: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
     for r in records {
         suites.entry(&r.scenario).or_default().push(r);
     }
-    let failures =
-        |rs: &[&RunRecord]| rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout)).count();
-    let errors = |rs: &[&RunRecord]| rs.iter().filter(|r| r.verdict == Verdict::Error).count();
-    let time = |rs: &[&RunRecord]| rs.iter().map(|r| r.wall_s).sum::<f64>();
-    let all: Vec<&RunRecord> = records.iter().collect();
+    let failures = |rs: &[&Case]| rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout)).count();
+    let errors = |rs: &[&Case]| rs.iter().filter(|r| r.verdict == Verdict::Error).count();
+    let time = |rs: &[&Case]| rs.iter().map(|r| r.wall_s).sum::<f64>();
+    let all: Vec<&Case> = records.iter().collect();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
@@ -59,8 +108,7 @@ pub fn render(name: &str, records: &[RunRecord]) -> String {
             time(rs)
         );
         for r in rs {
-            let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let case = format!("{}#{} [{}] seed={} {}", r.scenario, r.index, params.join(" "), r.seed, r.key);
+            let case = format!("{}#{} [{}] seed={} {}", r.scenario, r.index, r.params.join(" "), r.seed, r.key);
             let _ = write!(
                 x,
                 "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
@@ -76,7 +124,7 @@ pub fn render(name: &str, records: &[RunRecord]) -> String {
                     let kind = if r.verdict == Verdict::Timeout {
                         "timeout".to_owned()
                     } else {
-                        r.criteria.iter().find(|c| !c.passed).map_or("failed".into(), |c| c.criterion.clone())
+                        r.failed_criterion.clone().unwrap_or_else(|| "failed".into())
                     };
                     let _ = write!(
                         x,

@@ -5,7 +5,11 @@ mod lint;
 mod migrate;
 mod run;
 mod schema;
+mod serve;
+mod submit;
+mod token;
 mod variants;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +40,14 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Create or upgrade the results database (SQLite or Postgres).
     Migrate(migrate::MigrateArgs),
+    /// Serve the HTTP API with the scheduler and embedded workers.
+    Serve(serve::ServeArgs),
+    /// Run a worker process that claims runs from the database.
+    Worker(worker::WorkerArgs),
+    /// Manage API tokens.
+    Token(token::TokenArgs),
+    /// Post a release candidate to a farm and (with --wait) report its gate verdict.
+    Submit(submit::SubmitArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether the job succeeded.
@@ -47,7 +59,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Migrate(a) => migrate::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Worker(a) => worker::run(a),
+        Command::Token(a) => token::run(a),
+        Command::Submit(a) => submit::run(a),
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Loads a catalog from paths on disk: read errors and language diagnostics together.

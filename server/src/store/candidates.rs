@@ -42,6 +42,12 @@ pub struct Candidate {
     pub runs_total: i64,
     /// Creation time, ms.
     pub created_at: i64,
+    /// Git commit of the stack.
+    pub git_sha: Option<String>,
+    /// Baseline candidate name.
+    pub baseline: Option<String>,
+    /// The selected suite, JSON.
+    pub suite: String,
 }
 
 /// One scenario version a run refers to.
@@ -83,11 +89,14 @@ macro_rules! candidate_from {
             expanded: row.try_get("expanded")?,
             runs_total: row.try_get("runs_total")?,
             created_at: row.try_get("created_at")?,
+            git_sha: row.try_get("git_sha")?,
+            baseline: row.try_get("baseline")?,
+            suite: row.try_get("suite")?,
         })
     }};
 }
 
-const CANDIDATE_COLUMNS: &str = "id, name, config_hash, expanded, runs_total, created_at";
+const CANDIDATE_COLUMNS: &str = "id, name, config_hash, expanded, runs_total, created_at, git_sha, baseline, suite";
 
 /// Creates the candidate, or returns the existing one with the same idempotency key (or, without a
 /// key, the same name and configuration hash). The flag says whether it was created now.
@@ -135,6 +144,24 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<Candidate>, StoreErro
             Some(row) => Ok(Some(candidate_from!(&row)?)),
             None => Ok(None),
         }
+    })
+}
+
+/// The newest candidates first, at most `limit`.
+pub async fn list(store: &Store, limit: i64) -> Result<Vec<Candidate>, StoreError> {
+    let sql = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates ORDER BY created_at DESC, id LIMIT $1");
+    on_pool!(store, pool => {
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+        rows.iter().map(|row| candidate_from!(row)).collect()
+    })
+}
+
+/// The newest candidate with this name.
+pub async fn by_name(store: &Store, name: &str) -> Result<Option<Candidate>, StoreError> {
+    let sql = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE name = $1 ORDER BY created_at DESC LIMIT 1");
+    on_pool!(store, pool => match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
+        Some(row) => Ok(Some(candidate_from!(&row)?)),
+        None => Ok(None),
     })
 }
 

@@ -2,8 +2,10 @@
 //! processes), migrations applied at start-up, and typed operations over it. Every operation takes
 //! the current time as an argument: the store never reads a clock, so tests control time exactly.
 
+pub mod access;
 pub mod candidates;
 pub mod queue;
+pub mod runs;
 
 use std::str::FromStr;
 
@@ -76,6 +78,13 @@ impl Store {
             Store::Postgres(_) => "postgres",
         }
     }
+}
+
+/// Milliseconds since the Unix epoch: the only place the service reads the wall clock for the store.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Runs the same statement text on either pool (both dialects accept `$N` placeholders).

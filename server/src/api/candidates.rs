@@ -1,0 +1,230 @@
+//! Candidate endpoints: post (idempotent), list, detail with statistics and gate, runs (filtered,
+//! paginated) and JUnit XML.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sha2::{Digest, Sha256};
+
+use autonomy_stack::StackConfig;
+
+use super::dto::{
+    CandidateCreated, CandidateDetail, CandidateList, CandidateRequest, CandidateSummary, RunPage, RunQuery, RunSummary,
+};
+use super::error::ApiError;
+use super::{auth, Body, Shared};
+use crate::catalog_index::SuiteError;
+use crate::junit;
+use crate::scheduler;
+use crate::store::candidates::{self as store_candidates, NewCandidate};
+use crate::store::runs::{self as store_runs, RunFilter, RunRow};
+use crate::store::{access, now_ms};
+
+/// The effective configuration of an override, or a 422 naming the key.
+fn stack_config(value: &serde_json::Value) -> Result<StackConfig, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::unprocessable("invalid_stack_config", "`stack_config` must be an object"));
+    }
+    let config: StackConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().to_string();
+        ApiError::unprocessable("invalid_stack_config", format!("`stack_config.{key}`: {}", e.into_inner()))
+    })?;
+    if let Some(first) = config.validate().first() {
+        return Err(ApiError::unprocessable(
+            "invalid_stack_config",
+            format!("`stack_config.{}`: {}", first.key, first.message),
+        ));
+    }
+    Ok(config)
+}
+
+/// `POST /api/v1/candidates` (role ci).
+pub async fn create(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Body(req): Body<CandidateRequest>,
+) -> Result<Response, ApiError> {
+    let role = auth::require(&state.store, &headers, &["ci"]).await?;
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable("invalid_name", "`name` must be 1 to 128 printable characters"));
+    }
+    let config = stack_config(&req.stack_config)?;
+    let suite = req.suite.clone().unwrap_or_default();
+    let (versions, planned) = state.catalog.plan(&suite).map_err(|e| match e {
+        SuiteError::UnknownScenario(_) => ApiError::unprocessable("unknown_scenario", e.to_string()),
+        SuiteError::Empty => ApiError::unprocessable("empty_suite", e.to_string()),
+    })?;
+    let config_json = serde_json::to_string(&config)
+        .map_err(|_| ApiError::unprocessable("invalid_stack_config", "unserialisable"))?;
+    let config_hash = hex::encode(Sha256::digest(config_json.as_bytes()));
+    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let new = NewCandidate {
+        name: name.to_owned(),
+        git_sha: req.git_sha.clone(),
+        stack_config: config_json,
+        config_hash: config_hash.clone(),
+        suite: serde_json::to_string(&suite).unwrap_or_else(|_| "{}".into()),
+        baseline: req.baseline.clone(),
+        idempotency_key: idempotency_key.clone(),
+    };
+    let now = now_ms();
+    let (candidate, created) =
+        store_candidates::create(&state.store, &new, &uuid::Uuid::new_v4().to_string(), now).await?;
+    if !created && idempotency_key.is_some() && (candidate.name != new.name || candidate.config_hash != config_hash) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different candidate",
+        ));
+    }
+    let mut runs_total = candidate.runs_total;
+    if !candidate.expanded {
+        store_candidates::enqueue(&state.store, &candidate.id, &versions, &planned, now).await?;
+        runs_total =
+            store_candidates::get(&state.store, &candidate.id).await?.map_or(planned.len() as i64, |c| c.runs_total);
+        scheduler::notify(&state.store).await;
+    }
+    if created {
+        access::audit(
+            &state.store,
+            now,
+            &role,
+            "create_candidate",
+            &candidate.id,
+            &format!("{name} ({runs_total} runs)"),
+        )
+        .await?;
+    }
+    let body = CandidateCreated { id: candidate.id, name: candidate.name, runs_total, created };
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(body)).into_response())
+}
+
+/// `GET /api/v1/candidates`.
+pub async fn list(State(state): State<Shared>) -> Result<Json<CandidateList>, ApiError> {
+    let candidates = store_candidates::list(&state.store, 100)
+        .await?
+        .into_iter()
+        .map(|c| CandidateSummary {
+            id: c.id,
+            name: c.name,
+            created_at: c.created_at,
+            runs_total: c.runs_total,
+            config_hash: c.config_hash,
+        })
+        .collect();
+    Ok(Json(CandidateList { candidates }))
+}
+
+/// `GET /api/v1/candidates/{id}`.
+pub async fn detail(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<CandidateDetail>, ApiError> {
+    let c = store_candidates::get(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("candidate"))?;
+    let runs = store_runs::all(&state.store, &id).await?;
+    let stats = crate::stats::compute(&runs);
+    let gate = (stats.status == "done").then(|| crate::gate::evaluate(&state.gate, &stats, &runs));
+    Ok(Json(CandidateDetail {
+        id: c.id,
+        name: c.name,
+        git_sha: c.git_sha,
+        baseline: c.baseline,
+        created_at: c.created_at,
+        runs_total: c.runs_total,
+        stats,
+        gate,
+    }))
+}
+
+const STATUSES: &[&str] = &["queued", "running", "passed", "failed", "error", "timeout"];
+
+fn summary(r: RunRow) -> RunSummary {
+    RunSummary {
+        id: r.id,
+        variant_key: r.variant_key,
+        scenario: r.scenario_id,
+        status: r.status,
+        attempt: r.attempt,
+        reason: r.reason,
+        digest: r.digest,
+    }
+}
+
+/// `GET /api/v1/candidates/{id}/runs?status=&tag=&scenario=&cursor=&limit=`.
+pub async fn runs(State(state): State<Shared>, Path(id): Path<String>, uri: Uri) -> Result<Json<RunPage>, ApiError> {
+    let q: RunQuery =
+        axum::extract::Query::try_from_uri(&uri).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?.0;
+    if let Some(s) = &q.status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("unknown status `{s}`; use one of {}", STATUSES.join(", ")),
+            ));
+        }
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", "`limit` must be within 1..=500"));
+    }
+    let after = match &q.cursor {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid_cursor", "`cursor` is not one this API gave out"))?,
+        ),
+        None => None,
+    };
+    if store_candidates::get(&state.store, &id).await?.is_none() {
+        return Err(ApiError::not_found("candidate"));
+    }
+    let filter = RunFilter { status: q.status, tag: q.tag, scenario: q.scenario, after, limit: limit + 1 };
+    let mut rows = store_runs::list(&state.store, &id, &filter).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.ord.to_string())
+    } else {
+        None
+    };
+    Ok(Json(RunPage { runs: rows.into_iter().map(summary).collect(), next_cursor }))
+}
+
+/// `GET /api/v1/candidates/{id}/junit.xml`.
+pub async fn junit(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let c = store_candidates::get(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("candidate"))?;
+    let cases: Vec<junit::Case> = store_runs::all(&state.store, &id)
+        .await?
+        .into_iter()
+        .filter(|r| crate::stats::is_finished(&r.status))
+        .map(|r| case_of(&r))
+        .collect();
+    let xml = junit::render_cases(&c.name, &cases);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/xml")], xml).into_response())
+}
+
+fn case_of(r: &RunRow) -> junit::Case {
+    let result: serde_json::Value = r.result.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let verdict = match r.status.as_str() {
+        "passed" => sim_core::Verdict::Passed,
+        "failed" => sim_core::Verdict::Failed,
+        "timeout" => sim_core::Verdict::Timeout,
+        _ => sim_core::Verdict::Error,
+    };
+    let params =
+        result["params"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect()).unwrap_or_default();
+    let failed_criterion = result["criteria"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["passed"] == false))
+        .and_then(|c| c["criterion"].as_str())
+        .map(str::to_owned);
+    junit::Case {
+        scenario: r.scenario_id.clone(),
+        index: result["index"].as_u64().unwrap_or(r.ord as u64) as usize,
+        key: r.variant_key.clone(),
+        params,
+        seed: result["seed"].as_u64().unwrap_or(0),
+        verdict,
+        reason: r.reason.clone(),
+        failed_criterion,
+        digest: r.digest.clone().unwrap_or_default(),
+        sim_s: result["sim_s"].as_f64().unwrap_or(0.0),
+        wall_s: result["wall_s"].as_f64().unwrap_or(0.0),
+    }
+}

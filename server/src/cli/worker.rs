@@ -1,0 +1,51 @@
+//! `farm worker`: a separate worker process (one per pod) that claims runs from Postgres (or a
+//! shared SQLite file) and simulates them until SIGTERM, then finishes its batch and releases the rest.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::sync::watch;
+
+use crate::store::Store;
+use crate::worker::{self, WorkerSettings};
+
+/// Arguments of `farm worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Results database (the queue).
+    #[arg(long, env = "FARM_DATABASE_URL")]
+    pub database_url: String,
+    /// Simulation threads (default: one per core).
+    #[arg(long, env = "FARM_THREADS")]
+    pub threads: Option<usize>,
+    /// Lease length, milliseconds.
+    #[arg(long, env = "FARM_LEASE_MS", default_value_t = 30_000)]
+    pub lease_ms: i64,
+    /// How long to wait between empty claims, milliseconds.
+    #[arg(long, env = "FARM_POLL_MS", default_value_t = 1_000)]
+    pub poll_ms: u64,
+}
+
+pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    crate::cli::init_tracing();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = Store::open(&args.database_url).await.context("cannot open the results database")?;
+        let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let settings = WorkerSettings {
+            id: super::serve::worker_id("worker"),
+            threads,
+            lease_ms: args.lease_ms,
+            poll: Duration::from_millis(args.poll_ms),
+        };
+        println!("worker {} started", settings.id);
+        let (stop, stopped) = watch::channel(false);
+        let work = tokio::spawn(worker::run(store, settings, stopped, None));
+        super::serve::terminated().await;
+        let _ = stop.send(true);
+        work.await.context("the worker panicked")?.context("the worker failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,65 @@
+//! Prometheus metrics of the service and its workers. Label sets are bounded: outcomes, statuses and
+//! route templates, never ids or raw paths.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the farm exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Runs completed, by outcome (passed, failed, error, timeout, lease_lost).
+    pub runs_completed: IntCounterVec,
+    /// Wall time of one simulation.
+    pub run_wall_seconds: Histogram,
+    /// Time to claim a batch from the queue.
+    pub claim_seconds: Histogram,
+    /// HTTP requests by route template and status.
+    pub http_requests: IntCounterVec,
+    /// Runs in the store by status (refreshed at scrape).
+    pub runs: IntGaugeVec,
+    /// Workers seen in the last minute (refreshed at scrape).
+    pub active_workers: IntGauge,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let runs_completed =
+            IntCounterVec::new(Opts::new("farm_runs_completed_total", "Runs completed, by outcome"), &["outcome"])?;
+        let run_wall_seconds = Histogram::with_opts(
+            HistogramOpts::new("farm_run_wall_seconds", "Wall time of one simulation run")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )?;
+        let claim_seconds = Histogram::with_opts(
+            HistogramOpts::new("farm_queue_claim_seconds", "Time to claim a batch of runs")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+        )?;
+        let http_requests = IntCounterVec::new(
+            Opts::new("farm_http_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )?;
+        let runs = IntGaugeVec::new(Opts::new("farm_runs", "Runs in the store by status"), &["status"])?;
+        let active_workers = IntGauge::new("farm_active_workers", "Workers seen in the last minute")?;
+        for c in [
+            Box::new(runs_completed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(run_wall_seconds.clone()),
+            Box::new(claim_seconds.clone()),
+            Box::new(http_requests.clone()),
+            Box::new(runs.clone()),
+            Box::new(active_workers.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        Ok(Self { registry, runs_completed, run_wall_seconds, claim_seconds, http_requests, runs, active_workers })
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,122 @@
+//! A candidate's statistics, computed from its runs: status, counts, pass rates overall and by tag,
+//! per-module latency, deadline-miss rate.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::runs::RunRow;
+
+/// Latency of one module across a candidate's runs, microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModuleLatency {
+    /// Median of the runs' medians.
+    pub p50: f64,
+    /// 99th percentile of the runs' 99th percentiles.
+    pub p99: f64,
+}
+
+/// What `GET /candidates/{id}` reports besides identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CandidateStats {
+    /// `queued` (nothing started), `running`, or `done` (every run has a result).
+    pub status: String,
+    /// Runs by status.
+    pub counts: BTreeMap<String, i64>,
+    /// Passed / finished runs, 0..1 (0 when nothing finished).
+    pub pass_rate: f64,
+    /// Pass rate per tag over finished runs.
+    pub pass_rate_by_tag: BTreeMap<String, f64>,
+    /// Per-module latency.
+    pub latency: BTreeMap<String, ModuleLatency>,
+    /// Deadline misses per planning cycle.
+    pub deadline_miss_rate: f64,
+}
+
+#[derive(Deserialize)]
+struct Lat {
+    p50: f64,
+    p99: f64,
+    count: u64,
+}
+
+#[derive(Deserialize)]
+struct Met {
+    #[serde(default)]
+    deadline_misses: u64,
+}
+
+#[derive(Deserialize)]
+struct ResultView {
+    #[serde(default)]
+    latency: BTreeMap<String, Lat>,
+    #[serde(default)]
+    metrics: Option<Met>,
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+/// Finished statuses: a run with one of these has its one result.
+pub fn is_finished(status: &str) -> bool {
+    matches!(status, "passed" | "failed" | "error" | "timeout")
+}
+
+/// Computes the statistics of a candidate's runs.
+pub fn compute(runs: &[RunRow]) -> CandidateStats {
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_tag: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut p50s: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut p99s: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let (mut finished, mut passed, mut misses, mut cycles) = (0u64, 0u64, 0u64, 0u64);
+    for r in runs {
+        *counts.entry(r.status.clone()).or_default() += 1;
+        if !is_finished(&r.status) {
+            continue;
+        }
+        finished += 1;
+        let ok = r.status == "passed";
+        passed += u64::from(ok);
+        for tag in serde_json::from_str::<Vec<String>>(&r.tags).unwrap_or_default() {
+            let e = by_tag.entry(tag).or_default();
+            e.0 += 1;
+            e.1 += u64::from(ok);
+        }
+        if let Some(view) = r.result.as_deref().and_then(|j| serde_json::from_str::<ResultView>(j).ok()) {
+            for (module, l) in &view.latency {
+                p50s.entry(module.clone()).or_default().push(l.p50);
+                p99s.entry(module.clone()).or_default().push(l.p99);
+            }
+            cycles += view.latency.get("planning").map_or(0, |l| l.count);
+            misses += view.metrics.map_or(0, |m| m.deadline_misses);
+        }
+    }
+    let status = if runs.iter().all(|r| is_finished(&r.status)) {
+        "done"
+    } else if runs.iter().all(|r| r.status == "queued") {
+        "queued"
+    } else {
+        "running"
+    };
+    let latency = p50s
+        .into_iter()
+        .map(|(m, mut v)| {
+            let p99 = quantile(p99s.get_mut(&m).map_or(&mut [][..], |x| &mut x[..]), 0.99);
+            (m, ModuleLatency { p50: quantile(&mut v, 0.5), p99 })
+        })
+        .collect();
+    CandidateStats {
+        status: status.to_owned(),
+        counts,
+        pass_rate: if finished == 0 { 0.0 } else { passed as f64 / finished as f64 },
+        pass_rate_by_tag: by_tag.into_iter().map(|(t, (n, p))| (t, p as f64 / n as f64)).collect(),
+        latency,
+        deadline_miss_rate: if cycles == 0 { 0.0 } else { misses as f64 / cycles as f64 },
+    }
+}
