@@ -8,46 +8,7 @@ use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion}
 use server::store::queue::{self, Completion, Outcome};
 use server::store::Store;
 
-/// A fresh, migrated store of the given kind, and what it takes to clean it up.
-struct TestDb {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    pg_name: Option<(String, String)>,
-}
-
-impl TestDb {
-    async fn new(kind: &str) -> TestDb {
-        match kind {
-            "sqlite" => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("farm.db").display());
-                TestDb { store: Store::open(&url).await.unwrap(), _dir: Some(dir), pg_name: None }
-            }
-            _ => {
-                let base =
-                    std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                let name = format!("farm_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
-                    .await
-                    .expect("Postgres must run on 127.0.0.1:5432");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-                admin.close().await;
-                let store = Store::open(&format!("{base}/{name}")).await.unwrap();
-                TestDb { store, _dir: None, pg_name: Some((base, name)) }
-            }
-        }
-    }
-
-    async fn drop_db(self) {
-        if let Store::Postgres(pool) = &self.store {
-            pool.close().await;
-        }
-        if let Some((base, name)) = self.pg_name {
-            let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
-        }
-    }
-}
+mod common;
 
 fn candidate(name: &str, config: &str, key: Option<&str>) -> NewCandidate {
     NewCandidate {
@@ -98,18 +59,7 @@ fn outcome(status: &str) -> Outcome {
     }
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { let db = super::TestDb::new("sqlite").await; super::$name(&db.store).await; db.drop_db().await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { let db = super::TestDb::new("postgres").await; super::$name(&db.store).await; db.drop_db().await; })*
-        }
-    };
-}
-
-both!(
+on_both_databases!(
     posting_a_candidate_is_idempotent,
     enqueueing_twice_never_duplicates_runs,
     claims_come_in_batches_and_never_overlap,

@@ -1,0 +1,343 @@
+//! The HTTP API through `tower::ServiceExt::oneshot`, on both databases: create, list, filter,
+//! paginate, authorise, problem documents, gate and JUnit, traces, validation, health and metrics.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use server::api::{self, AppState};
+use server::catalog_index::CatalogIndex;
+use server::store::queue::{self, Outcome};
+use server::store::{access, Store};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The API over the two valid fixture scenarios (1 + 72 variants), with a ci and a qa token.
+async fn app(store: &Store) -> axum::Router {
+    let sources = server::sources::read_sources(&[root().join("scenario-dsl/tests/fixtures/valid")], None);
+    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, None);
+    assert!(!catalog.has_errors());
+    access::create_token(store, "ci-token", "ci", 0).await.unwrap();
+    access::create_token(store, "qa-token", "qa", 0).await.unwrap();
+    let state = AppState {
+        store: store.clone(),
+        catalog: Arc::new(CatalogIndex::new(catalog, sources.scenarios)),
+        gate: server::gate::GatePolicy::default(),
+        metrics: server::metrics::Metrics::new().unwrap(),
+    };
+    api::router(Arc::new(state))
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn problem(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(self.headers["content-type"], "application/problem+json");
+        let p = self.json();
+        assert_eq!(p["code"], code, "{p}");
+        assert_eq!(p["status"], status.as_u16());
+        assert!(!p["detail"].as_str().unwrap().is_empty());
+    }
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(body.unwrap_or("").to_owned())).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Reply { status, headers, body }
+}
+
+async fn post(app: &axum::Router, body: &str, key: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
+    call(app, "POST", "/api/v1/candidates", Some("ci-token"), Some(body), &headers).await
+}
+
+on_both_databases!(
+    writes_need_a_token_with_the_right_role,
+    bad_requests_are_problem_documents_never_500s,
+    posting_is_idempotent_and_enqueues_the_suite,
+    runs_are_filtered_and_paginated,
+    a_finished_candidate_has_stats_a_gate_and_valid_junit,
+    traces_are_stored_for_failures_and_resimulated_for_passes,
+    validation_health_metrics_and_openapi,
+);
+
+async fn writes_need_a_token_with_the_right_role(store: &Store) {
+    let app = app(store).await;
+    let body = r#"{"name": "rc1"}"#;
+    call(&app, "POST", "/api/v1/candidates", None, Some(body), &[])
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(&app, "POST", "/api/v1/candidates", Some("nope"), Some(body), &[])
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(&app, "POST", "/api/v1/candidates", Some("qa-token"), Some(body), &[])
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(post(&app, body, None).await.status, StatusCode::CREATED);
+    // Reads are open.
+    assert_eq!(call(&app, "GET", "/api/v1/candidates", None, None, &[]).await.status, StatusCode::OK);
+}
+
+async fn bad_requests_are_problem_documents_never_500s(store: &Store) {
+    let app = app(store).await;
+    post(&app, "{not json", None).await.problem(StatusCode::BAD_REQUEST, "invalid_json");
+    post(&app, r#"{"name": "rc", "colour": 1}"#, None).await.problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    post(&app, r#"{"name": ""}"#, None).await.problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_name");
+    let r = post(&app, r#"{"name": "rc", "stack_config": {"safety": {"aeb_ttx": 1}}}"#, None).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_stack_config");
+    assert!(r.json()["detail"].as_str().unwrap().contains("`stack_config.safety.aeb_ttx`"), "{}", r.json());
+    let r = post(&app, r#"{"name": "rc", "stack_config": {"safety": {"aeb_ttc": -1}}}"#, None).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_stack_config");
+    assert!(r.json()["detail"].as_str().unwrap().contains("safety.aeb_ttc"));
+    post(&app, r#"{"name": "rc", "suite": {"scenarios": ["no.such"]}}"#, None)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_scenario");
+    post(&app, r#"{"name": "rc", "suite": {"tags": ["nothing-has-this"]}}"#, None)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "empty_suite");
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(api::BODY_LIMIT + 10));
+    post(&app, &huge, None).await.problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let no_type = call(&app, "POST", "/api/v1/candidates", Some("ci-token"), None, &[]).await;
+    no_type.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    call(&app, "GET", "/api/v1/candidates/nope", None, None, &[]).await.problem(StatusCode::NOT_FOUND, "not_found");
+    call(&app, "GET", "/api/v1/runs/nope", None, None, &[]).await.problem(StatusCode::NOT_FOUND, "not_found");
+    call(&app, "GET", "/no/such/route", None, None, &[]).await.problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn posting_is_idempotent_and_enqueues_the_suite(store: &Store) {
+    let app = app(store).await;
+    let body = r#"{"name": "rc1", "git_sha": "abc", "suite": {"tags": ["vru"]}}"#;
+    let first = post(&app, body, Some("key-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let created = first.json();
+    assert_eq!((created["runs_total"].as_i64(), created["created"].as_bool()), (Some(72), Some(true)));
+    let again = post(&app, body, Some("key-1")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!((again.json()["id"].clone(), again.json()["created"].clone()), (created["id"].clone(), json!(false)));
+    post(&app, r#"{"name": "other"}"#, Some("key-1")).await.problem(StatusCode::CONFLICT, "idempotency_key_reused");
+    // Without a key, the same name and effective configuration is the same candidate.
+    let a = post(&app, r#"{"name": "rc2", "stack_config": {"planning": {"horizon": 4}}}"#, None).await.json();
+    let b = post(&app, r#"{"name": "rc2", "stack_config": {"planning": {"horizon": 4.0}}}"#, None).await.json();
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(a["runs_total"], 73);
+    let list = call(&app, "GET", "/api/v1/candidates", None, None, &[]).await.json();
+    assert_eq!(list["candidates"].as_array().unwrap().len(), 2);
+    let id = created["id"].as_str().unwrap();
+    let d = call(&app, "GET", &format!("/api/v1/candidates/{id}"), None, None, &[]).await.json();
+    assert_eq!(
+        (d["status"].as_str(), d["counts"]["queued"].as_i64(), d["gate"].is_null()),
+        (Some("queued"), Some(72), true)
+    );
+}
+
+async fn runs_are_filtered_and_paginated(store: &Store) {
+    let app = app(store).await;
+    let id = post(&app, r#"{"name": "rc"}"#, None).await.json()["id"].as_str().unwrap().to_owned();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let uri = format!("/api/v1/candidates/{id}/runs?limit=30{cursor}");
+        let page = call(&app, "GET", &uri, None, None, &[]).await.json();
+        seen.extend(page["runs"].as_array().unwrap().iter().map(|r| r["variant_key"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 73);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 73, "no run twice across pages");
+    let by_scenario =
+        call(&app, "GET", &format!("/api/v1/candidates/{id}/runs?scenario=test.minimal"), None, None, &[]).await.json();
+    assert_eq!(by_scenario["runs"].as_array().unwrap().len(), 1);
+    let by_tag =
+        call(&app, "GET", &format!("/api/v1/candidates/{id}/runs?tag=vru&limit=500"), None, None, &[]).await.json();
+    assert_eq!(by_tag["runs"].as_array().unwrap().len(), 72);
+    let queued =
+        call(&app, "GET", &format!("/api/v1/candidates/{id}/runs?status=passed"), None, None, &[]).await.json();
+    assert_eq!(queued["runs"], json!([]));
+    call(&app, "GET", &format!("/api/v1/candidates/{id}/runs?status=happy"), None, None, &[])
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_query");
+    call(&app, "GET", &format!("/api/v1/candidates/{id}/runs?cursor=abc"), None, None, &[])
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_cursor");
+    call(&app, "GET", &format!("/api/v1/candidates/{id}/runs?limit=0"), None, None, &[])
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_query");
+    call(&app, "GET", "/api/v1/candidates/nope/runs", None, None, &[])
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+fn record(scenario: &str, verdict: &str, reason: Option<&str>) -> String {
+    json!({
+        "key": "k", "scenario": scenario, "index": 0, "params": {"gap": 10.0}, "seed": 1, "verdict": verdict, "reason": reason,
+        "criteria": [{"criterion": "no_collision", "severity": "critical", "passed": verdict == "passed", "message": "m"}],
+        "metrics": {"deadline_misses": 0}, "latency": {"planning": {"p50": 20.0, "p95": 30.0, "p99": 40.0, "max": 50.0, "count": 100, "total": 2000.0}},
+        "sim_s": 10.0, "wall_s": 0.02, "digest": "d"
+    })
+    .to_string()
+}
+
+async fn a_finished_candidate_has_stats_a_gate_and_valid_junit(store: &Store) {
+    let app = app(store).await;
+    let id = post(&app, r#"{"name": "rc", "suite": {"scenarios": ["test.sweep"]}}"#, None).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims = queue::claim(store, "w", 100, 0, 60_000).await.unwrap();
+    assert_eq!(claims.len(), 72);
+    let running = call(&app, "GET", &format!("/api/v1/candidates/{id}"), None, None, &[]).await.json();
+    assert_eq!(running["status"], "running");
+    for (i, c) in claims.iter().enumerate() {
+        let (status, reason) =
+            if i == 5 { ("failed", Some("no_collision: collision with walker")) } else { ("passed", None) };
+        let outcome = Outcome {
+            status: status.into(),
+            digest: Some("d".into()),
+            reason: reason.map(str::to_owned),
+            result: record("test.sweep", status, reason),
+            trace: None,
+        };
+        queue::complete(store, "w", c, &outcome, 1).await.unwrap();
+    }
+    let d = call(&app, "GET", &format!("/api/v1/candidates/{id}"), None, None, &[]).await.json();
+    assert_eq!(d["status"], "done");
+    assert_eq!((d["counts"]["passed"].as_i64(), d["counts"]["failed"].as_i64()), (Some(71), Some(1)));
+    assert!((d["pass_rate"].as_f64().unwrap() - 71.0 / 72.0).abs() < 1e-12);
+    assert!((d["pass_rate_by_tag"]["vru"].as_f64().unwrap() - 71.0 / 72.0).abs() < 1e-12);
+    assert_eq!(d["latency"]["planning"], json!({"p50": 20.0, "p99": 40.0}));
+    // The default policy allows 5 % failures but none in critical scenarios; test.sweep is `major`.
+    assert_eq!(d["gate"], json!({"verdict": "pass", "reasons": []}));
+    let r = call(&app, "GET", &format!("/api/v1/candidates/{id}/junit.xml"), None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let xml = String::from_utf8(r.body).unwrap();
+    assert!(xml.contains(r#"tests="72" failures="1" errors="0""#), "{xml}");
+    assert!(xml.contains(r#"<failure type="no_collision" message="no_collision: collision with walker">"#));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.xml");
+    std::fs::write(&path, xml).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
+        .arg(root().join("../shared/schemas/junit-10.xsd"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store) {
+    let app = app(store).await;
+    let id = post(&app, r#"{"name": "rc", "suite": {"scenarios": ["test.minimal"]}}"#, None).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run =
+        call(&app, "GET", &format!("/api/v1/candidates/{id}/runs"), None, None, &[]).await.json()["runs"][0].clone();
+    let run_id = run["id"].as_str().unwrap();
+    call(&app, "GET", &format!("/api/v1/runs/{run_id}/trace"), None, None, &[])
+        .await
+        .problem(StatusCode::CONFLICT, "no_trace_yet");
+    // A real worker simulates it.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let settings = server::worker::WorkerSettings {
+        id: "w1".into(),
+        threads: 1,
+        lease_ms: 60_000,
+        poll: std::time::Duration::from_millis(20),
+    };
+    let worker = tokio::spawn(server::worker::run(store.clone(), settings, stopped, None));
+    let detail = loop {
+        let d = call(&app, "GET", &format!("/api/v1/runs/{run_id}"), None, None, &[]).await.json();
+        if d["status"] != "queued" && d["status"] != "running" {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    assert_eq!(detail["result"]["digest"], detail["digest"]);
+    let trace = call(&app, "GET", &format!("/api/v1/runs/{run_id}/trace"), None, None, &[]).await;
+    assert_eq!(trace.status, StatusCode::OK, "{}", String::from_utf8_lossy(&trace.body));
+    let source = trace.headers["x-trace-source"].to_str().unwrap().to_owned();
+    let expected = if detail["status"] == "passed" { "resimulated" } else { "stored" };
+    assert_eq!(source, expected);
+    assert_eq!(trace.json()["variant"], run["variant_key"]);
+    assert!(trace.json()["ticks"].as_array().unwrap().len() > 100);
+}
+
+async fn validation_health_metrics_and_openapi(store: &Store) {
+    let app = app(store).await;
+    let text = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/invalid/unknown_field.yaml")).unwrap();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/scenarios/validate?file=mine.yaml")
+        .body(Body::from(text))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        report,
+        json!({"scenarios": 0, "variants": 0, "diagnostics": [{"file": "mine.yaml", "line": 13, "column": 3, "code": "E0101",
+            "severity": "error", "message": "unknown field `sped`", "help": "did you mean `speed`?"}]})
+    );
+    let scenarios = call(&app, "GET", "/api/v1/scenarios", None, None, &[]).await.json();
+    assert_eq!(scenarios["scenarios"].as_array().unwrap().len(), 2);
+    assert_eq!(call(&app, "GET", "/healthz", None, None, &[]).await.json()["status"], "ok");
+    assert_eq!(call(&app, "GET", "/readyz", None, None, &[]).await.json()["checks"]["database"], store.dialect());
+    call(&app, "GET", "/api/v1/candidates/x", None, None, &[]).await;
+    let metrics = String::from_utf8(call(&app, "GET", "/metrics", None, None, &[]).await.body).unwrap();
+    assert!(
+        metrics.contains(r#"farm_http_requests_total{route="/api/v1/candidates/{id}",status="404"} 1"#),
+        "{metrics}"
+    );
+    let served = call(&app, "GET", "/openapi.json", None, None, &[]).await.json();
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("server/openapi.json")).unwrap()).unwrap();
+    assert!(
+        served == committed,
+        "server/openapi.json is stale: run `cargo run -p server -- schema --openapi --out server/openapi.json`"
+    );
+}

@@ -1,0 +1,59 @@
+//! Test helpers shared by the store and API suites: a fresh database of either kind per test.
+
+#![allow(dead_code)]
+
+use server::store::Store;
+
+/// A fresh, migrated store of the given kind, and what it takes to clean it up.
+pub struct TestDb {
+    pub store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(kind: &str) -> TestDb {
+        match kind {
+            "sqlite" => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+                TestDb { store: Store::open(&url).await.unwrap(), _dir: Some(dir), pg_name: None }
+            }
+            _ => {
+                let base =
+                    std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+                let name = format!("farm_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+                    .await
+                    .expect("Postgres must run on 127.0.0.1:5432");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+                admin.close().await;
+                let store = Store::open(&format!("{base}/{name}")).await.unwrap();
+                TestDb { store, _dir: None, pg_name: Some((base, name)) }
+            }
+        }
+    }
+
+    pub async fn drop_db(self) {
+        if let Store::Postgres(pool) = &self.store {
+            pool.close().await;
+        }
+        if let Some((base, name)) = self.pg_name {
+            let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+        }
+    }
+}
+
+/// Generates one test per database for each named async fn taking `&Store`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { let db = $crate::common::TestDb::new("sqlite").await; super::$name(&db.store).await; db.drop_db().await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { let db = $crate::common::TestDb::new("postgres").await; super::$name(&db.store).await; db.drop_db().await; })*
+        }
+    };
+}
