@@ -195,8 +195,10 @@ pub async fn run(
                 (c, outcome)
             });
         }
-        for (claim, outcome) in join_all(jobs).await {
-            let written = queue::complete(&store, &settings.id, claim, &outcome, now_ms()).await?;
+        let finished = join_all(jobs).await;
+        let items: Vec<(&Claim, &Outcome)> = finished.iter().map(|(c, o)| (*c, o)).collect();
+        let written = queue::complete_batch(&store, &settings.id, &items, now_ms()).await?;
+        for ((claim, outcome), written) in finished.iter().zip(written) {
             let label = if written == Completion::Recorded { outcome.status.as_str() } else { "lease_lost" };
             if let Some(m) = &metrics {
                 m.runs_completed.with_label_values(&[label]).inc();

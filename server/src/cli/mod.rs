@@ -3,6 +3,7 @@
 mod bench;
 mod lint;
 mod migrate;
+mod queue_bench;
 mod run;
 mod schema;
 mod serve;
@@ -38,6 +39,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Measure simulation speed over the catalog (one core) and where the time goes.
     Bench(bench::BenchArgs),
+    /// Measure the queue's claim+complete throughput and overhead on a scratch database.
+    QueueBench(queue_bench::QueueBenchArgs),
     /// Create or upgrade the results database (SQLite or Postgres).
     Migrate(migrate::MigrateArgs),
     /// Serve the HTTP API with the scheduler and embedded workers.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Migrate(a) => migrate::run(a),
+        Command::QueueBench(a) => queue_bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Worker(a) => worker::run(a),
         Command::Token(a) => token::run(a),

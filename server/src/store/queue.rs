@@ -130,35 +130,49 @@ pub async fn complete(
     outcome: &Outcome,
     now: i64,
 ) -> Result<Completion, StoreError> {
+    let done = complete_batch(store, worker, &[(claim, outcome)], now).await?;
+    Ok(done.first().copied().unwrap_or(Completion::LeaseLost))
+}
+
+/// Writes several outcomes in one transaction (one commit, one fsync), each guarded by its lease
+/// exactly like [`complete`]; a lost lease skips that run only.
+pub async fn complete_batch(
+    store: &Store,
+    worker: &str,
+    items: &[(&Claim, &Outcome)],
+    now: i64,
+) -> Result<Vec<Completion>, StoreError> {
     let update = "UPDATE runs SET status = $1, digest = $2, reason = $3, result = $4, finished_at = $5, lease_owner = NULL, lease_expires_at = NULL \
                   WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running'";
+    let trace =
+        "INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
-        let written = sqlx::query(update)
-            .bind(&outcome.status)
-            .bind(&outcome.digest)
-            .bind(&outcome.reason)
-            .bind(&outcome.result)
-            .bind(now)
-            .bind(&claim.run_id)
-            .bind(worker)
-            .bind(claim.attempt)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if written != 1 {
-            tx.rollback().await?;
-            return Ok(Completion::LeaseLost);
-        }
-        if let Some(trace) = &outcome.trace {
-            sqlx::query("INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body")
+        let mut done = Vec::with_capacity(items.len());
+        for (claim, outcome) in items {
+            let written = sqlx::query(update)
+                .bind(&outcome.status)
+                .bind(&outcome.digest)
+                .bind(&outcome.reason)
+                .bind(&outcome.result)
+                .bind(now)
                 .bind(&claim.run_id)
-                .bind(trace)
+                .bind(worker)
+                .bind(claim.attempt)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if written != 1 {
+                done.push(Completion::LeaseLost);
+                continue;
+            }
+            if let Some(body) = &outcome.trace {
+                sqlx::query(trace).bind(&claim.run_id).bind(body).execute(&mut *tx).await?;
+            }
+            done.push(Completion::Recorded);
         }
         tx.commit().await?;
-        Ok(Completion::Recorded)
+        Ok(done)
     })
 }
 

@@ -1,0 +1,160 @@
+//! `farm queue-bench`: the queue's own throughput (claim + complete cycles per second, batched, with
+//! concurrent workers) against a real database, and its overhead as a share of worker time given the
+//! measured wall time of a typical simulation. Use a scratch database: it writes synthetic runs.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::clock::MonotonicClock;
+use crate::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
+use crate::store::queue::{self, Outcome};
+use crate::store::{now_ms, Store};
+
+/// Arguments of `farm queue-bench`.
+#[derive(Debug, Args)]
+pub struct QueueBenchArgs {
+    /// A scratch database.
+    #[arg(long, env = "FARM_DATABASE_URL")]
+    pub database_url: String,
+    /// Synthetic runs to push through the queue.
+    #[arg(long, default_value_t = 5000)]
+    pub runs: usize,
+    /// Claim batch size.
+    #[arg(long, default_value_t = 16)]
+    pub batch: i64,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 8)]
+    pub workers: usize,
+}
+
+pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let sim_ms = typical_simulation_ms();
+    runtime.block_on(async {
+        let store = Store::open(&args.database_url).await.context("cannot open the database")?;
+        let name = format!("queue-bench-{}", uuid::Uuid::new_v4().simple());
+        let new = NewCandidate {
+            name: name.clone(),
+            git_sha: None,
+            stack_config: "{}".into(),
+            config_hash: name.clone(),
+            suite: "{}".into(),
+            baseline: None,
+            idempotency_key: None,
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        candidates::create(&store, &new, &id, now_ms()).await?;
+        let version = ScenarioVersion {
+            content_hash: format!("bench-{name}"),
+            scenario_id: "bench".into(),
+            file: "bench".into(),
+            body: String::new(),
+        };
+        let runs: Vec<PlannedRun> = (0..args.runs)
+            .map(|i| PlannedRun {
+                variant_key: format!("{i:032x}"),
+                scenario_id: "bench".into(),
+                content_hash: version.content_hash.clone(),
+                ord: i as i64,
+                tags: "[]".into(),
+            })
+            .collect();
+        let t = Instant::now();
+        candidates::enqueue(&store, &id, &[version], &runs, now_ms()).await?;
+        let enqueue_s = t.elapsed().as_secs_f64();
+        let result = format!("{{\"padding\":\"{}\"}}", "x".repeat(2000)); // about the size of a real result
+                                                                          // Phase 1: one worker alone, as each worker of a farm mostly is: per-run queue latency.
+        let solo_runs = (args.runs / 10).clamp(1, 500) as u64;
+        let t = Instant::now();
+        let solo = drain(&store, "bench-solo", args.batch, &result, Some(solo_runs)).await?;
+        let solo_ms = 1000.0 * t.elapsed().as_secs_f64() / solo.max(1) as f64;
+        // Phase 2: many workers at once: the queue's throughput under contention.
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..args.workers {
+            let (store, result, batch) = (store.clone(), result.clone(), args.batch);
+            tasks.push(tokio::spawn(async move { drain(&store, &format!("bench-{w}"), batch, &result, None).await }));
+        }
+        let mut cycles = 0;
+        for t in tasks {
+            cycles += t.await.context("a bench worker panicked")??;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let per_second = cycles as f64 / secs;
+        let overhead = solo_ms / (solo_ms + sim_ms);
+        println!(
+            "{} database, {} runs, batch {}, {} concurrent workers",
+            store.dialect(),
+            args.runs,
+            args.batch,
+            args.workers
+        );
+        println!("enqueue: {:.0} runs/s", args.runs as f64 / enqueue_s);
+        println!("claim+complete, {} workers: {cycles} cycles in {secs:.2} s = {per_second:.0} cycles/s", args.workers);
+        println!("claim+complete, one worker: {solo_ms:.2} ms per run ({solo} runs)");
+        println!("typical simulation: {sim_ms:.1} ms wall per run (median over the smoke set's default variants)");
+        println!("queue overhead of a worker: {:.2} % of its time", overhead * 100.0);
+        println!(
+            "runs per second at which the queue saturates: {per_second:.0} (= {:.0} workers at the typical run length)",
+            per_second * sim_ms / 1000.0
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Claims and completes until the queue is empty (or `limit` runs are done); returns the count.
+async fn drain(
+    store: &Store,
+    worker: &str,
+    batch: i64,
+    result: &str,
+    limit: Option<u64>,
+) -> Result<u64, crate::store::StoreError> {
+    let mut n = 0u64;
+    loop {
+        let want = limit.map_or(batch, |l| batch.min(i64::try_from(l - n).unwrap_or(batch)));
+        if want == 0 {
+            return Ok(n);
+        }
+        let claims = queue::claim(store, worker, want, now_ms(), 60_000).await?;
+        if claims.is_empty() {
+            return Ok(n);
+        }
+        for c in &claims {
+            let o = Outcome {
+                status: "passed".into(),
+                digest: Some("d".into()),
+                reason: None,
+                result: result.to_owned(),
+                trace: None,
+            };
+            queue::complete(store, worker, c, &o, now_ms()).await?;
+            n += 1;
+        }
+    }
+}
+
+/// Median wall time of the smoke set's default variants, ms; 50 ms if the catalog is not at hand.
+fn typical_simulation_ms() -> f64 {
+    let sources = crate::sources::read_sources(&[std::path::PathBuf::from("catalog")], None);
+    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, None);
+    let mut times: Vec<f64> = catalog
+        .scenarios
+        .iter()
+        .filter(|s| s.template().metadata.tags.iter().any(|t| t == "smoke"))
+        .filter_map(|s| s.variants().first())
+        .map(|v| {
+            let t = Instant::now();
+            let _ = sim_core::run_variant(v, &autonomy_stack::StackConfig::default(), &mut MonotonicClock::default());
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    if times.is_empty() {
+        return 50.0;
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
