@@ -26,6 +26,9 @@ pub struct WorkerArgs {
     /// How long to wait between empty claims, milliseconds.
     #[arg(long, env = "FARM_POLL_MS", default_value_t = 1_000)]
     pub poll_ms: u64,
+    /// Serve this worker's /metrics and /healthz here (e.g. 0.0.0.0:9100).
+    #[arg(long, env = "FARM_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
@@ -41,8 +44,18 @@ pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             poll: Duration::from_millis(args.poll_ms),
         };
         println!("worker {} started", settings.id);
+        let metrics = crate::metrics::Metrics::new().context("cannot register metrics")?;
+        if let Some(addr) = &args.metrics_listen {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let m = metrics.clone();
+            let app = axum::Router::new()
+                .route("/metrics", axum::routing::get(move || async move { m.render() }))
+                .route("/healthz", axum::routing::get(|| async { "ok" }));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
         let (stop, stopped) = watch::channel(false);
-        let work = tokio::spawn(worker::run(store, settings, stopped, None));
+        let work = tokio::spawn(worker::run(store, settings, stopped, Some(metrics)));
         super::serve::terminated().await;
         let _ = stop.send(true);
         work.await.context("the worker panicked")?.context("the worker failed")?;
