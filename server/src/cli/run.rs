@@ -194,7 +194,7 @@ impl Progress {
             }
             None => {
                 let step = (self.total / 10).max(1);
-                if done % step == 0 || done == self.total {
+                if done.is_multiple_of(step) || done == self.total {
                     eprintln!("{done}/{} runs done", self.total);
                 }
             }
