@@ -45,6 +45,11 @@ impl CatalogIndex {
         Self { catalog, files: files.into_iter().map(|f| (f.name.clone(), f)).collect() }
     }
 
+    /// The ODD, when the catalog declares one.
+    pub fn odd(&self) -> Option<&scenario_dsl::Odd> {
+        self.catalog.odd.as_ref()
+    }
+
     /// The catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -86,7 +91,14 @@ impl CatalogIndex {
             });
             let tags = serde_json::to_string(&s.template().metadata.all_tags()).unwrap_or_else(|_| "[]".into());
             for v in s.variants() {
+                let cell = self
+                    .catalog
+                    .odd
+                    .as_ref()
+                    .and_then(|o| o.cell(v).ok())
+                    .map_or_else(|| "{}".to_owned(), |c| serde_json::to_string(&c).unwrap_or_else(|_| "{}".into()));
                 runs.push(PlannedRun {
+                    cell,
                     variant_key: v.key.to_string(),
                     scenario_id: s.id().to_owned(),
                     content_hash: s.content_hash().hex(),

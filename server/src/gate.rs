@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compare::Comparison;
+use crate::coverage::Coverage;
 use crate::stats::CandidateStats;
 use crate::store::runs::RunRow;
 
@@ -30,6 +32,22 @@ pub struct GatePolicy {
     /// Whether runs in `error` (infrastructure) are tolerated.
     #[serde(default)]
     pub allow_errors: bool,
+    /// Fail on a pass-rate drop against the baseline that the paired test calls significant.
+    #[serde(default)]
+    pub no_significant_regression: bool,
+    /// Fail on any regression (passed on the baseline, not now) in scenarios with these tags.
+    #[serde(default)]
+    pub no_new_failures_in_tags: Vec<String>,
+    /// Significance level of the paired test.
+    #[serde(default = "five_percent")]
+    pub significance_level: f64,
+    /// Smallest share of the ODD's declared cells the candidate must exercise, 0..1.
+    #[serde(default)]
+    pub min_coverage: Option<f64>,
+}
+
+fn five_percent() -> f64 {
+    0.05
 }
 
 fn one() -> f64 {
@@ -45,6 +63,10 @@ impl Default for GatePolicy {
             latency_budget_us: BTreeMap::new(),
             max_deadline_miss_rate: 1.0,
             allow_errors: false,
+            no_significant_regression: false,
+            no_new_failures_in_tags: Vec::new(),
+            significance_level: 0.05,
+            min_coverage: None,
         }
     }
 }
@@ -64,9 +86,47 @@ pub struct Gate {
     pub reasons: Vec<String>,
 }
 
+/// What the gate knows beyond the candidate's own runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The comparison with the baseline, if there is one.
+    pub comparison: Option<&'a Comparison>,
+    /// ODD coverage, if the catalog declares an ODD.
+    pub coverage: Option<&'a Coverage>,
+}
+
 /// Evaluates the policy on a finished candidate.
-pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[RunRow]) -> Gate {
+pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[RunRow], context: Context<'_>) -> Gate {
     let mut reasons = Vec::new();
+    if let Some(c) = context.comparison {
+        if policy.no_significant_regression && c.overall.significant_regression {
+            reasons.push(format!(
+                "significant regression against {}: {} regressions, {} fixes (McNemar p = {:.4} < {})",
+                c.baseline_name, c.overall.regressions, c.overall.fixes, c.overall.p_value, policy.significance_level
+            ));
+        }
+        for tag in &policy.no_new_failures_in_tags {
+            let quoted = format!("\"{tag}\"");
+            let new: Vec<&crate::compare::Flip> = c
+                .regressions
+                .iter()
+                .filter(|f| runs.iter().any(|r| r.variant_key == f.variant_key && r.tags.contains(&quoted)))
+                .collect();
+            if let Some(first) = new.first() {
+                reasons.push(format!(
+                    "{} new failure(s) in scenarios tagged `{tag}` against {}, e.g. {}",
+                    new.len(),
+                    c.baseline_name,
+                    first.scenario
+                ));
+            }
+        }
+    }
+    if let (Some(min), Some(cov)) = (policy.min_coverage, context.coverage) {
+        if cov.exercised_share < min {
+            reasons.push(format!("ODD coverage {:.1} % is below {:.1} %", cov.exercised_share * 100.0, min * 100.0));
+        }
+    }
     if stats.pass_rate < policy.min_pass_rate {
         reasons.push(format!(
             "pass rate {:.1} % is below {:.1} %",

@@ -21,10 +21,17 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+const ODD: &str = "version: 1
+dimensions:
+  - { name: domain, source: domain, bins: [highway, urban, warehouse] }
+  - { name: ego_speed, source: ego_speed, edges: [0, 9, 11, 30] }
+";
+
 /// The API over the two valid fixture scenarios (1 + 72 variants), with a ci and a qa token.
 async fn app(store: &Store) -> axum::Router {
     let sources = server::sources::read_sources(&[root().join("scenario-dsl/tests/fixtures/valid")], None);
-    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, None);
+    let odd = scenario_dsl::SourceFile { name: "odd.yaml".into(), text: ODD.into() };
+    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, Some(&odd));
     assert!(!catalog.has_errors());
     access::create_token(store, "ci-token", "ci", 0).await.unwrap();
     access::create_token(store, "qa-token", "qa", 0).await.unwrap();
@@ -97,7 +104,81 @@ on_both_databases!(
     a_finished_candidate_has_stats_a_gate_and_valid_junit,
     traces_are_stored_for_failures_and_resimulated_for_passes,
     validation_health_metrics_and_openapi,
+    comparison_with_a_baseline_and_coverage,
 );
+
+async fn finish_all(store: &Store, worker: &str, fail: impl Fn(usize) -> bool) {
+    let claims = queue::claim(store, worker, 1000, 0, 60_000).await.unwrap();
+    for (i, c) in claims.iter().enumerate() {
+        let (status, reason) = if fail(i) { ("failed", Some("min_ttc: too close")) } else { ("passed", None) };
+        let o = Outcome {
+            status: status.into(),
+            digest: Some("d".into()),
+            reason: reason.map(str::to_owned),
+            result: record("test.sweep", status, reason),
+            trace: None,
+        };
+        queue::complete(store, worker, c, &o, 1).await.unwrap();
+    }
+}
+
+async fn comparison_with_a_baseline_and_coverage(store: &Store) {
+    let app = app(store).await;
+    let suite = r#""suite": {"scenarios": ["test.sweep"]}"#;
+    let base =
+        post(&app, &format!(r#"{{"name": "rc0", {suite}}}"#), None).await.json()["id"].as_str().unwrap().to_owned();
+    finish_all(store, "w0", |_| false).await;
+    let cand = post(
+        &app,
+        &format!(r#"{{"name": "rc1", "stack_config": {{"safety": {{"aeb_enabled": false}}}}, {suite}}}"#),
+        None,
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    finish_all(store, "w1", |i| i % 7 == 0).await; // 11 of 72 regress
+                                                   // No baseline named: the last candidate whose gate passed (rc0) is used.
+    let c = call(&app, "GET", &format!("/api/v1/candidates/{cand}/compare"), None, None, &[]).await.json();
+    assert_eq!((c["baseline_id"].as_str(), c["paired"].as_u64()), (Some(base.as_str()), Some(72)));
+    assert_eq!((c["overall"]["regressions"].as_u64(), c["overall"]["fixes"].as_u64()), (Some(11), Some(0)));
+    assert_eq!(c["overall"]["significant_regression"], true);
+    assert!((c["overall"]["p_value"].as_f64().unwrap() - 2.0 / 2048.0).abs() < 1e-12);
+    assert_eq!(c["regressions"].as_array().unwrap().len(), 11);
+    let named =
+        call(&app, "GET", &format!("/api/v1/candidates/{cand}/compare?baseline=rc0"), None, None, &[]).await.json();
+    assert_eq!(named["overall"], c["overall"]);
+    call(&app, "GET", &format!("/api/v1/candidates/{cand}/compare?baseline=nope"), None, None, &[])
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    call(&app, "GET", &format!("/api/v1/candidates/{base}/compare"), None, None, &[])
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+
+    let cov = call(&app, "GET", &format!("/api/v1/candidates/{cand}/coverage"), None, None, &[]).await.json();
+    assert_eq!(
+        (cov["declared"].as_u64(), cov["exercised"].as_u64(), cov["holes_total"].as_u64()),
+        (Some(9), Some(3), Some(6))
+    );
+    assert_eq!(cov["heatmap"]["x"], "domain");
+    assert_eq!(cov["heatmap"]["x_bins"], json!(["highway", "urban", "warehouse"]));
+    assert_eq!(cov["heatmap"]["y_bins"], json!(["[0, 9)", "[9, 11)", "[11, 30]"]));
+    let urban_low = &cov["heatmap"]["cells"][0][1];
+    assert_eq!(urban_low["runs"], 24);
+    assert!(cov["heatmap"]["cells"][0][0]["rate"].is_null(), "no highway run");
+    let base_cov =
+        call(&app, "GET", &format!("/api/v1/candidates/{base}/coverage?x=ego_speed&y=domain"), None, None, &[])
+            .await
+            .json();
+    assert_eq!(base_cov["passed"], 3);
+    call(&app, "GET", &format!("/api/v1/candidates/{cand}/coverage?x=colour&y=domain"), None, None, &[])
+        .await
+        .problem(StatusCode::BAD_REQUEST, "unknown_dimension");
+    call(&app, "GET", &format!("/api/v1/candidates/{cand}/coverage?x=domain"), None, None, &[])
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_query");
+}
 
 async fn writes_need_a_token_with_the_right_role(store: &Store) {
     let app = app(store).await;

@@ -36,6 +36,7 @@ fn plan(n: usize) -> (Vec<ScenarioVersion>, Vec<PlannedRun>) {
             content_hash: "c0ffee".into(),
             ord: i as i64,
             tags: "[\"smoke\"]".into(),
+            cell: "{}".into(),
         })
         .collect();
     (vec![scenario], runs)

@@ -15,9 +15,11 @@ use super::dto::{
 use super::error::ApiError;
 use super::{auth, Body, Shared};
 use crate::catalog_index::SuiteError;
+use crate::compare::Comparison;
+use crate::coverage::Coverage;
 use crate::junit;
 use crate::scheduler;
-use crate::store::candidates::{self as store_candidates, NewCandidate};
+use crate::store::candidates::{self as store_candidates, Candidate, NewCandidate};
 use crate::store::runs::{self as store_runs, RunFilter, RunRow};
 use crate::store::{access, now_ms};
 
@@ -117,12 +119,107 @@ pub async fn list(State(state): State<Shared>) -> Result<Json<CandidateList>, Ap
     Ok(Json(CandidateList { candidates }))
 }
 
+/// The baseline of `candidate`: the one named (by the request, or at posting), else the newest
+/// earlier candidate whose gate passed.
+async fn resolve_baseline(
+    state: &Shared,
+    candidate: &Candidate,
+    name: Option<&str>,
+) -> Result<Option<Candidate>, ApiError> {
+    if let Some(name) = name.or(candidate.baseline.as_deref()) {
+        return match store_candidates::by_name(&state.store, name).await? {
+            Some(b) if b.id != candidate.id => Ok(Some(b)),
+            _ => Err(ApiError::not_found(&format!("baseline `{name}`"))),
+        };
+    }
+    for older in store_candidates::list(&state.store, 200).await? {
+        if older.id == candidate.id || older.created_at > candidate.created_at {
+            continue;
+        }
+        let runs = store_runs::all(&state.store, &older.id).await?;
+        let stats = crate::stats::compute(&runs);
+        if stats.status == "done"
+            && crate::gate::evaluate(&state.gate, &stats, &runs, Default::default()).verdict == "pass"
+        {
+            return Ok(Some(older));
+        }
+    }
+    Ok(None)
+}
+
+async fn comparison(
+    state: &Shared,
+    c: &Candidate,
+    runs: &[RunRow],
+    name: Option<&str>,
+) -> Result<Option<Comparison>, ApiError> {
+    let Some(b) = resolve_baseline(state, c, name).await? else { return Ok(None) };
+    let base_runs = store_runs::all(&state.store, &b.id).await?;
+    Ok(Some(crate::compare::compare((&c.id, runs), (&b.id, &b.name, &base_runs), state.gate.significance_level)))
+}
+
+/// `GET /api/v1/candidates/{id}/compare?baseline=NAME`.
+pub async fn compare(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Comparison>, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Q {
+        baseline: Option<String>,
+    }
+    let q: Q =
+        axum::extract::Query::try_from_uri(&uri).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?.0;
+    let c = store_candidates::get(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("candidate"))?;
+    let runs = store_runs::all(&state.store, &id).await?;
+    comparison(&state, &c, &runs, q.baseline.as_deref())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("baseline (none named, and no earlier candidate passed its gate)"))
+}
+
+/// `GET /api/v1/candidates/{id}/coverage?x=DIM&y=DIM`.
+pub async fn coverage(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Coverage>, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Q {
+        x: Option<String>,
+        y: Option<String>,
+    }
+    let q: Q =
+        axum::extract::Query::try_from_uri(&uri).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?.0;
+    if store_candidates::get(&state.store, &id).await?.is_none() {
+        return Err(ApiError::not_found("candidate"));
+    }
+    let odd = state.catalog.odd().ok_or_else(|| ApiError::not_found("ODD (the catalog declares none)"))?;
+    let runs = store_runs::all(&state.store, &id).await?;
+    let axes = match (&q.x, &q.y) {
+        (Some(x), Some(y)) => Some((x.as_str(), y.as_str())),
+        (None, None) => None,
+        _ => return Err(ApiError::bad_request("invalid_query", "give both `x` and `y`, or neither")),
+    };
+    crate::coverage::compute(odd, &runs, axes)
+        .map(Json)
+        .map_err(|e| ApiError::bad_request("unknown_dimension", e.to_string()))
+}
+
 /// `GET /api/v1/candidates/{id}`.
 pub async fn detail(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<CandidateDetail>, ApiError> {
     let c = store_candidates::get(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("candidate"))?;
     let runs = store_runs::all(&state.store, &id).await?;
     let stats = crate::stats::compute(&runs);
-    let gate = (stats.status == "done").then(|| crate::gate::evaluate(&state.gate, &stats, &runs));
+    let gate = if stats.status == "done" {
+        // A missing named baseline does not hide the verdict: the gate just cannot compare.
+        let comparison = comparison(&state, &c, &runs, None).await.ok().flatten();
+        let coverage = state.catalog.odd().and_then(|odd| crate::coverage::compute(odd, &runs, None).ok());
+        let context = crate::gate::Context { comparison: comparison.as_ref(), coverage: coverage.as_ref() };
+        Some(crate::gate::evaluate(&state.gate, &stats, &runs, context))
+    } else {
+        None
+    };
     Ok(Json(CandidateDetail {
         id: c.id,
         name: c.name,

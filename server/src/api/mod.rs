@@ -50,6 +50,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/candidates/{id}", get(candidates::detail))
         .route("/api/v1/candidates/{id}/runs", get(candidates::runs))
         .route("/api/v1/candidates/{id}/junit.xml", get(candidates::junit))
+        .route("/api/v1/candidates/{id}/compare", get(candidates::compare))
+        .route("/api/v1/candidates/{id}/coverage", get(candidates::coverage))
         .route("/api/v1/runs/{id}", get(runs::detail))
         .route("/api/v1/runs/{id}/trace", get(runs::trace))
         .route("/api/v1/scenarios", get(scenarios::list))

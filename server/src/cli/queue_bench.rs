@@ -60,6 +60,7 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
                 content_hash: version.content_hash.clone(),
                 ord: i as i64,
                 tags: "[]".into(),
+                cell: "{}".into(),
             })
             .collect();
         let t = Instant::now();

@@ -76,6 +76,8 @@ pub struct PlannedRun {
     pub ord: i64,
     /// Tags as a JSON array.
     pub tags: String,
+    /// ODD coverage cell as a JSON object.
+    pub cell: String,
 }
 
 /// Decodes a candidate row (a macro: each dialect has its own row type).
@@ -203,7 +205,7 @@ pub async fn enqueue(
         let mut inserted = 0;
         for chunk in runs.chunks(BATCH) {
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO runs (id, candidate_id, variant_key, scenario_id, content_hash, ord, tags, enqueued_at) ",
+                "INSERT INTO runs (id, candidate_id, variant_key, scenario_id, content_hash, ord, tags, cell, enqueued_at) ",
             );
             q.push_values(chunk, |mut b, r| {
                 b.push_bind(uuid::Uuid::new_v4().to_string())
@@ -213,6 +215,7 @@ pub async fn enqueue(
                     .push_bind(&r.content_hash)
                     .push_bind(r.ord)
                     .push_bind(&r.tags)
+                    .push_bind(&r.cell)
                     .push_bind(now);
             });
             q.push(" ON CONFLICT (candidate_id, variant_key) DO NOTHING");

@@ -32,10 +32,12 @@ pub struct RunRow {
     pub reason: Option<String>,
     /// Full result, JSON.
     pub result: Option<String>,
+    /// ODD coverage cell, JSON object.
+    pub cell: String,
 }
 
 const COLUMNS: &str =
-    "id, candidate_id, variant_key, scenario_id, content_hash, ord, tags, status, attempt, digest, reason, result";
+    "id, candidate_id, variant_key, scenario_id, content_hash, ord, tags, status, attempt, digest, reason, result, cell";
 
 macro_rules! run_from {
     ($r:expr) => {{
@@ -53,6 +55,7 @@ macro_rules! run_from {
             digest: r.try_get("digest")?,
             reason: r.try_get("reason")?,
             result: r.try_get("result")?,
+            cell: r.try_get("cell")?,
         })
     }};
 }
