@@ -7,6 +7,9 @@ use crate::geometry::wrap_angle;
 use crate::interface::{ControlCommand, EgoEstimate, VehicleParams};
 use crate::planning::Plan;
 
+/// The look-ahead floor never exceeds this many wheelbases.
+const LOOKAHEAD_WHEELBASES: f64 = 2.5;
+
 /// What the controller produced in one tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ControlOutput {
@@ -75,8 +78,12 @@ impl Controller {
         }
     }
 
+    /// Pure-pursuit look-ahead: speed-proportional, at least `min_lookahead`, but that floor scales
+    /// with the vehicle: a 4 m floor suits a car and makes a 0.9 m-wheelbase robot cut corners into
+    /// racking, so it is bounded by [`LOOKAHEAD_WHEELBASES`] wheelbases.
     fn lookahead(&self, v: f64) -> f64 {
-        (self.config.lookahead_time * v.max(0.0)).max(self.config.min_lookahead)
+        let floor = self.config.min_lookahead.min(LOOKAHEAD_WHEELBASES * self.vehicle.wheelbase);
+        (self.config.lookahead_time * v.max(0.0)).max(floor)
     }
 
     fn pure_pursuit(&self, ego: &EgoEstimate, path: &[(f64, f64)]) -> f64 {

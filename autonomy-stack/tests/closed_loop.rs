@@ -167,10 +167,9 @@ fn a_robot_reaches_its_goal_around_an_unmapped_box() {
         vehicle: robot,
         control_period: 0.05,
     };
-    // A small robot tracks its path with a shorter look-ahead than a car.
-    let mut config = StackConfig::default();
-    config.control.min_lookahead = 1.5;
-    let mut stack = Stack::new(config, mission.clone()).unwrap();
+    // A small robot tracks its path with a shorter look-ahead than a car: the default configuration
+    // scales the look-ahead floor with the wheelbase (2.5 x 0.6 m = 1.5 m instead of the car's 4 m).
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
     let obstacle = Actor::new(18.0, 10.0, 3.0, 3.0, ObjectClass::Unknown);
     let sensors = Sensors { detections: false, lidar_rays: 360, lidar_range: 30.0, ..Sensors::default() };
     let mut world = World::new(mission, ego_at(2.0, 10.0, 0.0), vec![obstacle], sensors);

@@ -143,7 +143,14 @@ fn compare(cmp: &Compare<f64>, value: f64) -> bool {
 }
 
 /// Whether `actor`'s next step may start now.
-fn fires(trigger: &Trigger<f64>, actor: &ActorState, time: f64, ego: &EgoView, all: &[ActorState], road: Option<&RoadFrame>) -> bool {
+fn fires(
+    trigger: &Trigger<f64>,
+    actor: &ActorState,
+    time: f64,
+    ego: &EgoView,
+    all: &[ActorState],
+    road: Option<&RoadFrame>,
+) -> bool {
     match trigger {
         Trigger::Time { after } => time >= *after,
         Trigger::GapToEgo(cmp) => {
@@ -160,7 +167,8 @@ fn fires(trigger: &Trigger<f64>, actor: &ActorState, time: f64, ego: &EgoView, a
         Trigger::DistanceToEgo(cmp) => compare(cmp, libm::hypot(actor.x - ego.footprint.x, actor.y - ego.footprint.y)),
         Trigger::EgoSpeed(cmp) => compare(cmp, ego.speed),
         Trigger::Ttc(cmp) => {
-            let ttc = footprint::time_to_collision(&ego.footprint, ego.velocity, &actor.footprint(), actor.velocity, 30.0);
+            let ttc =
+                footprint::time_to_collision(&ego.footprint, ego.velocity, &actor.footprint(), actor.velocity, 30.0);
             compare(cmp, ttc.unwrap_or(f64::INFINITY))
         }
         Trigger::ActorReached { actor: who, s, position, radius } => {
@@ -187,7 +195,9 @@ pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, ro
         .iter()
         .map(|a| {
             a.active.is_none()
-                && a.behaviour.get(a.step).is_some_and(|st| st.when.as_ref().is_none_or(|t| fires(t, a, time, ego, actors, road)))
+                && a.behaviour
+                    .get(a.step)
+                    .is_some_and(|st| st.when.as_ref().is_none_or(|t| fires(t, a, time, ego, actors, road)))
         })
         .collect();
     for (a, start) in actors.iter_mut().zip(starts) {
@@ -225,7 +235,8 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 if let Some(r) = road {
                     let p = (elapsed / duration).min(1.0);
                     let target = r.lane_centre(to);
-                    lateral = Some(act.from_d + (target - act.from_d) * 0.5 * (1.0 - libm::cos(std::f64::consts::PI * p)));
+                    lateral =
+                        Some(act.from_d + (target - act.from_d) * 0.5 * (1.0 - libm::cos(std::f64::consts::PI * p)));
                     done = p >= 1.0;
                 } else {
                     done = true;

@@ -48,7 +48,10 @@ impl Latencies {
     /// Adds one tick's timings.
     pub fn record(&mut self, t: &ModuleTimings) {
         for m in Module::ALL {
-            let entry = self.histograms.entry(module_name(m)).or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).ok());
+            let entry = self
+                .histograms
+                .entry(module_name(m))
+                .or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).ok());
             if let Some(h) = entry.as_mut() {
                 h.saturating_record(t.get(m).max(1));
             }

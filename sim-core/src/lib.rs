@@ -5,15 +5,15 @@
 
 pub mod actors;
 pub mod footprint;
-pub mod physics;
-pub mod road;
-pub mod rng;
-pub mod vehicle;
 pub mod latency;
 pub mod oracle;
+pub mod physics;
+pub mod rng;
+pub mod road;
 pub mod run;
 pub mod sensors;
 pub mod trace;
+pub mod vehicle;
 
 pub use run::{mission_for, run_variant, run_with, Driver, RunResult, TickSplit, Verdict};
 pub use trace::Trace;

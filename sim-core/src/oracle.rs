@@ -149,7 +149,14 @@ pub struct Tick<'a> {
 impl Observer {
     /// An observer for a run on `drivable` with `speed_limit`; `lane_tolerance` from `stay_in_lane`.
     pub fn new(drivable: Option<Drivable>, speed_limit: f64, lane_tolerance: f64) -> Self {
-        Self { metrics: Metrics::default(), last_accel: None, straddle_since: None, lane_tolerance, drivable, speed_limit }
+        Self {
+            metrics: Metrics::default(),
+            last_accel: None,
+            straddle_since: None,
+            lane_tolerance,
+            drivable,
+            speed_limit,
+        }
     }
 
     /// Records one tick.
@@ -258,7 +265,13 @@ fn with(e: &Extreme) -> String {
     }
 }
 
-fn outcome(c: &Criterion<f64>, passed: bool, value: Option<f64>, threshold: Option<f64>, message: String) -> CriterionOutcome {
+fn outcome(
+    c: &Criterion<f64>,
+    passed: bool,
+    value: Option<f64>,
+    threshold: Option<f64>,
+    message: String,
+) -> CriterionOutcome {
     CriterionOutcome { criterion: c.name().to_owned(), severity: c.severity(), passed, value, threshold, message }
 }
 
@@ -285,7 +298,13 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
             Some(e) => {
                 let passed = e.value >= *threshold;
                 let rel = if passed { ">=" } else { "<" };
-                outcome(c, passed, Some(e.value), Some(*threshold), format!("min TTC {:.2} s {rel} {threshold} s{}", e.value, with(e)))
+                outcome(
+                    c,
+                    passed,
+                    Some(e.value),
+                    Some(*threshold),
+                    format!("min TTC {:.2} s {rel} {threshold} s{}", e.value, with(e)),
+                )
             }
         },
         Criterion::MinDistance { to, threshold, .. } => {
@@ -299,20 +318,42 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
                 Some(e) => {
                     let passed = e.value >= *threshold;
                     let rel = if passed { ">=" } else { "<" };
-                    outcome(c, passed, Some(e.value), Some(*threshold), format!("min distance to {what} {:.2} m {rel} {threshold} m{}", e.value, with(e)))
+                    outcome(
+                        c,
+                        passed,
+                        Some(e.value),
+                        Some(*threshold),
+                        format!("min distance to {what} {:.2} m {rel} {threshold} m{}", e.value, with(e)),
+                    )
                 }
             }
         }
         Criterion::ReachGoal { within, .. } => match m.time_to_goal {
             Some(t) if t <= *within => outcome(c, true, Some(t), Some(*within), format!("goal reached at t={t:.2} s")),
-            Some(t) => outcome(c, false, Some(t), Some(*within), format!("goal reached at t={t:.2} s, later than {within} s")),
-            None => outcome(c, false, None, Some(*within), format!("goal not reached ({:.0} % of the way)", m.progress * 100.0)),
+            Some(t) => {
+                outcome(c, false, Some(t), Some(*within), format!("goal reached at t={t:.2} s, later than {within} s"))
+            }
+            None => outcome(
+                c,
+                false,
+                None,
+                Some(*within),
+                format!("goal not reached ({:.0} % of the way)", m.progress * 100.0),
+            ),
         },
         Criterion::MaxDecel { threshold, .. } => at_most(c, "max deceleration", "m/s²", m.max_decel, *threshold),
         Criterion::MaxJerk { threshold, .. } => at_most(c, "max jerk", "m/s³", m.max_jerk, *threshold),
-        Criterion::MaxLateralAccel { threshold, .. } => at_most(c, "max lateral acceleration", "m/s²", m.max_lateral_accel, *threshold),
-        Criterion::StayInLane { .. } => at_most(c, "longest lane straddle", "s", m.max_lane_straddle, LANE_CHANGE_ALLOWANCE),
-        Criterion::StayInDrivableArea { .. } => at_most(c, "largest excursion off the drivable area", "m", m.max_offroad.max(0.0), 0.0),
-        Criterion::SpeedLimit { tolerance, .. } => at_most(c, "largest speed over the limit", "m/s", m.max_overspeed.max(0.0), *tolerance),
+        Criterion::MaxLateralAccel { threshold, .. } => {
+            at_most(c, "max lateral acceleration", "m/s²", m.max_lateral_accel, *threshold)
+        }
+        Criterion::StayInLane { .. } => {
+            at_most(c, "longest lane straddle", "s", m.max_lane_straddle, LANE_CHANGE_ALLOWANCE)
+        }
+        Criterion::StayInDrivableArea { .. } => {
+            at_most(c, "largest excursion off the drivable area", "m", m.max_offroad.max(0.0), 0.0)
+        }
+        Criterion::SpeedLimit { tolerance, .. } => {
+            at_most(c, "largest speed over the limit", "m/s", m.max_overspeed.max(0.0), *tolerance)
+        }
     }
 }

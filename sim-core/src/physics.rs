@@ -22,7 +22,13 @@ pub enum Owner {
 struct Collector(Mutex<Vec<(ColliderHandle, ColliderHandle)>>);
 
 impl EventHandler for Collector {
-    fn handle_collision_event(&self, _: &RigidBodySet, _: &ColliderSet, event: CollisionEvent, _: Option<&ContactPair>) {
+    fn handle_collision_event(
+        &self,
+        _: &RigidBodySet,
+        _: &ColliderSet,
+        event: CollisionEvent,
+        _: Option<&ContactPair>,
+    ) {
         if let CollisionEvent::Started(a, b, _) = event {
             if let Ok(mut v) = self.0.lock() {
                 v.push((a, b));
@@ -87,7 +93,12 @@ fn cuboid(size: BoxSize) -> ColliderBuilder {
 
 impl Physics {
     /// A world with the ego, the actors and the static obstacles at their start poses.
-    pub fn new(dt: f64, ego: (BoxPose, BoxSize), actors: &[(BoxPose, BoxSize)], obstacles: &[(BoxPose, BoxSize)]) -> Self {
+    pub fn new(
+        dt: f64,
+        ego: (BoxPose, BoxSize),
+        actors: &[(BoxPose, BoxSize)],
+        obstacles: &[(BoxPose, BoxSize)],
+    ) -> Self {
         let params = IntegrationParameters { dt: dt as Real, ..IntegrationParameters::default() };
         let mut p = Physics {
             bodies: RigidBodySet::new(),
@@ -137,9 +148,8 @@ impl Physics {
     /// Moves the ego and every actor to their poses for the end of this step, steps the world and
     /// returns the pairs that started touching, sorted.
     pub fn step(&mut self, ego: BoxPose, actors: &[BoxPose]) -> Vec<(Owner, Owner)> {
-        let moves = std::iter::once((self.ego, ego, self.sizes[0])).chain(
-            self.actors.iter().zip(actors).zip(&self.sizes[1..]).map(|((h, p), s)| (*h, *p, *s)),
-        );
+        let moves = std::iter::once((self.ego, ego, self.sizes[0]))
+            .chain(self.actors.iter().zip(actors).zip(&self.sizes[1..]).map(|((h, p), s)| (*h, *p, *s)));
         for (handle, pose, size) in moves.collect::<Vec<_>>() {
             if let Some(b) = self.bodies.get_mut(handle) {
                 b.set_next_kinematic_position(isometry(pose, size.height));
@@ -184,7 +194,8 @@ impl Physics {
 
     /// Casts a ray from (x, y, z) along the unit direction `dir`, ignoring the ego.
     pub fn cast(&self, x: f64, y: f64, z: f64, dir: (f64, f64, f64), max: f64) -> Option<(Owner, f64)> {
-        let ray = Ray::new(point![x as Real, y as Real, z as Real], vector![dir.0 as Real, dir.1 as Real, dir.2 as Real]);
+        let ray =
+            Ray::new(point![x as Real, y as Real, z as Real], vector![dir.0 as Real, dir.1 as Real, dir.2 as Real]);
         let filter = QueryFilter::default().exclude_rigid_body(self.ego);
         let (c, toi) = self.query.cast_ray(&self.bodies, &self.colliders, &ray, max as Real, true, filter)?;
         Some((self.owner(c)?, f64::from(toi)))

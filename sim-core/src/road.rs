@@ -22,7 +22,13 @@ pub struct RoadFrame {
 impl RoadFrame {
     /// The frame of a scenario's road.
     pub fn new(r: &Road<f64>) -> Self {
-        Self { lanes: r.lanes, lane_width: r.lane_width, length: r.length, curvature: r.curvature, speed_limit: r.speed_limit }
+        Self {
+            lanes: r.lanes,
+            lane_width: r.lane_width,
+            length: r.length,
+            curvature: r.curvature,
+            speed_limit: r.speed_limit,
+        }
     }
 
     /// Lateral offset of lane `lane`'s centre.
@@ -93,7 +99,9 @@ mod tests {
         }
         // A left-curving road: d to the left of the reference line is inside the curve.
         let (x, y, h) = road(0.01).to_world(std::f64::consts::FRAC_PI_2 * 100.0, 0.0);
-        assert!((x - 100.0).abs() < 1e-9 && (y - 100.0).abs() < 1e-9 && (h - std::f64::consts::FRAC_PI_2).abs() < 1e-12);
+        assert!(
+            (x - 100.0).abs() < 1e-9 && (y - 100.0).abs() < 1e-9 && (h - std::f64::consts::FRAC_PI_2).abs() < 1e-12
+        );
     }
 
     #[test]

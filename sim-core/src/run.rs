@@ -17,7 +17,7 @@ use scenario_dsl::Variant;
 
 use crate::actors::{self, ActorState, EgoView};
 use crate::footprint::Footprint;
-use crate::latency::{LatencySummary, Latencies};
+use crate::latency::{Latencies, LatencySummary};
 use crate::oracle::{Collision, CriterionOutcome, Drivable, Metrics, Observer, Tick};
 use crate::physics::{BoxPose, BoxSize, Owner, Physics};
 use crate::road::RoadFrame;
@@ -118,7 +118,11 @@ fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
         }
         (Some(StartPose::Pose { x, y, heading }), _) => {
             let along = road.map_or(0.0, |r| r.to_road(x, y).0);
-            (VehicleState { x, y, heading: heading.to_radians(), speed: s.ego.speed, ..Default::default() }, None, along)
+            (
+                VehicleState { x, y, heading: heading.to_radians(), speed: s.ego.speed, ..Default::default() },
+                None,
+                along,
+            )
         }
         _ => (VehicleState { speed: s.ego.speed, ..Default::default() }, None, 0.0),
     };
@@ -160,7 +164,12 @@ fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
 }
 
 /// How far along the goal the ego is (0..1) and whether it has arrived.
-fn goal_progress(goal: &MissionGoal, start: &VehicleState, ego: &VehicleState, road: Option<&RoadFrame>) -> (f64, bool) {
+fn goal_progress(
+    goal: &MissionGoal,
+    start: &VehicleState,
+    ego: &VehicleState,
+    road: Option<&RoadFrame>,
+) -> (f64, bool) {
     match *goal {
         MissionGoal::RoadDistance { s } => {
             let (s0, s1) = match road {
@@ -178,7 +187,8 @@ fn goal_progress(goal: &MissionGoal, start: &VehicleState, ego: &VehicleState, r
             let inside = (min_x..=max_x).contains(&ego.x) && (min_y..=max_y).contains(&ego.y);
             let cx = ego.x.clamp(min_x, max_x);
             let cy = ego.y.clamp(min_y, max_y);
-            let d0 = libm::hypot(start.x.clamp(min_x, max_x) - start.x, start.y.clamp(min_y, max_y) - start.y).max(1e-9);
+            let d0 =
+                libm::hypot(start.x.clamp(min_x, max_x) - start.x, start.y.clamp(min_y, max_y) - start.y).max(1e-9);
             (1.0 - libm::hypot(cx - ego.x, cy - ego.y) / d0, inside)
         }
     }
@@ -210,7 +220,9 @@ impl Driver for Stack {
 
 /// Runs one variant with a stack configuration. `clock` only measures latency and the tick split.
 pub fn run_variant(variant: &Variant, config: &StackConfig, clock: &mut dyn Clock) -> RunResult {
-    run_with(variant, clock, &mut |mission| Stack::new(config.clone(), mission.clone()).map(|s| Box::new(s) as Box<dyn Driver>).map_err(|e| e.to_string()))
+    run_with(variant, clock, &mut |mission| {
+        Stack::new(config.clone(), mission.clone()).map(|s| Box::new(s) as Box<dyn Driver>).map_err(|e| e.to_string())
+    })
 }
 
 /// The stack's mission for a variant: what `run_variant` hands to the stack before the first tick.
@@ -219,17 +231,17 @@ pub fn mission_for(variant: &Variant) -> Mission {
     mission(variant, road.as_ref()).0
 }
 
+/// Builds the driver for a mission (an error becomes an `error` run).
+pub type MakeDriver<'a> = dyn FnMut(&Mission) -> Result<Box<dyn Driver>, String> + 'a;
+
 /// Runs one variant with the driver `make` builds from the mission (an error becomes an `error` run).
-pub fn run_with(
-    variant: &Variant,
-    clock: &mut dyn Clock,
-    make: &mut dyn FnMut(&Mission) -> Result<Box<dyn Driver>, String>,
-) -> RunResult {
+pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<'_>) -> RunResult {
     let s = &variant.scenario;
     let road = s.world.road.as_ref().map(RoadFrame::new);
     let (mission, start) = mission(variant, road.as_ref());
     let friction = s.environment.friction;
-    let speed_limit = road.map_or_else(|| s.world.area.as_ref().map_or(f64::INFINITY, |a| a.speed_limit), |r| r.speed_limit);
+    let speed_limit =
+        road.map_or_else(|| s.world.area.as_ref().map_or(f64::INFINITY, |a| a.speed_limit), |r| r.speed_limit);
     let lane_tolerance = s
         .criteria
         .iter()
@@ -238,13 +250,25 @@ pub fn run_with(
             _ => None,
         })
         .unwrap_or(0.0);
-    let mut observer = Observer::new(Drivable::new(road, s.world.area.as_ref().map(|a| &a.bounds)), speed_limit, lane_tolerance);
+    let mut observer =
+        Observer::new(Drivable::new(road, s.world.area.as_ref().map(|a| &a.bounds)), speed_limit, lane_tolerance);
     let mut actors: Vec<ActorState> = s.actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
     let ego_size = BoxSize { length: mission.vehicle.length, width: mission.vehicle.width, height: EGO_HEIGHT };
-    let obstacles: Vec<(BoxPose, BoxSize)> = s.world.area.iter().flat_map(|a| &a.obstacles).map(|o| {
-        (BoxPose { x: o.x, y: o.y, heading: o.heading.to_radians() }, BoxSize { length: o.length, width: o.width, height: o.height })
-    }).collect();
-    let box_of = |a: &ActorState| (BoxPose { x: a.x, y: a.y, heading: a.heading }, BoxSize { length: a.length, width: a.width, height: a.height });
+    let obstacles: Vec<(BoxPose, BoxSize)> = s
+        .world
+        .area
+        .iter()
+        .flat_map(|a| &a.obstacles)
+        .map(|o| {
+            (
+                BoxPose { x: o.x, y: o.y, heading: o.heading.to_radians() },
+                BoxSize { length: o.length, width: o.width, height: o.height },
+            )
+        })
+        .collect();
+    let box_of = |a: &ActorState| {
+        (BoxPose { x: a.x, y: a.y, heading: a.heading }, BoxSize { length: a.length, width: a.width, height: a.height })
+    };
     let mut physics = Physics::new(
         DT,
         (BoxPose { x: start.x, y: start.y, heading: start.heading }, ego_size),
@@ -260,7 +284,12 @@ pub fn run_with(
             .actors
             .iter()
             .zip(&actors)
-            .map(|(a, st)| TraceActor { id: a.id.clone(), kind: format!("{:?}", a.kind).to_lowercase(), length: st.length, width: st.width })
+            .map(|(a, st)| TraceActor {
+                id: a.id.clone(),
+                kind: format!("{:?}", a.kind).to_lowercase(),
+                length: st.length,
+                width: st.width,
+            })
             .collect(),
         ticks: Vec::new(),
     };
@@ -269,7 +298,14 @@ pub fn run_with(
     let mut split = TickSplit::default();
     let max_ticks = (s.duration / DT).ceil() as u64;
 
-    let finish = |verdict: Verdict, reason: Option<String>, observer: &Observer, ticks: u64, digest: Digester, trace: Trace, latencies: &Latencies, split: TickSplit| RunResult {
+    let finish = |verdict: Verdict,
+                  reason: Option<String>,
+                  observer: &Observer,
+                  ticks: u64,
+                  digest: Digester,
+                  trace: Trace,
+                  latencies: &Latencies,
+                  split: TickSplit| RunResult {
         verdict,
         reason,
         criteria: if verdict == Verdict::Error { Vec::new() } else { observer.judge(&s.criteria) },
@@ -293,7 +329,8 @@ pub fn run_with(
 
     for tick in 0..max_ticks {
         let time = tick as f64 * DT;
-        let ego_fp = Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
+        let ego_fp =
+            Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
         let ego_velocity = (ego.speed * libm::cos(ego.heading), ego.speed * libm::sin(ego.heading));
 
         let t0 = clock.now_ns();
@@ -301,7 +338,8 @@ pub fn run_with(
         if tick % CONTROL_EVERY == 0 {
             let lidar = sensors.lidar(tick, &physics, &ego);
             let detections = sensors.detector(tick, &physics, &ego, &actors);
-            let frame = SensorFrame { tick: tick / CONTROL_EVERY, time, ego: sensors.localise(&ego), lidar, detections };
+            let frame =
+                SensorFrame { tick: tick / CONTROL_EVERY, time, ego: sensors.localise(&ego), lidar, detections };
             let t1 = clock.now_ns();
             split.sensors_ns += t1.saturating_sub(t0);
             match catch_unwind(AssertUnwindSafe(|| stack.step(&frame, clock))) {
@@ -332,14 +370,22 @@ pub fn run_with(
         }
 
         let t2 = clock.now_ns();
-        let ego_view = EgoView { footprint: ego_fp, velocity: ego_velocity, speed: ego.speed, s: road.map(|r| r.to_road(ego.x, ego.y).0) };
+        let ego_view = EgoView {
+            footprint: ego_fp,
+            velocity: ego_velocity,
+            speed: ego.speed,
+            s: road.map(|r| r.to_road(ego.x, ego.y).0),
+        };
         actors::step_all(&mut actors, time, DT, &ego_view, road.as_ref());
         ego = vehicle::step(&ego, &command, &mission.vehicle, friction, DT);
         if !finite(&ego) || ego.speed > RUNAWAY_SPEED || actors.iter().any(|a| !(a.x.is_finite() && a.y.is_finite())) {
             let reason = format!("the simulation diverged at t={:.2} s (ego speed {:.1} m/s)", time + DT, ego.speed);
             return finish(Verdict::Error, Some(reason), &observer, tick, digest, trace, &latencies, split);
         }
-        let contacts = physics.step(BoxPose { x: ego.x, y: ego.y, heading: ego.heading }, &actors.iter().map(|a| box_of(a).0).collect::<Vec<_>>());
+        let contacts = physics.step(
+            BoxPose { x: ego.x, y: ego.y, heading: ego.heading },
+            &actors.iter().map(|a| box_of(a).0).collect::<Vec<_>>(),
+        );
         let t3 = clock.now_ns();
         split.physics_ns += t3.saturating_sub(t2);
 
@@ -358,7 +404,8 @@ pub fn run_with(
             let relative_speed = libm::hypot(ego_velocity.0 - v.0, ego_velocity.1 - v.1);
             observer.collide(Collision { with, time: now, relative_speed });
         }
-        let ego_fp = Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
+        let ego_fp =
+            Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
         observer.observe(&Tick {
             time: now,
             dt: DT,
@@ -409,7 +456,11 @@ fn conclude(
         Some(f) => (Verdict::Failed, Some(format!("{}: {}", f.criterion, f.message))),
         None if !arrived && observer.metrics().collisions.is_empty() => (
             Verdict::Timeout,
-            Some(format!("the goal was not reached within {:.1} s ({:.0} % of the way)", ticks as f64 * DT, observer.metrics().progress * 100.0)),
+            Some(format!(
+                "the goal was not reached within {:.1} s ({:.0} % of the way)",
+                ticks as f64 * DT,
+                observer.metrics().progress * 100.0
+            )),
         ),
         None => (Verdict::Passed, None),
     };

@@ -58,7 +58,7 @@ impl Sensors {
     /// A lidar scan, on the ticks where one completes.
     pub fn lidar(&mut self, tick: u64, physics: &Physics, ego: &VehicleState) -> Option<LidarScan> {
         let l = &self.env.lidar;
-        if !l.enabled || tick % self.lidar_every != 0 {
+        if !l.enabled || !tick.is_multiple_of(self.lidar_every) {
             return None;
         }
         let max_range = l.range.min(self.env.visibility);
@@ -81,7 +81,13 @@ impl Sensors {
     }
 
     /// The detector's object list released this tick (measured `latency` ago), if any.
-    pub fn detector(&mut self, tick: u64, physics: &Physics, ego: &VehicleState, actors: &[ActorState]) -> Option<Vec<Detection>> {
+    pub fn detector(
+        &mut self,
+        tick: u64,
+        physics: &Physics,
+        ego: &VehicleState,
+        actors: &[ActorState],
+    ) -> Option<Vec<Detection>> {
         let d = self.env.detector.clone();
         if !d.enabled {
             return None;

@@ -33,7 +33,13 @@ pub struct VehicleState {
 }
 
 /// Advances the vehicle by `dt` under `cmd`, within its limits and the tyre grip `friction * G`.
-pub fn step(state: &VehicleState, cmd: &ControlCommand, limits: &VehicleParams, friction: f64, dt: f64) -> VehicleState {
+pub fn step(
+    state: &VehicleState,
+    cmd: &ControlCommand,
+    limits: &VehicleParams,
+    friction: f64,
+    dt: f64,
+) -> VehicleState {
     let grip = friction * G;
     // Actuators: steering angle and rate, acceleration range.
     let steer_target = cmd.steer.clamp(-limits.max_steer, limits.max_steer);

@@ -70,7 +70,8 @@ fn braking_in_time_passes_collision_but_a_late_stop_breaches_ttc() {
     assert_eq!(r.verdict, Verdict::Timeout, "{:?}", r.reason);
     assert!(r.reason.unwrap().starts_with("the goal was not reached within 40.0 s"));
     // Brake only 35 m before the car: stops about 8 m short, but the TTC dropped under 2 s on the way.
-    let r = run_scripted(&variant(ROAD), |f| ControlCommand { accel: if f.ego.x > 80.0 { -8.0 } else { 0.0 }, steer: 0.0 });
+    let r =
+        run_scripted(&variant(ROAD), |f| ControlCommand { accel: if f.ego.x > 80.0 { -8.0 } else { 0.0 }, steer: 0.0 });
     assert!(r.metrics.collisions.is_empty(), "{:?}", r.metrics.collisions);
     let ttc = r.criteria.iter().find(|o| o.criterion == "min_ttc").unwrap();
     assert!(!ttc.passed, "{ttc:?}");

@@ -35,7 +35,9 @@ pub fn idm_accel(config: &PlanningConfig, v: f64, v_des: f64, leader: Option<(f6
     let ratio = v.max(0.0) / v_des.max(0.1);
     // ratio^4 by multiplication: exact IEEE operations, the same bits on every target.
     let r2 = ratio * ratio;
-    let mut acc = a * (1.0 - r2 * r2);
+    // Above the desired speed (a lowered limit, a degraded-mode cap) the free-road term would ask for
+    // an arbitrarily hard stop; slowing down to a new limit is comfortable braking, never emergency.
+    let mut acc = (a * (1.0 - r2 * r2)).max(-b);
     if let Some((gap, v_lead, s0)) = leader {
         let dv = v - v_lead;
         let s_star = s0 + (v * config.idm_headway + v * dv / (2.0 * libm::sqrt(a * b))).max(0.0);

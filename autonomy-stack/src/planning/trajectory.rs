@@ -33,11 +33,24 @@ const CROSSING_EGO_SPEED: f64 = 3.0;
 /// Safety buffer around the ego's passage through a crossing object's path, seconds.
 const CROSSING_BUFFER: f64 = 1.0;
 
+/// How far the ego may be off an ongoing manoeuvre's profile and still continue it, metres.
+const ONGOING_TOLERANCE: f64 = 0.2;
+/// Peak lateral acceleration of a unit quintic shift over a unit time.
+const QUINTIC_PEAK: f64 = 5.77;
+/// Share of `max_lateral_accel` a lateral manoeuvre may use at its peak.
+const COMFORT_SHARE: f64 = 1.0;
+/// Smaller lateral shifts are lane-keeping corrections, re-planned from the ego every tick, metres.
+const MANOEUVRE_MIN_SHIFT: f64 = 0.5;
+
 /// The road planner's state across ticks.
 #[derive(Debug, Clone, Default)]
 pub struct RoadPlanner {
     lane_choice: LaneChoice,
     previous_end: Option<f64>,
+    /// The lateral manoeuvre being executed, anchored where it began: re-planning it from the
+    /// ego's current offset every tick would restart the blend with zero lateral speed, so a swerve
+    /// or lane change would recede ahead of the ego and never complete in time.
+    manoeuvre: Option<Lateral>,
     objects: Vec<RoadObject>,
     point_s: Vec<f64>,
     point_d: Vec<f64>,
@@ -140,27 +153,42 @@ impl RoadPlanner {
         }
 
         let goal_wall = goal_wall(road, input, s0, hl);
-        let lateral_length = (v0 * cfg.lateral_time).max(8.0);
-        let mut best: Option<Scored> = None;
+        // A quintic shift by D over T seconds peaks at 5.77 D / T² of lateral acceleration: take at
+        // least `lateral_time`, and long enough to stay within a comfortable share of the limit.
+        let lateral_length = |shift: f64| {
+            let comfortable = COMFORT_SHARE * cfg.max_lateral_accel;
+            let t = cfg.lateral_time.max(libm::sqrt(QUINTIC_PEAK * libm::fabs(shift) / comfortable));
+            (v0 * t).max(8.0)
+        };
+        // The manoeuvre in progress, while the ego is still on it.
+        let ongoing = self
+            .manoeuvre
+            .filter(|m| libm::fabs(m.d1 - m.d0) > MANOEUVRE_MIN_SHIFT)
+            .filter(|m| s0 >= m.s0 && s0 < m.s0 + m.length && libm::fabs(m.at(s0) - d0) < ONGOING_TOLERANCE);
+        let lateral_for = |end: f64| match ongoing {
+            Some(m) if libm::fabs(m.d1 - end) < 1e-9 => m,
+            _ => Lateral { s0, d0, d1: end, length: lateral_length(end - d0) },
+        };
+        let mut best: Option<(Scored, Lateral)> = None;
         for i in 0..self.ends.len() {
             let end = self.ends[i];
-            let lateral = Lateral { s0, d0, d1: end, length: lateral_length };
+            let lateral = lateral_for(end);
             let scored = self.score(
                 cfg,
                 road,
                 &lateral,
                 Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall },
             );
-            if best.is_none_or(|b| scored.cost < b.cost) {
-                best = Some(scored);
+            if best.is_none_or(|b| scored.cost < b.0.cost) {
+                best = Some((scored, lateral));
             }
         }
-        let Some(best) = best else {
+        let Some((best, lateral)) = best else {
+            self.manoeuvre = None;
             return Plan::stop(ego, Behaviour::KeepLane, cfg.idm_decel);
         };
         self.previous_end = Some(best.end);
-
-        let lateral = Lateral { s0, d0, d1: best.end, length: lateral_length };
+        self.manoeuvre = Some(lateral);
         let path_length = (v0 * 4.0 + 10.0).max(25.0);
         let ds = (path_length / 40.0).max(1.0);
         let mut path = Vec::with_capacity(42);
