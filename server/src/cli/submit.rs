@@ -145,6 +145,35 @@ fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
     }
     let gate = &detail["gate"];
     let mut out = std::io::stdout().lock();
+    // The comparison with the baseline, when there is one (404 when none is named and none passed).
+    if let Ok(resp) = agent.get(&format!("{base}/api/v1/candidates/{id}/compare")).call() {
+        let c: Value = resp.into_json()?;
+        let o = &c["overall"];
+        writeln!(
+            out,
+            "against {}: {} regressions, {} fixes, {} still failing, {} new variants; pass rate {:.1} % (95 % CI {:.1}-{:.1}) vs {:.1} %; McNemar p = {:.4}{}",
+            c["baseline_name"].as_str().unwrap_or("?"),
+            o["regressions"],
+            o["fixes"],
+            c["still_failing"],
+            c["new_variants"],
+            o["candidate"]["rate"].as_f64().unwrap_or(0.0) * 100.0,
+            o["candidate"]["low"].as_f64().unwrap_or(0.0) * 100.0,
+            o["candidate"]["high"].as_f64().unwrap_or(0.0) * 100.0,
+            o["baseline"]["rate"].as_f64().unwrap_or(0.0) * 100.0,
+            o["p_value"].as_f64().unwrap_or(1.0),
+            if o["significant_regression"] == true { " (significant regression)" } else { "" }
+        )?;
+        for r in c["regressions"].as_array().into_iter().flatten().take(10) {
+            writeln!(
+                out,
+                "  regression: {} {} ({})",
+                r["scenario"].as_str().unwrap_or(""),
+                r["variant_key"].as_str().unwrap_or(""),
+                r["reason"].as_str().unwrap_or("")
+            )?;
+        }
+    }
     writeln!(out, "gate: {}", gate["verdict"].as_str().unwrap_or("unknown"))?;
     for r in gate["reasons"].as_array().into_iter().flatten() {
         writeln!(out, "  - {}", r.as_str().unwrap_or_default())?;
