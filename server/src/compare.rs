@@ -207,7 +207,7 @@ mod tests {
             id: format!("r{key}"),
             candidate_id: "c".into(),
             variant_key: format!("{key:032x}"),
-            scenario_id: if key % 2 == 0 { "even".into() } else { "odd".into() },
+            scenario_id: if key.is_multiple_of(2) { "even".into() } else { "odd".into() },
             content_hash: "h".into(),
             ord: key as i64,
             tags: tags.into(),
