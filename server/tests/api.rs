@@ -138,8 +138,9 @@ async fn comparison_with_a_baseline_and_coverage(store: &Store) {
         .as_str()
         .unwrap()
         .to_owned();
-    finish_all(store, "w1", |i| i.is_multiple_of(7)).await; // 11 of 72 regress
-                                                   // No baseline named: the last candidate whose gate passed (rc0) is used.
+    // 11 of 72 regress.
+    finish_all(store, "w1", |i| i.is_multiple_of(7)).await;
+    // No baseline named: the last candidate whose gate passed (rc0) is used.
     let c = call(&app, "GET", &format!("/api/v1/candidates/{cand}/compare"), None, None, &[]).await.json();
     assert_eq!((c["baseline_id"].as_str(), c["paired"].as_u64()), (Some(base.as_str()), Some(72)));
     assert_eq!((c["overall"]["regressions"].as_u64(), c["overall"]["fixes"].as_u64()), (Some(11), Some(0)));
