@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod compare;
 pub mod coverage;
+pub mod evidence;
 pub mod gate;
 pub mod junit;
 pub mod metrics;

@@ -35,11 +35,13 @@ async fn app(store: &Store) -> axum::Router {
     assert!(!catalog.has_errors());
     access::create_token(store, "ci-token", "ci", 0).await.unwrap();
     access::create_token(store, "qa-token", "qa", 0).await.unwrap();
+    access::create_token(store, "release-token", "release", 0).await.unwrap();
     let state = AppState {
         store: store.clone(),
         catalog: Arc::new(CatalogIndex::new(catalog, sources.scenarios)),
         gate: server::gate::GatePolicy::default(),
         metrics: server::metrics::Metrics::new().unwrap(),
+        signing_key: ed25519_dalek::SigningKey::from_bytes(&[42; 32]),
     };
     api::router(Arc::new(state))
 }
@@ -387,6 +389,75 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
     assert_eq!(source, expected);
     assert_eq!(trace.json()["variant"], run["variant_key"]);
     assert!(trace.json()["ticks"].as_array().unwrap().len() > 100);
+
+    // The evidence pack of this real run: release role only, identical when rebuilt, verifiable by
+    // the CLI against the farm's published key, and its run re-simulates to the same digest.
+    let uri = format!("/api/v1/candidates/{id}/evidence");
+    call(&app, "GET", &uri, Some("ci-token"), None, &[]).await.problem(StatusCode::FORBIDDEN, "forbidden");
+    let pack = call(&app, "GET", &uri, Some("release-token"), None, &[]).await;
+    assert_eq!(pack.status, StatusCode::OK);
+    assert_eq!(pack.headers["content-type"], "application/zip");
+    assert_eq!(
+        call(&app, "GET", &uri, Some("release-token"), None, &[]).await.body,
+        pack.body,
+        "rebuilding gives the same bytes"
+    );
+    let public =
+        call(&app, "GET", "/api/v1/keys", None, None, &[]).await.json()["ed25519"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pack.zip");
+    std::fs::write(&path, &pack.body).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+        .args(["evidence", "verify", path.to_str().unwrap(), "--public-key", &public, "--resimulate", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("files match the signed manifest")
+            && text.contains("1 re-simulated variants reproduce their digests"),
+        "{text}"
+    );
+    let names = server::evidence::verify(
+        &pack.body,
+        &ed25519_dalek::VerifyingKey::from_bytes(&hex::decode(&public).unwrap().try_into().unwrap()).unwrap(),
+    )
+    .unwrap()
+    .contents
+    .into_keys()
+    .collect::<Vec<_>>();
+    for f in [
+        "summary.json",
+        "report.html",
+        "junit.xml",
+        "runs.csv",
+        "coverage.json",
+        "provenance.json",
+        "manifest.sha256",
+        "manifest.sig",
+    ] {
+        assert!(names.iter().any(|n| n == f), "{f} missing from {names:?}");
+    }
+    // A pack forged with a changed summary but the original manifest fails in the CLI too.
+    let reader = server::evidence::verify(
+        &pack.body,
+        &ed25519_dalek::VerifyingKey::from_bytes(&hex::decode(&public).unwrap().try_into().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut files = reader.contents.clone();
+    files.insert("summary.json".into(), b"{}".to_vec());
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in &files {
+        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, body).unwrap();
+    }
+    std::fs::write(&path, zip.finish().unwrap().into_inner()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+        .args(["evidence", "verify", path.to_str().unwrap(), "--public-key", &public])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID: `summary.json` does not match its hash"));
 }
 
 async fn validation_health_metrics_and_openapi(store: &Store) {

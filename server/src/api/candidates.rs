@@ -296,7 +296,8 @@ pub async fn junit(State(state): State<Shared>, Path(id): Path<String>) -> Resul
     Ok(([(axum::http::header::CONTENT_TYPE, "application/xml")], xml).into_response())
 }
 
-fn case_of(r: &RunRow) -> junit::Case {
+/// The JUnit case of a stored run.
+pub fn case_of(r: &RunRow) -> junit::Case {
     let result: serde_json::Value = r.result.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
     let verdict = match r.status.as_str() {
         "passed" => sim_core::Verdict::Passed,
@@ -324,4 +325,79 @@ fn case_of(r: &RunRow) -> junit::Case {
         sim_s: result["sim_s"].as_f64().unwrap_or(0.0),
         wall_s: result["wall_s"].as_f64().unwrap_or(0.0),
     }
+}
+
+/// `GET /api/v1/candidates/{id}/evidence` (role release or admin): the signed evidence pack.
+pub async fn evidence(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::require(&state.store, &headers, &["release"]).await?;
+    let c = store_candidates::get(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("candidate"))?;
+    let runs = store_runs::all(&state.store, &id).await?;
+    let stats = crate::stats::compute(&runs);
+    if stats.status != "done" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_done",
+            "the evidence pack exists once every run has a result",
+        ));
+    }
+    let comparison = comparison(&state, &c, &runs, None).await.ok().flatten();
+    let coverage = state.catalog.odd().and_then(|odd| crate::coverage::compute(odd, &runs, None).ok());
+    let context = crate::gate::Context { comparison: comparison.as_ref(), coverage: coverage.as_ref() };
+    let gate = crate::gate::evaluate(&state.gate, &stats, &runs, context);
+    let stack_config = store_runs::stack_config(&state.store, &id).await?.unwrap_or_default();
+    let mut scenarios = Vec::new();
+    let mut hashes: Vec<&str> = runs.iter().map(|r| r.content_hash.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    for h in hashes {
+        if let Some((file, body)) = store_runs::scenario_body(&state.store, h).await? {
+            scenarios.push((h.to_owned(), file, body));
+        }
+    }
+    let mut traces = Vec::new();
+    for r in runs.iter().filter(|r| r.status != "passed") {
+        if let Some(bytes) = store_runs::trace(&state.store, &r.id).await? {
+            if let Ok(t) = sim_core::Trace::from_bytes(&bytes) {
+                traces.push((r.variant_key.clone(), t));
+            }
+        }
+    }
+    let input = crate::evidence::PackInput {
+        candidate: &c,
+        stack_config: &stack_config,
+        runs: &runs,
+        stats: &stats,
+        gate: Some(&gate),
+        policy: &state.gate,
+        comparison: comparison.as_ref(),
+        coverage: coverage.as_ref(),
+        scenarios,
+        traces,
+        public_key: hex::encode(state.signing_key.verifying_key().to_bytes()),
+    };
+    let files = crate::evidence::assemble(&input);
+    let key = state.signing_key.clone();
+    let zip = tokio::task::spawn_blocking(move || crate::evidence::seal(files, &key))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "pack_failed", "building the pack crashed"))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "evidence pack");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "pack_failed", "the evidence pack could not be built")
+        })?;
+    let disposition = format!(
+        "attachment; filename=\"evidence-{}.zip\"",
+        c.name.replace(|ch: char| !ch.is_ascii_alphanumeric() && ch != '-' && ch != '.', "_")
+    );
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/zip".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        zip,
+    )
+        .into_response())
 }

@@ -35,3 +35,8 @@ pub async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
+
+/// `GET /api/v1/keys`: the public key that signs evidence packs.
+pub async fn keys(State(state): State<Shared>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ed25519": hex::encode(state.signing_key.verifying_key().to_bytes()) }))
+}

@@ -38,6 +38,8 @@ pub struct AppState {
     pub gate: GatePolicy,
     /// Metrics.
     pub metrics: Metrics,
+    /// The farm's key for signing evidence packs.
+    pub signing_key: ed25519_dalek::SigningKey,
 }
 
 /// Shared state.
@@ -52,6 +54,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/candidates/{id}/junit.xml", get(candidates::junit))
         .route("/api/v1/candidates/{id}/compare", get(candidates::compare))
         .route("/api/v1/candidates/{id}/coverage", get(candidates::coverage))
+        .route("/api/v1/candidates/{id}/evidence", get(candidates::evidence))
+        .route("/api/v1/keys", get(health::keys))
         .route("/api/v1/runs/{id}", get(runs::detail))
         .route("/api/v1/runs/{id}/trace", get(runs::trace))
         .route("/api/v1/scenarios", get(scenarios::list))

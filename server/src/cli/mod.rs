@@ -1,6 +1,7 @@
 //! The `farm` subcommands and their arguments.
 
 mod bench;
+mod evidence;
 mod lint;
 mod migrate;
 mod queue_bench;
@@ -51,6 +52,8 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Post a release candidate to a farm and (with --wait) report its gate verdict.
     Submit(submit::SubmitArgs),
+    /// Verify a signed evidence pack.
+    Evidence(evidence::EvidenceArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether the job succeeded.
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(a) => worker::run(a),
         Command::Token(a) => token::run(a),
         Command::Submit(a) => submit::run(a),
+        Command::Evidence(a) => evidence::run(a),
     }
 }
 

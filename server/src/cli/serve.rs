@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Attempts before a run whose workers keep disappearing becomes an error.
     #[arg(long, env = "FARM_MAX_ATTEMPTS", default_value_t = 3)]
     pub max_attempts: i32,
+    /// The farm's Ed25519 key for evidence packs (created on first start, owner-readable only).
+    #[arg(long, env = "FARM_SIGNING_KEY", default_value = "farm-signing.key")]
+    pub signing_key: PathBuf,
 }
 
 /// Loads the catalog folder; errors are printed like `farm lint` and refuse the start.
@@ -90,7 +93,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Store::open(&args.database_url).await.context("cannot open the results database")?;
     let metrics = Metrics::new().context("cannot register metrics")?;
-    let state = Arc::new(AppState { store: store.clone(), catalog: catalog.clone(), gate, metrics: metrics.clone() });
+    let signing_key = crate::evidence::load_or_create_key(&args.signing_key)
+        .with_context(|| format!("cannot load or create the signing key {}", args.signing_key.display()))?;
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        catalog: catalog.clone(),
+        gate,
+        metrics: metrics.clone(),
+        signing_key,
+    });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

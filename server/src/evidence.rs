@@ -1,0 +1,487 @@
+//! Evidence packs: one zip per candidate that a release manager can open with any zip tool — summary,
+//! a self-contained HTML report with SVG charts, JUnit, runs, coverage, comparison, failures with
+//! traces and top-down plots, provenance — plus `manifest.sha256` over every file and `manifest.sig`,
+//! an Ed25519 signature of the manifest by the farm's key. Building the pack of the same candidate
+//! twice gives the same bytes (sorted entries, fixed timestamps, no clocks).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Cursor, Read, Write};
+use std::path::Path;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+/// Errors building or verifying a pack.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// The zip could not be written or read.
+    #[error("zip: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    /// I/O.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The pack is not valid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Loads the farm's signing key from `path`, creating it (readable by the owner only) on first use.
+pub fn load_or_create_key(path: &Path) -> Result<SigningKey, EvidenceError> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        let bytes: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| EvidenceError::Invalid(format!("{} is not a hex Ed25519 key", path.display())))?;
+        return Ok(SigningKey::from_bytes(&bytes));
+    }
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    writeln!(f, "{}", hex::encode(key.to_bytes()))?;
+    Ok(key)
+}
+
+/// Writes `files` into a zip with sorted entries and fixed timestamps, then adds the manifest and
+/// its signature.
+pub fn seal(mut files: BTreeMap<String, Vec<u8>>, key: &SigningKey) -> Result<Vec<u8>, EvidenceError> {
+    let mut manifest = String::new();
+    for (name, body) in &files {
+        let _ = writeln!(manifest, "{}  {name}", hex::encode(Sha256::digest(body)));
+    }
+    let signature = key.sign(manifest.as_bytes());
+    files.insert("manifest.sha256".into(), manifest.into_bytes());
+    files.insert("manifest.sig".into(), format!("{}\n", hex::encode(signature.to_bytes())).into_bytes());
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for (name, body) in &files {
+        zip.start_file(name.as_str(), options)?;
+        zip.write_all(body)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+/// What verification found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// Files covered by the manifest.
+    pub files: usize,
+    /// Every file, by name.
+    pub contents: BTreeMap<String, Vec<u8>>,
+}
+
+/// Checks every hash and the signature, in memory (nothing is extracted), rejecting entries with
+/// `..` or absolute paths.
+pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<Verified, EvidenceError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))?;
+    let mut contents = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i)?;
+        let name = f.name().to_owned();
+        if name.starts_with('/')
+            || name.starts_with('\\')
+            || name.split(['/', '\\']).any(|p| p == "..")
+            || name.contains(':')
+        {
+            return Err(EvidenceError::Invalid(format!("unsafe path in pack: `{name}`")));
+        }
+        let mut body = Vec::new();
+        f.read_to_end(&mut body)?;
+        if contents.insert(name.clone(), body).is_some() {
+            return Err(EvidenceError::Invalid(format!("`{name}` appears twice")));
+        }
+    }
+    let manifest =
+        contents.get("manifest.sha256").ok_or_else(|| EvidenceError::Invalid("no manifest.sha256".into()))?;
+    let sig_hex = contents.get("manifest.sig").ok_or_else(|| EvidenceError::Invalid("no manifest.sig".into()))?;
+    let sig_bytes: [u8; 64] = hex::decode(String::from_utf8_lossy(sig_hex).trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| EvidenceError::Invalid("manifest.sig is not a hex Ed25519 signature".into()))?;
+    key.verify(manifest, &Signature::from_bytes(&sig_bytes))
+        .map_err(|_| EvidenceError::Invalid("the manifest's signature does not match this farm's key".into()))?;
+    let text =
+        String::from_utf8(manifest.clone()).map_err(|_| EvidenceError::Invalid("manifest is not text".into()))?;
+    let mut listed = 0;
+    for line in text.lines() {
+        let (hash, name) =
+            line.split_once("  ").ok_or_else(|| EvidenceError::Invalid(format!("bad manifest line `{line}`")))?;
+        let body = contents
+            .get(name)
+            .ok_or_else(|| EvidenceError::Invalid(format!("`{name}` is in the manifest but not in the pack")))?;
+        if hex::encode(Sha256::digest(body)) != hash {
+            return Err(EvidenceError::Invalid(format!("`{name}` does not match its hash in the manifest")));
+        }
+        listed += 1;
+    }
+    if listed + 2 != contents.len() {
+        return Err(EvidenceError::Invalid("the pack holds files the manifest does not cover".into()));
+    }
+    Ok(Verified { files: listed, contents })
+}
+
+/// A top-down SVG plot of a trace: the ego's path, each actor's path, and the moment of failure.
+pub fn plot(trace: &sim_core::Trace, failure_time: Option<f64>) -> String {
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for t in &trace.ticks {
+        xs.push(t.ego[0]);
+        ys.push(t.ego[1]);
+        for a in &t.actors {
+            xs.push(a[0]);
+            ys.push(a[1]);
+        }
+    }
+    let (x0, x1) =
+        (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    let (y0, y1) =
+        (ys.iter().copied().fold(f64::INFINITY, f64::min), ys.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    let (w, h, pad) = (800.0, 400.0, 20.0);
+    let scale = ((w - 2.0 * pad) / (x1 - x0).max(1.0)).min((h - 2.0 * pad) / (y1 - y0).max(1.0));
+    let px = |x: f64| pad + (x - x0) * scale;
+    let py = |y: f64| h - pad - (y - y0) * scale;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}"><rect width="100%" height="100%" fill="white"/>"#
+    );
+    let path = |points: Vec<(f64, f64)>, colour: &str| {
+        let d: Vec<String> = points.iter().map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y))).collect();
+        format!(r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, d.join(" "))
+    };
+    svg.push_str(&path(trace.ticks.iter().map(|t| (t.ego[0], t.ego[1])).collect(), "#1f77b4"));
+    for (i, a) in trace.actors.iter().enumerate() {
+        svg.push_str(&path(
+            trace.ticks.iter().filter_map(|t| t.actors.get(i).map(|p| (p[0], p[1]))).collect(),
+            "#ff7f0e",
+        ));
+        if let Some(last) = trace.ticks.last().and_then(|t| t.actors.get(i)) {
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" font-size="12">{}</text>"#,
+                px(last[0]),
+                py(last[1]) - 4.0,
+                xml(&a.id)
+            );
+        }
+    }
+    let at = failure_time.and_then(|ft| trace.ticks.iter().find(|t| t.t >= ft - 1e-9)).or(trace.ticks.last());
+    if let Some(t) = at {
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="8" fill="none" stroke="red" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="12" fill="red">t={:.2} s</text>"#,
+            px(t.ego[0]),
+            py(t.ego[1]),
+            px(t.ego[0]) + 10.0,
+            py(t.ego[1]) + 16.0,
+            t.t
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Escapes text for XML and HTML.
+pub fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A horizontal bar chart as inline SVG: one bar per label, values 0..max.
+pub fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String {
+    let h = 24.0 * rows.len() as f64 + 30.0;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="{h}"><text x="0" y="16" font-weight="bold">{}</text>"#,
+        xml(title)
+    );
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = 26.0 + 24.0 * i as f64;
+        let len = if max > 0.0 { 380.0 * (v / max).clamp(0.0, 1.0) } else { 0.0 };
+        let _ = write!(
+            svg,
+            r##"<text x="0" y="{:.0}" font-size="12">{}</text><rect x="200" y="{:.0}" width="{len:.1}" height="16" fill="#2ca02c"/><text x="{:.0}" y="{:.0}" font-size="12">{v:.1}{unit}</text>"##,
+            y + 12.0,
+            xml(label),
+            y,
+            205.0 + len,
+            y + 12.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn pack() -> Vec<u8> {
+        let files: BTreeMap<String, Vec<u8>> = [
+            ("summary.json".to_owned(), b"{\"verdict\":\"pass\"}".to_vec()),
+            ("failures/a.json".to_owned(), b"{}".to_vec()),
+        ]
+        .into();
+        seal(files, &key()).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_pack_verifies_and_is_byte_identical_when_rebuilt() {
+        let (a, b) = (pack(), pack());
+        assert_eq!(a, b);
+        let v = verify(&a, &key().verifying_key()).unwrap();
+        assert_eq!(v.files, 2);
+        assert!(String::from_utf8_lossy(&v.contents["manifest.sha256"]).contains("  failures/a.json\n"));
+    }
+
+    #[test]
+    fn no_flipped_byte_goes_unnoticed_and_another_key_fails() {
+        let good = pack();
+        let original = verify(&good, &key().verifying_key()).unwrap().contents;
+        let mut caught = 0;
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            match verify(&bad, &key().verifying_key()) {
+                // A flip in zip bookkeeping (a timestamp, an attribute) may leave every file intact;
+                // what must never happen is a changed file that still verifies.
+                Ok(v) => assert_eq!(v.contents, original, "byte {i} changed a file without failing verification"),
+                Err(_) => caught += 1,
+            }
+        }
+        assert!(caught > good.len() / 2, "{caught} of {} flips caught", good.len());
+        // Tampering with a file and re-zipping it with the original manifest and signature fails.
+        let mut files = original.clone();
+        files.insert("summary.json".into(), b"{\"verdict\":\"fail\"}".to_vec());
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, body) in &files {
+            zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(body).unwrap();
+        }
+        let forged = zip.finish().unwrap().into_inner();
+        let e = verify(&forged, &key().verifying_key()).unwrap_err().to_string();
+        assert!(e.contains("`summary.json` does not match its hash"), "{e}");
+        let other = SigningKey::from_bytes(&[8; 32]);
+        let e = verify(&good, &other.verifying_key()).unwrap_err().to_string();
+        assert!(e.contains("signature does not match"), "{e}");
+    }
+
+    #[test]
+    fn packs_with_escaping_paths_are_rejected() {
+        for evil in ["../etc/passwd", "/abs/file", "a/../../b"] {
+            let files: BTreeMap<String, Vec<u8>> = [(evil.to_owned(), b"x".to_vec())].into();
+            let e = verify(&seal(files, &key()).unwrap(), &key().verifying_key()).unwrap_err().to_string();
+            assert!(e.contains("unsafe path"), "{evil}: {e}");
+        }
+    }
+}
+
+/// Everything a candidate's pack is made of.
+pub struct PackInput<'a> {
+    /// The candidate.
+    pub candidate: &'a crate::store::candidates::Candidate,
+    /// Its effective stack configuration, JSON.
+    pub stack_config: &'a str,
+    /// Its runs, in queue order.
+    pub runs: &'a [crate::store::runs::RunRow],
+    /// Its statistics.
+    pub stats: &'a crate::stats::CandidateStats,
+    /// The gate verdict (when done).
+    pub gate: Option<&'a crate::gate::Gate>,
+    /// The gate policy used.
+    pub policy: &'a crate::gate::GatePolicy,
+    /// The comparison with the baseline.
+    pub comparison: Option<&'a crate::compare::Comparison>,
+    /// ODD coverage.
+    pub coverage: Option<&'a crate::coverage::Coverage>,
+    /// Scenario versions the runs used: content hash, file, text.
+    pub scenarios: Vec<(String, String, String)>,
+    /// Traces of the runs that did not pass, by variant key.
+    pub traces: Vec<(String, sim_core::Trace)>,
+    /// The farm's public key, hex.
+    pub public_key: String,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    let mut b = serde_json::to_vec_pretty(v).unwrap_or_default();
+    b.push(b'\n');
+    b
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The pack's files (before sealing).
+pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
+    let c = input.candidate;
+    let mut files = BTreeMap::new();
+    files.insert(
+        "summary.json".to_owned(),
+        json(&serde_json::json!({
+            "candidate": { "id": c.id, "name": c.name, "git_sha": c.git_sha, "baseline": c.baseline, "created_at": c.created_at },
+            "verdict": input.gate.map(|g| g.verdict.as_str()),
+            "reasons": input.gate.map(|g| g.reasons.clone()),
+            "kpis": input.stats,
+            "gate_policy": input.policy,
+        })),
+    );
+    let cases: Vec<crate::junit::Case> = input
+        .runs
+        .iter()
+        .filter(|r| crate::stats::is_finished(&r.status))
+        .map(crate::api::candidates::case_of)
+        .collect();
+    files.insert("junit.xml".to_owned(), crate::junit::render_cases(&c.name, &cases).into_bytes());
+    let mut csv = String::from("variant_key,scenario,status,attempt,digest,reason\n");
+    for r in input.runs {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{}",
+            r.variant_key,
+            csv_field(&r.scenario_id),
+            r.status,
+            r.attempt,
+            r.digest.as_deref().unwrap_or(""),
+            csv_field(r.reason.as_deref().unwrap_or(""))
+        );
+    }
+    files.insert("runs.csv".to_owned(), csv.into_bytes());
+    if let Some(cov) = input.coverage {
+        files.insert("coverage.json".to_owned(), json(cov));
+    }
+    if let Some(cmp) = input.comparison {
+        files.insert("comparison.json".to_owned(), json(cmp));
+    }
+    for (key, trace) in &input.traces {
+        let failure_time = input
+            .runs
+            .iter()
+            .find(|r| &r.variant_key == key)
+            .and_then(|r| r.result.as_deref())
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .and_then(|v| v["metrics"]["collisions"][0]["time"].as_f64().or(v["sim_s"].as_f64()));
+        files.insert(format!("failures/{key}.json"), json(trace));
+        files.insert(format!("failures/{key}.svg"), plot(trace, failure_time).into_bytes());
+    }
+    for (hash, _, body) in &input.scenarios {
+        files.insert(format!("scenarios/{hash}.yaml"), body.clone().into_bytes());
+    }
+    files.insert(
+        "provenance.json".to_owned(),
+        json(&serde_json::json!({
+            "farm_version": env!("CARGO_PKG_VERSION"),
+            "farm_git_sha": option_env!("FARM_GIT_SHA").unwrap_or("unknown"),
+            "metric_definitions": "v1 (docs/adr/0006-run-semantics.md)",
+            "variant_key_recipe": "v1 (docs/adr/0003-variant-keys.md)",
+            "stack_config": serde_json::from_str::<serde_json::Value>(input.stack_config).unwrap_or_default(),
+            "stack_config_sha256": c.config_hash,
+            "scenarios": input.scenarios.iter().map(|(h, f, _)| serde_json::json!({"content_hash": h, "file": f})).collect::<Vec<_>>(),
+            "public_key_ed25519": input.public_key,
+        })),
+    );
+    files.insert("report.html".to_owned(), report_html(input).into_bytes());
+    files
+}
+
+fn report_html(input: &PackInput<'_>) -> String {
+    let c = input.candidate;
+    let s = input.stats;
+    let mut h = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Evidence: {name}</title><style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}td,th{{padding:2px 8px;text-align:left}}</style></head><body><h1>Evidence pack: {name}</h1>",
+        name = xml(&c.name)
+    );
+    if let Some(g) = input.gate {
+        let _ = write!(h, "<h2>Gate: {}</h2><ul>", xml(&g.verdict));
+        for r in &g.reasons {
+            let _ = write!(h, "<li>{}</li>", xml(r));
+        }
+        h.push_str("</ul>");
+    }
+    let _ = write!(
+        h,
+        "<p>{} runs, pass rate {:.1} %, deadline-miss rate {:.3} %.</p>",
+        c.runs_total,
+        s.pass_rate * 100.0,
+        s.deadline_miss_rate * 100.0
+    );
+    let tags: Vec<(String, f64)> = s.pass_rate_by_tag.iter().map(|(t, r)| (t.clone(), r * 100.0)).collect();
+    h.push_str(&bars("Pass rate by tag", &tags, 100.0, " %"));
+    let lat: Vec<(String, f64)> = s.latency.iter().map(|(m, l)| (format!("{m} p99"), l.p99)).collect();
+    let max = lat.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    h.push_str(&bars("Latency by module (µs)", &lat, max, " µs"));
+    if let Some(cov) = input.coverage {
+        let _ = write!(
+            h,
+            "<h2>Coverage</h2><p>{} of {} ODD cells exercised ({:.1} %), {} passed, {} holes.</p>",
+            cov.exercised,
+            cov.declared,
+            cov.exercised_share * 100.0,
+            cov.passed,
+            cov.holes_total
+        );
+        if let Some(hm) = &cov.heatmap {
+            let _ = write!(
+                h,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\">",
+                140 + 90 * hm.x_bins.len(),
+                30 + 30 * hm.y_bins.len()
+            );
+            for (i, xb) in hm.x_bins.iter().enumerate() {
+                let _ = write!(h, "<text x=\"{}\" y=\"14\" font-size=\"11\">{}</text>", 140 + 90 * i, xml(xb));
+            }
+            for (j, (yb, row)) in hm.y_bins.iter().zip(&hm.cells).enumerate() {
+                let _ = write!(h, "<text x=\"0\" y=\"{}\" font-size=\"11\">{}</text>", 40 + 30 * j, xml(yb));
+                for (i, cell) in row.iter().enumerate() {
+                    let fill = cell.rate.map_or("#eeeeee".to_owned(), |r| {
+                        format!("rgb({},{},80)", (255.0 * (1.0 - r)) as u8, (200.0 * r) as u8)
+                    });
+                    let _ = write!(h, "<rect x=\"{}\" y=\"{}\" width=\"86\" height=\"26\" fill=\"{fill}\"/><text x=\"{}\" y=\"{}\" font-size=\"11\">{}/{}</text>", 140 + 90 * i, 22 + 30 * j, 144 + 90 * i, 40 + 30 * j, cell.passed, cell.runs);
+                }
+            }
+            h.push_str("</svg>");
+        }
+    }
+    if let Some(cmp) = input.comparison {
+        let _ = write!(
+            h,
+            "<h2>Against {}</h2><p>{} paired, {} regressions, {} fixes, {} still failing, {} new. Pass rate {:.1} % [{:.1}, {:.1}] vs {:.1} %; McNemar p = {:.4}{}.</p>",
+            xml(&cmp.baseline_name),
+            cmp.paired,
+            cmp.overall.regressions,
+            cmp.overall.fixes,
+            cmp.still_failing,
+            cmp.new_variants,
+            cmp.overall.candidate.rate * 100.0,
+            cmp.overall.candidate.low * 100.0,
+            cmp.overall.candidate.high * 100.0,
+            cmp.overall.baseline.rate * 100.0,
+            cmp.overall.p_value,
+            if cmp.overall.significant_regression { " (significant regression)" } else { "" }
+        );
+    }
+    h.push_str("<h2>Failures</h2><table><tr><th>scenario</th><th>variant</th><th>status</th><th>reason</th></tr>");
+    for r in input.runs.iter().filter(|r| crate::stats::is_finished(&r.status) && r.status != "passed") {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            xml(&r.scenario_id),
+            &r.variant_key,
+            xml(&r.status),
+            xml(r.reason.as_deref().unwrap_or(""))
+        );
+    }
+    h.push_str("</table><p>Every file of this pack is listed with its SHA-256 in manifest.sha256, signed by the farm in manifest.sig. Verify with <code>farm evidence verify PACK.zip --public-key KEY</code>.</p></body></html>\n");
+    h
+}
