@@ -199,12 +199,23 @@ pub async fn run(
         let items: Vec<(&Claim, &Outcome)> = finished.iter().map(|(c, o)| (*c, o)).collect();
         let written = queue::complete_batch(&store, &settings.id, &items, now_ms()).await?;
         for ((claim, outcome), written) in finished.iter().zip(written) {
-            let label = if written == Completion::Recorded { outcome.status.as_str() } else { "lease_lost" };
+            let label = match written {
+                Completion::Recorded => outcome.status.as_str(),
+                Completion::Confirming => "confirming",
+                Completion::Nondeterministic => "nondeterministic",
+                Completion::LeaseLost => "lease_lost",
+            };
             if let Some(m) = &metrics {
                 m.runs_completed.with_label_values(&[label]).inc();
             }
-            if written == Completion::LeaseLost {
-                tracing::warn!(run = %claim.run_id, "lease lost before the result was written; discarded");
+            match written {
+                Completion::LeaseLost => {
+                    tracing::warn!(run = %claim.run_id, "lease lost before the result was written; discarded")
+                }
+                Completion::Nondeterministic => {
+                    tracing::error!(run = %claim.run_id, "re-run gave another digest: nondeterminism")
+                }
+                _ => {}
             }
         }
     }

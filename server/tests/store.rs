@@ -70,7 +70,45 @@ on_both_databases!(
     release_returns_claims_without_counting_an_attempt,
     concurrent_workers_claim_every_run_exactly_once,
     an_interrupted_expansion_is_found_and_finished,
+    a_failure_counts_only_once_a_rerun_confirms_it,
 );
+
+async fn a_failure_counts_only_once_a_rerun_confirms_it(store: &Store) {
+    seeded(store, 3).await;
+    let first = queue::claim(store, "worker-a", 3, 0, 60_000).await.unwrap();
+    let fail = |digest: &str| Outcome {
+        status: "failed".into(),
+        digest: Some(digest.into()),
+        reason: Some("collision".into()),
+        result: "{}".into(),
+        trace: Some(vec![9]),
+    };
+    assert_eq!(queue::complete(store, "worker-a", &first[0], &fail("d0"), 1).await.unwrap(), Completion::Confirming);
+    assert_eq!(queue::complete(store, "worker-a", &first[1], &fail("d1"), 1).await.unwrap(), Completion::Confirming);
+    assert_eq!(
+        queue::complete(store, "worker-a", &first[2], &outcome("passed"), 1).await.unwrap(),
+        Completion::Recorded
+    );
+    assert_eq!(queue::run_state(store, &first[0].run_id).await.unwrap().unwrap().0, "queued");
+    // Worker A asks first, but the runs it failed go to it last; here they are all there is.
+    let b = queue::claim(store, "worker-b", 1, 2, 60_000).await.unwrap();
+    assert_eq!(b.len(), 1);
+    // Same digest: the failure is confirmed and final.
+    let confirmed = b.into_iter().next().unwrap();
+    let same = if confirmed.run_id == first[0].run_id { "d0" } else { "d1" };
+    assert_eq!(queue::complete(store, "worker-b", &confirmed, &fail(same), 3).await.unwrap(), Completion::Recorded);
+    assert_eq!(queue::run_state(store, &confirmed.run_id).await.unwrap().unwrap().0, "failed");
+    // Another digest on the re-run: nondeterminism, an error, never averaged into a verdict.
+    let other = queue::claim(store, "worker-b", 1, 4, 60_000).await.unwrap().remove(0);
+    let r = queue::complete(store, "worker-b", &other, &Outcome { status: "passed".into(), ..fail("zz") }, 5)
+        .await
+        .unwrap();
+    assert_eq!(r, Completion::Nondeterministic);
+    let run = server::store::runs::get(store, &other.run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, "error");
+    assert!(run.reason.unwrap().starts_with("nondeterminism: the re-run gave digest zz, the first run d"), "reason");
+    assert!(queue::claim(store, "worker-a", 5, 6, 60_000).await.unwrap().is_empty());
+}
 
 async fn posting_a_candidate_is_idempotent(store: &Store) {
     let (a, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), "id-a", 1).await.unwrap();

@@ -45,6 +45,11 @@ pub struct Outcome {
 pub enum Completion {
     /// The result is stored.
     Recorded,
+    /// A first failure: the run went back to the queue to be confirmed by a re-run (preferably on
+    /// another worker) before it counts.
+    Confirming,
+    /// The re-run's digest differs from the first run's: the run is `error` (nondeterminism).
+    Nondeterministic,
     /// This worker no longer holds the lease for this attempt: nothing was written.
     LeaseLost,
 }
@@ -84,7 +89,7 @@ pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i6
         Store::Postgres(pool) => {
             let sql = format!(
                 "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2 \
-                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY enqueued_at, ord LIMIT $3 FOR UPDATE SKIP LOCKED) {RETURNING}"
+                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY (avoid_worker IS NOT NULL AND avoid_worker = $1), enqueued_at, ord LIMIT $3 FOR UPDATE SKIP LOCKED) {RETURNING}"
             );
             let rows = sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(max).fetch_all(pool).await?;
             claims_from!(rows)
@@ -95,7 +100,7 @@ pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i6
             sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
             let sql = format!(
                 "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2 \
-                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY enqueued_at, ord LIMIT $3) {RETURNING}"
+                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY (avoid_worker IS NOT NULL AND avoid_worker = $1), enqueued_at, ord LIMIT $3) {RETURNING}"
             );
             match sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(max).fetch_all(&mut *conn).await {
                 Ok(rows) => {
@@ -142,34 +147,54 @@ pub async fn complete_batch(
     items: &[(&Claim, &Outcome)],
     now: i64,
 ) -> Result<Vec<Completion>, StoreError> {
-    let update = "UPDATE runs SET status = $1, digest = $2, reason = $3, result = $4, finished_at = $5, lease_owner = NULL, lease_expires_at = NULL \
-                  WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running'";
+    // One guarded statement decides, from the row's own columns, between: a first failure (back to
+    // the queue, digest kept, this worker avoided), a confirmed failure or any other result (final),
+    // and a re-run whose digest differs from the first (error: nondeterminism).
+    let update = "UPDATE runs SET \
+        status = CASE WHEN first_digest IS NOT NULL AND first_digest <> $2 THEN 'error' \
+                      WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN 'queued' ELSE $1 END, \
+        reason = CASE WHEN first_digest IS NOT NULL AND first_digest <> $2 \
+                      THEN 'nondeterminism: the re-run gave digest ' || $2 || ', the first run ' || first_digest || ' (a farm bug)' \
+                      WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $3 END, \
+        nondeterministic = (first_digest IS NOT NULL AND first_digest <> $2), \
+        result = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $4 END, \
+        digest = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE NULLIF($2, '') END, \
+        finished_at = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $5 END, \
+        avoid_worker = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN $7 ELSE avoid_worker END, \
+        first_digest = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN $2 ELSE first_digest END, \
+        lease_owner = NULL, lease_expires_at = NULL \
+        WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running' RETURNING status, nondeterministic";
     let trace =
         "INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         let mut done = Vec::with_capacity(items.len());
         for (claim, outcome) in items {
-            let written = sqlx::query(update)
+            let row = sqlx::query(update)
                 .bind(&outcome.status)
-                .bind(&outcome.digest)
+                .bind(outcome.digest.as_deref().unwrap_or(""))
                 .bind(&outcome.reason)
                 .bind(&outcome.result)
                 .bind(now)
                 .bind(&claim.run_id)
                 .bind(worker)
                 .bind(claim.attempt)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if written != 1 {
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
                 done.push(Completion::LeaseLost);
+                continue;
+            };
+            let status: String = row.try_get("status")?;
+            let nondeterministic: bool = row.try_get("nondeterministic")?;
+            if status == "queued" {
+                done.push(Completion::Confirming);
                 continue;
             }
             if let Some(body) = &outcome.trace {
                 sqlx::query(trace).bind(&claim.run_id).bind(body).execute(&mut *tx).await?;
             }
-            done.push(Completion::Recorded);
+            done.push(if nondeterministic { Completion::Nondeterministic } else { Completion::Recorded });
         }
         tx.commit().await?;
         Ok(done)
