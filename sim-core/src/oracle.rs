@@ -281,6 +281,18 @@ fn at_most(c: &Criterion<f64>, what: &str, unit: &str, value: f64, threshold: f6
     outcome(c, passed, Some(value), Some(threshold), format!("{what} {value:.2} {unit} {rel} {threshold} {unit}"))
 }
 
+fn at_least(c: &Criterion<f64>, what: &str, unit: &str, e: &Extreme, threshold: f64) -> CriterionOutcome {
+    let passed = e.value >= threshold;
+    let rel = if passed { ">=" } else { "<" };
+    outcome(
+        c,
+        passed,
+        Some(e.value),
+        Some(threshold),
+        format!("{what} {:.2} {unit} {rel} {threshold} {unit}{}", e.value, with(e)),
+    )
+}
+
 fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
     match c {
         Criterion::NoCollision { .. } => match m.collisions.first() {
@@ -295,17 +307,7 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
         },
         Criterion::MinTtc { threshold, .. } => match &m.min_ttc {
             None => outcome(c, true, None, Some(*threshold), "never on a collision course".into()),
-            Some(e) => {
-                let passed = e.value >= *threshold;
-                let rel = if passed { ">=" } else { "<" };
-                outcome(
-                    c,
-                    passed,
-                    Some(e.value),
-                    Some(*threshold),
-                    format!("min TTC {:.2} s {rel} {threshold} s{}", e.value, with(e)),
-                )
-            }
+            Some(e) => at_least(c, "min TTC", "s", e, *threshold),
         },
         Criterion::MinDistance { to, threshold, .. } => {
             let e = match to {
@@ -315,17 +317,7 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
             let what = to.map_or("any actor".to_owned(), |k| format!("a {}", kind_name(k)));
             match e {
                 None => outcome(c, true, None, Some(*threshold), format!("no {what} in the scene")),
-                Some(e) => {
-                    let passed = e.value >= *threshold;
-                    let rel = if passed { ">=" } else { "<" };
-                    outcome(
-                        c,
-                        passed,
-                        Some(e.value),
-                        Some(*threshold),
-                        format!("min distance to {what} {:.2} m {rel} {threshold} m{}", e.value, with(e)),
-                    )
-                }
+                Some(e) => at_least(c, &format!("min distance to {what}"), "m", e, *threshold),
             }
         }
         Criterion::ReachGoal { within, .. } => match m.time_to_goal {
