@@ -214,7 +214,7 @@ pub struct ControlConfig {
     pub min_lookahead: f64,
     /// Proportional gain of the speed loop, 1/s. Default 1.2.
     pub speed_gain: f64,
-    /// Largest change of acceleration per second (jerk limit), m/s³. Default 8.0.
+    /// Largest change of acceleration per second (jerk limit), m/s³. Default 7.0.
     pub jerk_limit: f64,
     /// Largest steering rate, degrees per second. Default 40.0.
     pub steer_rate_limit: f64,
@@ -229,7 +229,7 @@ impl Default for ControlConfig {
             lookahead_time: 0.8,
             min_lookahead: 4.0,
             speed_gain: 1.2,
-            jerk_limit: 8.0,
+            jerk_limit: 7.0,
             steer_rate_limit: 40.0,
             stanley_gain: 1.5,
         }

@@ -59,6 +59,8 @@ const MIN_EXTENT: f64 = 0.3;
 const BREAKPOINT_INCIDENCE: f64 = 0.15;
 /// Rays between exact evaluations of the ray direction.
 const RAY_ANCHOR: usize = 32;
+/// Lidar returns closer than this to a mapped obstacle belong to it, metres.
+const MAP_TOLERANCE: f64 = 0.3;
 /// Rays that may be missing inside one cluster (dropout bridging).
 const MAX_RAY_GAP: usize = 3;
 
@@ -132,7 +134,11 @@ impl Perception {
         self.obstacles.clear();
         self.lidar_boxes.clear();
         if let Some(scan) = lidar {
-            self.cluster(ego, scan);
+            let map = match roi {
+                Roi::Area(area, _) => &area.obstacles[..],
+                _ => &[],
+            };
+            self.cluster(ego, scan, map);
         }
         let use_detections = self.config.fuse_detections || lidar.is_none();
         let dets = if use_detections { detections.unwrap_or(&[]) } else { &[] };
@@ -141,7 +147,7 @@ impl Perception {
         &self.obstacles
     }
 
-    fn cluster(&mut self, ego: &EgoEstimate, scan: &LidarScan) {
+    fn cluster(&mut self, ego: &EgoEstimate, scan: &LidarScan, map: &[OrientedBox]) {
         self.points.clear();
         self.clusters.clear();
         if !(scan.angle_min.is_finite() && scan.angle_increment.is_finite() && scan.max_range.is_finite()) {
@@ -162,7 +168,13 @@ impl Perception {
             if !(r.is_finite() && r > 0.05 && r < scan.max_range * 0.999) {
                 continue;
             }
-            self.points.push((ego.x + r * dc, ego.y + r * ds, i));
+            let (x, y) = (ego.x + r * dc, ego.y + r * ds);
+            // Returns from mapped static structure (racks, walls) are the map, not obstacles: a
+            // person standing next to a rack must not merge with it into one box across the aisle.
+            if map.iter().any(|b| crate::geometry::point_box_distance(b, x, y) < MAP_TOLERANCE) {
+                continue;
+            }
+            self.points.push((x, y, i));
         }
         // Adaptive breakpoint: far or grazing surfaces space their returns wider than near ones, so
         // the gate grows with range (a surface seen at down to BREAKPOINT_INCIDENCE stays whole).

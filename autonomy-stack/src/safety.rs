@@ -24,12 +24,18 @@ const DROPOUT_WINDOW: usize = 5;
 const DROPOUT_MIN_EXPECTED: u32 = 20;
 /// Largest run of rays (plus one) without return between two returns that counts as holes.
 const HOLE_SPAN: usize = 5;
+/// Dropout rate at or above which the lidar counts as lost rather than degraded.
+const LIDAR_LOST: f64 = 0.9;
+/// A scan with fewer than 1/this of the previous scan's returns is a blank-out.
+const BLANK_FRACTION: u32 = 5;
 /// Ticks over which achieved braking is compared with commanded braking.
 const FRICTION_WINDOW: usize = 10;
 /// AEB releases once every TTC is above this multiple of the threshold.
 const AEB_RELEASE: f64 = 1.5;
 /// AEB engages only above this speed, m/s.
 const AEB_MIN_SPEED: f64 = 0.1;
+/// Below this speed the yaw rate is divided by it, not by the speed, for the corridor's curvature.
+const AEB_CURVATURE_SPEED: f64 = 0.5;
 /// Objects farther ahead than this are ignored by AEB, metres.
 const AEB_RANGE: f64 = 120.0;
 /// Longitudinal margin of predictive braking, metres.
@@ -87,7 +93,7 @@ pub struct SafetyMonitor {
     speed_limit: Option<f64>,
     ego_s: f64,
     // Input health.
-    previous_scan: Vec<bool>,
+    reference_returns: u32,
     dropout_counts: [(u32, u32); DROPOUT_WINDOW],
     dropout_next: usize,
     last_lidar: Option<f64>,
@@ -119,7 +125,7 @@ impl SafetyMonitor {
             area: mission.area.as_ref().map(|a| (a.min_x, a.min_y, a.max_x, a.max_y)),
             speed_limit: mission.road.map(|r| r.speed_limit).or(mission.area.as_ref().map(|a| a.speed_limit)),
             ego_s: 0.0,
-            previous_scan: Vec::new(),
+            reference_returns: 0,
             dropout_counts: [(0, 0); DROPOUT_WINDOW],
             dropout_next: 0,
             last_lidar: None,
@@ -186,13 +192,19 @@ impl SafetyMonitor {
         if ego_plausible(&frame.ego) && time.is_finite() {
             self.previous_ego = Some((time, frame.ego));
         }
+        // Partial lidar dropout while the detector still reports leaves redundant perception: it
+        // slows the ego (degraded mode) but does not by itself call for a minimal-risk stop.
+        let mut lidar_lost = false;
         if let Some(scan) = &frame.lidar {
             self.last_lidar = Some(time);
-            if self.dropout_rate(scan) > cfg.dropout_threshold {
+            let rate = self.dropout_rate(scan);
+            if rate > cfg.dropout_threshold {
                 faults[index(Reason::LidarDropout)] = true;
+                lidar_lost = rate >= LIDAR_LOST;
             }
         } else if self.last_lidar.is_some_and(|t| time - t > cfg.detector_silence) {
             faults[index(Reason::LidarDropout)] = true;
+            lidar_lost = true;
         }
         if frame.detections.is_some() {
             self.last_detections = Some(time);
@@ -217,9 +229,12 @@ impl SafetyMonitor {
 
         // --- Degraded mode and minimal-risk manoeuvre.
         let unhealthy = faults.iter().any(|f| *f);
+        let severe = faults.iter().enumerate().any(|(i, f)| *f && i != index(Reason::LidarDropout)) || lidar_lost;
         if unhealthy {
             self.last_unhealthy = Some(time);
-            self.unhealthy_since.get_or_insert(time);
+            if severe {
+                self.unhealthy_since.get_or_insert(time);
+            }
         } else if self.last_unhealthy.is_some_and(|t| time - t >= cfg.recovery_time) {
             self.last_unhealthy = None;
             self.unhealthy_since = None;
@@ -323,44 +338,39 @@ impl SafetyMonitor {
         SafetyOutput { command: cmd, mode, events, min_ttc }
     }
 
-    /// Dropout rate pooled over the last few scans: the larger of the fraction of rays that returned
-    /// in the previous scan and return nothing now, and the fraction of holes inside surfaces. Rays
-    /// into open sky count for neither.
+    /// Dropout rate pooled over the last few scans: the fraction of holes inside surfaces (rays
+    /// without a return between returning rays a few rays away on both sides), or, when a scan
+    /// goes (nearly) blank compared with the last scan that did not, the fraction of returns lost. Rays into open
+    /// sky count for neither, and neither do returns lost at the edge of an object that moved out
+    /// of a ray (a pedestrian passed on an open road leaves sky behind it, not a fault).
     fn dropout_rate(&mut self, scan: &LidarScan) -> f64 {
-        let (mut expected, mut missing) = (0u32, 0u32);
-        if self.previous_scan.len() == scan.ranges.len() {
-            for (was, r) in self.previous_scan.iter().zip(&scan.ranges) {
-                if *was {
-                    expected += 1;
-                    if r.is_none() {
-                        missing += 1;
-                    }
-                }
-            }
-        }
-        self.previous_scan.clear();
-        self.previous_scan.extend(scan.ranges.iter().map(|r| r.is_some_and(|r| r.is_finite())));
-        // Holes: rays without a return between returning rays a few rays away on both sides, i.e.
-        // inside a surface (catches dropout the history cannot, such as a fixed pattern).
+        let previous_returns = self.reference_returns;
         let (mut holes, mut returns) = (0u32, 0u32);
-        let mut last_return: Option<usize> = None;
+        let mut last_return: Option<(usize, f64)> = None;
         let mut pending = 0u32;
-        for (i, hit) in self.previous_scan.iter().enumerate() {
-            if *hit {
+        for (i, r) in scan.ranges.iter().enumerate() {
+            if let Some(r) = r.filter(|r| r.is_finite()) {
                 returns += 1;
-                if last_return.is_some_and(|j| i - j <= HOLE_SPAN) {
+                // Only a gap inside one surface (both ends at a similar range) is a hole; the gap
+                // between two objects at different ranges is open sky.
+                if last_return.is_some_and(|(j, rj)| i - j <= HOLE_SPAN && libm::fabs(r - rj) < 0.5 + 0.1 * r.min(rj)) {
                     holes += pending;
                 }
                 pending = 0;
-                last_return = Some(i);
+                last_return = Some((i, r));
             } else {
                 pending += 1;
             }
         }
-        let history = if expected > 0 { f64::from(missing) / f64::from(expected) } else { 0.0 };
         let surface = returns + holes;
-        let gaps = if surface > 0 { f64::from(holes) / f64::from(surface) } else { 0.0 };
-        let counts = if gaps > history { (holes, surface) } else { (missing, expected) };
+        // A blank-out: most of a well-populated scan vanished at once.
+        let blank = previous_returns >= DROPOUT_MIN_EXPECTED && returns * BLANK_FRACTION < previous_returns;
+        let counts = if blank {
+            (previous_returns - returns, previous_returns)
+        } else {
+            self.reference_returns = returns;
+            (holes, surface)
+        };
         if counts.1 > 0 {
             self.dropout_counts[self.dropout_next] = counts;
             self.dropout_next = (self.dropout_next + 1) % DROPOUT_WINDOW;
@@ -465,7 +475,11 @@ fn inside_interval(p: f64, r: f64, h: f64) -> Option<(f64, f64)> {
 /// confirmed track, in the corridor along the ego's current arc (curvature from the yaw rate).
 pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, input: &SafetyInput<'_>) -> f64 {
     let v = ego.speed.max(0.0);
-    let curvature = (ego.yaw_rate / v.max(1.0)).clamp(-0.2, 0.2);
+    // The arc the ego is actually turning on, up to what its steering allows (a robot turns far
+    // tighter than a car: clamping to a car's curvature sends the corridor into the rack it is
+    // turning away from).
+    let max_curvature = (libm::tan(vehicle.max_steer) / vehicle.wheelbase.max(0.1)).clamp(0.2, 2.0);
+    let curvature = (ego.yaw_rate / v.max(AEB_CURVATURE_SPEED)).clamp(-max_curvature, max_curvature);
     let frame = ArcFrame { x: ego.x, y: ego.y, heading: ego.heading, curvature };
     let confirmed = |id: u64| input.tracks.binary_search_by_key(&id, |t| t.id).ok().map(|i| &input.tracks[i]);
     let tracks = input.tracks.iter().filter(|t| t.confirmed).map(|t| {

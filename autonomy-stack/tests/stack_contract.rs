@@ -180,6 +180,11 @@ fn scan(ranges: usize, dropped: impl Fn(usize) -> bool) -> LidarScan {
 }
 
 fn dropout_run(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64) -> Vec<StackOutput> {
+    dropout_run_with(config, bad, ticks, 3)
+}
+
+/// `lost` of every 5 rays return nothing during `bad`.
+fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, lost: usize) -> Vec<StackOutput> {
     let mut m = mission(1);
     m.road = Some(RoadMap { lanes: 1, lane_width: 3.5, length: 2000.0, curvature: 0.0, speed_limit: 16.0 });
     let mut stack = Stack::new(config, m).unwrap();
@@ -187,7 +192,7 @@ fn dropout_run(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64) -> Ve
     let (mut x, mut speed) = (0.0, 10.0);
     (0..ticks)
         .map(|k| {
-            let lidar = scan(360, |i| bad.contains(&k) && i % 5 < 3);
+            let lidar = scan(360, |i| bad.contains(&k) && i % 5 < lost);
             let f = SensorFrame {
                 tick: k,
                 time: k as f64 * 0.05,
@@ -229,7 +234,12 @@ fn degraded_mode_engages_under_dropout_and_releases_after_recovery() {
 fn persistent_degradation_ends_in_a_minimal_risk_stop() {
     let mut config = StackConfig::default();
     config.safety.mrm_after = 2.0;
+    // Partial dropout with the detector still reporting: degraded (slow), but no stop.
     let run = dropout_run(config.clone(), 20..400, 200);
+    assert!(run[30..].iter().all(|o| o.telemetry.mode == Mode::Degraded));
+    assert!(!run.iter().any(|o| o.telemetry.events.iter().any(|e| e.reason == Reason::MinimalRiskManoeuvre)));
+    // The lidar lost altogether: the stop begins mrm_after later.
+    let run = dropout_run_with(config.clone(), 20..400, 200, 5);
     let mrm =
         run.iter().position(|o| o.telemetry.events.iter().any(|e| e.reason == Reason::MinimalRiskManoeuvre)).unwrap();
     // Degraded from about tick 21; the stop begins mrm_after (40 ticks) later.

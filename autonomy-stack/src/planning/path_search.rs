@@ -14,6 +14,25 @@ use std::collections::BinaryHeap;
 const DEFAULT_SPEED_LIMIT: f64 = 5.0;
 /// Margin around the mission's points when there is no area map, metres.
 const FREE_MARGIN: f64 = 30.0;
+/// A roomier path is preferred unless longer than this multiple of the tightest path (plus slack).
+const DETOUR_FACTOR: f64 = 1.5;
+/// How far beyond the goal its virtual wall stands, metres.
+const GOAL_WALL_BEYOND: f64 = 0.2;
+/// Deceleration of the arrival profile at the goal, m/s².
+const ARRIVAL_DECEL: f64 = 0.6;
+/// Slowest approach speed before the goal is reached, m/s.
+const ARRIVAL_CREEP: f64 = 0.1;
+/// Gain of the arrival speed tracking, 1/s.
+const ARRIVAL_GAIN: f64 = 1.5;
+/// Radius around the goal within which only the tightest inflation applies, metres.
+const GOAL_ZONE: f64 = 2.5;
+/// Metres of detour always accepted for a roomier path.
+const DETOUR_SLACK: f64 = 0.5;
+
+/// Length of a polyline, metres.
+fn path_length(path: &[(f64, f64)]) -> f64 {
+    path.windows(2).map(|w| crate::geometry::norm(w[1].0 - w[0].0, w[1].1 - w[0].1)).sum()
+}
 /// Largest number of grid cells (the resolution coarsens beyond it).
 const MAX_CELLS: f64 = 160_000.0;
 /// Distance at which an intermediate route waypoint counts as passed, metres.
@@ -54,6 +73,12 @@ impl Grid {
 
     /// Marks every cell whose centre lies within `inflate` of the box.
     pub fn rasterise(&mut self, b: &OrientedBox, inflate: f64) {
+        self.rasterise_near(b, inflate, None);
+    }
+
+    /// Like [`Grid::rasterise`], but within `zone.1` metres of the point `zone.0` only `zone.2` of
+    /// inflation applies (the final approach into a tight bay).
+    pub fn rasterise_near(&mut self, b: &OrientedBox, inflate: f64, zone: Option<((f64, f64), f64, f64)>) {
         let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate;
         let lo = self.cell(b.x - r, b.y - r);
         let hi = self.cell(b.x + r, b.y + r);
@@ -61,6 +86,11 @@ impl Grid {
             for cx in (lo % self.nx)..=(hi % self.nx) {
                 let i = cy * self.nx + cx;
                 let (x, y) = self.centre(i);
+                let near = zone.is_some_and(|((zx, zy), radius, _)| crate::geometry::norm(x - zx, y - zy) < radius);
+                let inflate = match zone {
+                    Some((_, _, tight)) if near => tight,
+                    _ => inflate,
+                };
                 if point_box_distance(b, x, y) <= inflate {
                     self.blocked[i] = true;
                 }
@@ -333,13 +363,23 @@ impl AreaPlanner {
 
         self.constraints.clear();
         if final_leg {
+            // The wall sits a little beyond the goal: the IDM's firm-stop slack then ends on it.
             self.constraints.push(Constraint {
-                rear: path_length + hl,
+                rear: path_length + hl + GOAL_WALL_BEYOND,
                 speed: 0.0,
                 min_gap: 0.0,
                 track: None,
                 crossing: false,
             });
+        }
+        let mut arriving = false;
+        if final_leg {
+            // Arrive on a gentle kinematic profile, creeping the last centimetres so the robot
+            // stops on the goal rather than a stand-off short of it.
+            let b_stop = ARRIVAL_DECEL.min(0.5 * cfg.idm_decel);
+            let v_arrive = libm::sqrt(2.0 * b_stop * path_length).max(ARRIVAL_CREEP.min(v_des));
+            arriving = v_arrive < v_des;
+            v_des = v_des.min(v_arrive);
         }
         for t in input.tracks.iter().filter(|t| t.confirmed && !t.is_static()) {
             let (tx, ty) = t.position();
@@ -359,7 +399,15 @@ impl AreaPlanner {
                 }
             }
         }
-        let accel = constrained_accel(cfg, v, v_des, hl, 0.0, &self.constraints);
+        let mut accel = constrained_accel(cfg, v, v_des, hl, 0.0, &self.constraints);
+        if arriving {
+            // Track the arrival profile (the free-road IDM term alone brakes late for it).
+            accel = accel.min(ARRIVAL_GAIN * (v_des - v)).max(-cfg.idm_decel);
+        }
+        if final_leg && path_length < GOAL_ZONE && self.constraints.len() == 1 {
+            // The final approach with nothing moving near: arriving is always gentle.
+            accel = accel.max(-ARRIVAL_DECEL.max(0.35 * cfg.idm_decel));
+        }
         Plan {
             path: ahead,
             accel,
@@ -381,18 +429,45 @@ impl AreaPlanner {
         });
         let hw = 0.5 * input.vehicle.width;
         let margin = input.config.lateral_margin;
-        // Prefer a comfortable berth; accept a tighter one when that is the only way through.
-        for inflation in [hw + 2.0 * margin, hw + margin, hw + 0.05] {
+        // Prefer a comfortable berth; accept a tighter one when that is the only way through, or
+        // when the comfortable way is a long detour (around a rack instead of past a person in the
+        // aisle).
+        let mut tight: Option<Vec<(f64, f64)>> = None;
+        let tightest = hw + 0.05;
+        for inflation in [tightest, hw + 2.0 * margin, hw + margin] {
             let mut grid = Grid::new(min_x, min_y, max_x, max_y, input.config.grid_resolution);
+            // Near the goal only the tightest berth applies, so a bay between rails stays open.
+            let zone = Some((goal, GOAL_ZONE, tightest));
             for b in self.map_obstacles.iter().chain(self.statics.iter()) {
-                grid.rasterise(b, inflation);
+                grid.rasterise_near(b, inflation, zone);
             }
-            if let Some(path) = grid.search(start, goal) {
-                self.path = path;
-                return;
+            let Some(path) = grid.search(start, goal) else {
+                if tight.is_none() {
+                    // Not even the tightest berth leads through.
+                    self.path.clear();
+                    return;
+                }
+                continue;
+            };
+            match &tight {
+                None => tight = Some(path),
+                Some(t) => {
+                    // Only a path that still ends where the tight one does (a roomier grid may
+                    // have blocked the goal itself, e.g. a charging bay between rails).
+                    let same_end = match (path.last(), t.last()) {
+                        (Some(a), Some(b)) => {
+                            crate::geometry::norm(a.0 - b.0, a.1 - b.1) < input.config.grid_resolution
+                        }
+                        _ => false,
+                    };
+                    if same_end && path_length(&path) <= DETOUR_FACTOR * path_length(t) + DETOUR_SLACK {
+                        self.path = path;
+                        return;
+                    }
+                }
             }
         }
-        self.path.clear();
+        self.path = tight.unwrap_or_default();
     }
 
     fn path_blocked(&self, ex: f64, ey: f64, clearance: f64) -> bool {

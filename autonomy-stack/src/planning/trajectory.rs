@@ -431,8 +431,12 @@ struct Ctx {
 /// The virtual wall that stops the ego at its goal (or at the end of the road).
 fn goal_wall(road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, hl: f64) -> Option<Constraint> {
     let goal_s = match input.goal {
-        // Drive through the goal, then stop a little beyond it.
-        MissionGoal::RoadDistance { s } => Some(s + hl.max(5.0)),
+        // Drive through the goal at cruise speed, then stop beyond it with comfortable braking (a
+        // distance goal on a road is a point to pass, not a place to park).
+        MissionGoal::RoadDistance { s } => {
+            let cruise = input.config.speed_limit_factor * road.map.speed_limit;
+            Some(s + hl.max(5.0) + cruise * cruise / (2.0 * input.config.idm_decel))
+        }
         MissionGoal::Point { x, y, .. } => Some(road.frame.to_frame(x, y, s0).0 + hl),
         MissionGoal::Region { min_x, min_y, max_x, max_y } => {
             Some(road.frame.to_frame(0.5 * (min_x + max_x), 0.5 * (min_y + max_y), s0).0 + hl)
