@@ -1,0 +1,49 @@
+//! The catalog tells a good stack from a weak one: named variants that the default configuration
+//! passes and `catalog/stacks/weak.yaml` (no AEB, no predictive braking, shorter horizon, slower
+//! reaction) fails for the right reason — a collision or a TTC breach.
+
+use std::path::PathBuf;
+
+use autonomy_stack::{FrozenClock, StackConfig};
+use sim_core::Verdict;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// (scenario id, variant index) pairs; the reasons are what a safety engineer expects to see.
+const DISCRIMINATING: &[(&str, usize)] = &[
+    ("highway.cut_in.slow_merger", 2),                   // collision with the cutter
+    ("highway.traffic_jam.approach", 0),                 // rear-ends the tail of the jam
+    ("highway.truck.lane_change_into_ego", 0),           // TTC 0.32 s with the truck
+    ("urban.pedestrian.child_runout", 1),                // hits the child
+    ("urban.crossing_vehicle.side_street", 4),           // hits the crossing car
+    ("urban.bus.pull_out", 2),                           // hits the bus
+    ("urban.pedestrian.occluded_by_parked_vehicle", 12), // hits the pedestrian
+    ("degraded.combo.fog_wet_stalled_vehicle", 6),       // TTC breach in fog on a wet road
+    ("warehouse.forklift.crossing_main_aisle", 0),       // hits the forklift
+];
+
+#[test]
+fn the_weak_stack_fails_named_scenarios_for_the_right_reason() {
+    let sources = server::sources::read_sources(&[root().join("catalog")], None);
+    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, sources.odd.as_ref());
+    assert!(!catalog.has_errors());
+    let weak = server::stack_config::load(&root().join("catalog/stacks/weak.yaml")).unwrap();
+    let default = server::stack_config::load(&root().join("catalog/stacks/default.yaml")).unwrap();
+    assert_eq!(default, StackConfig::default(), "default.yaml restates the defaults");
+    assert!(DISCRIMINATING.len() >= 5);
+    for (id, index) in DISCRIMINATING {
+        let s = catalog.scenarios.iter().find(|s| s.id() == *id).unwrap_or_else(|| panic!("no scenario {id}"));
+        let v = &s.variants()[*index];
+        let good = sim_core::run_variant(v, &default, &mut FrozenClock);
+        assert_eq!(good.verdict, Verdict::Passed, "{id}#{index} with the default stack: {:?}", good.reason);
+        let bad = sim_core::run_variant(v, &weak, &mut FrozenClock);
+        assert_eq!(bad.verdict, Verdict::Failed, "{id}#{index} with the weak stack");
+        let reason = bad.reason.unwrap_or_default();
+        assert!(
+            reason.starts_with("no_collision: collision with") || reason.starts_with("min_ttc: min TTC"),
+            "{id}#{index}: {reason}"
+        );
+    }
+}
