@@ -215,74 +215,6 @@ pub fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String
     svg
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key() -> SigningKey {
-        SigningKey::from_bytes(&[7; 32])
-    }
-
-    fn pack() -> Vec<u8> {
-        let files: BTreeMap<String, Vec<u8>> = [
-            ("summary.json".to_owned(), b"{\"verdict\":\"pass\"}".to_vec()),
-            ("failures/a.json".to_owned(), b"{}".to_vec()),
-        ]
-        .into();
-        seal(files, &key()).unwrap()
-    }
-
-    #[test]
-    fn a_sealed_pack_verifies_and_is_byte_identical_when_rebuilt() {
-        let (a, b) = (pack(), pack());
-        assert_eq!(a, b);
-        let v = verify(&a, &key().verifying_key()).unwrap();
-        assert_eq!(v.files, 2);
-        assert!(String::from_utf8_lossy(&v.contents["manifest.sha256"]).contains("  failures/a.json\n"));
-    }
-
-    #[test]
-    fn no_flipped_byte_goes_unnoticed_and_another_key_fails() {
-        let good = pack();
-        let original = verify(&good, &key().verifying_key()).unwrap().contents;
-        let mut caught = 0;
-        for i in 0..good.len() {
-            let mut bad = good.clone();
-            bad[i] ^= 0x01;
-            match verify(&bad, &key().verifying_key()) {
-                // A flip in zip bookkeeping (a timestamp, an attribute) may leave every file intact;
-                // what must never happen is a changed file that still verifies.
-                Ok(v) => assert_eq!(v.contents, original, "byte {i} changed a file without failing verification"),
-                Err(_) => caught += 1,
-            }
-        }
-        assert!(caught > good.len() / 2, "{caught} of {} flips caught", good.len());
-        // Tampering with a file and re-zipping it with the original manifest and signature fails.
-        let mut files = original.clone();
-        files.insert("summary.json".into(), b"{\"verdict\":\"fail\"}".to_vec());
-        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        for (name, body) in &files {
-            zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
-            zip.write_all(body).unwrap();
-        }
-        let forged = zip.finish().unwrap().into_inner();
-        let e = verify(&forged, &key().verifying_key()).unwrap_err().to_string();
-        assert!(e.contains("`summary.json` does not match its hash"), "{e}");
-        let other = SigningKey::from_bytes(&[8; 32]);
-        let e = verify(&good, &other.verifying_key()).unwrap_err().to_string();
-        assert!(e.contains("signature does not match"), "{e}");
-    }
-
-    #[test]
-    fn packs_with_escaping_paths_are_rejected() {
-        for evil in ["../etc/passwd", "/abs/file", "a/../../b"] {
-            let files: BTreeMap<String, Vec<u8>> = [(evil.to_owned(), b"x".to_vec())].into();
-            let e = verify(&seal(files, &key()).unwrap(), &key().verifying_key()).unwrap_err().to_string();
-            assert!(e.contains("unsafe path"), "{evil}: {e}");
-        }
-    }
-}
-
 /// Everything a candidate's pack is made of.
 pub struct PackInput<'a> {
     /// The candidate.
@@ -484,4 +416,72 @@ fn report_html(input: &PackInput<'_>) -> String {
     }
     h.push_str("</table><p>Every file of this pack is listed with its SHA-256 in manifest.sha256, signed by the farm in manifest.sig. Verify with <code>farm evidence verify PACK.zip --public-key KEY</code>.</p></body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn pack() -> Vec<u8> {
+        let files: BTreeMap<String, Vec<u8>> = [
+            ("summary.json".to_owned(), b"{\"verdict\":\"pass\"}".to_vec()),
+            ("failures/a.json".to_owned(), b"{}".to_vec()),
+        ]
+        .into();
+        seal(files, &key()).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_pack_verifies_and_is_byte_identical_when_rebuilt() {
+        let (a, b) = (pack(), pack());
+        assert_eq!(a, b);
+        let v = verify(&a, &key().verifying_key()).unwrap();
+        assert_eq!(v.files, 2);
+        assert!(String::from_utf8_lossy(&v.contents["manifest.sha256"]).contains("  failures/a.json\n"));
+    }
+
+    #[test]
+    fn no_flipped_byte_goes_unnoticed_and_another_key_fails() {
+        let good = pack();
+        let original = verify(&good, &key().verifying_key()).unwrap().contents;
+        let mut caught = 0;
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            match verify(&bad, &key().verifying_key()) {
+                // A flip in zip bookkeeping (a timestamp, an attribute) may leave every file intact;
+                // what must never happen is a changed file that still verifies.
+                Ok(v) => assert_eq!(v.contents, original, "byte {i} changed a file without failing verification"),
+                Err(_) => caught += 1,
+            }
+        }
+        assert!(caught > good.len() / 2, "{caught} of {} flips caught", good.len());
+        // Tampering with a file and re-zipping it with the original manifest and signature fails.
+        let mut files = original.clone();
+        files.insert("summary.json".into(), b"{\"verdict\":\"fail\"}".to_vec());
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, body) in &files {
+            zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(body).unwrap();
+        }
+        let forged = zip.finish().unwrap().into_inner();
+        let e = verify(&forged, &key().verifying_key()).unwrap_err().to_string();
+        assert!(e.contains("`summary.json` does not match its hash"), "{e}");
+        let other = SigningKey::from_bytes(&[8; 32]);
+        let e = verify(&good, &other.verifying_key()).unwrap_err().to_string();
+        assert!(e.contains("signature does not match"), "{e}");
+    }
+
+    #[test]
+    fn packs_with_escaping_paths_are_rejected() {
+        for evil in ["../etc/passwd", "/abs/file", "a/../../b"] {
+            let files: BTreeMap<String, Vec<u8>> = [(evil.to_owned(), b"x".to_vec())].into();
+            let e = verify(&seal(files, &key()).unwrap(), &key().verifying_key()).unwrap_err().to_string();
+            assert!(e.contains("unsafe path"), "{evil}: {e}");
+        }
+    }
 }

@@ -67,17 +67,22 @@ pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
         if trusted { "" } else { " (signed by the key the pack names: pass --public-key to check its origin)" }
     );
     if resimulate > 0 {
-        let provenance: serde_json::Value = serde_json::from_slice(&verified.contents["provenance.json"])?;
+        let provenance: serde_json::Value = serde_json::from_slice(
+            verified.contents.get("provenance.json").ok_or_else(|| anyhow!("the pack has no provenance.json"))?,
+        )?;
         let config: autonomy_stack::StackConfig = serde_json::from_value(provenance["stack_config"].clone())
             .context("stack configuration in provenance.json")?;
-        let csv = String::from_utf8_lossy(&verified.contents["runs.csv"]).to_string();
+        let csv = String::from_utf8_lossy(
+            verified.contents.get("runs.csv").ok_or_else(|| anyhow!("the pack has no runs.csv"))?,
+        )
+        .to_string();
         let rows: Vec<Vec<&str>> = csv
             .lines()
             .skip(1)
             .map(|l| l.splitn(6, ',').collect())
             .filter(|r: &Vec<&str>| r.len() == 6 && !r[4].is_empty())
             .collect();
-        let step = (rows.len() / resimulate).max(1);
+        let step = rows.len().checked_div(resimulate).unwrap_or(1).max(1);
         let mut checked = 0;
         for row in rows.iter().step_by(step).take(resimulate) {
             let (key, digest) = (row[0], row[4]);
