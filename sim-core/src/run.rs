@@ -9,8 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde::Serialize;
 
 use autonomy_stack::{
-    AreaMap, Clock, ControlCommand, Mission, MissionGoal, Mode, Module, OrientedBox, RoadMap, SensorFrame, Stack,
-    StackConfig, StackOutput, VehicleParams,
+    AreaMap, Clock, ControlCommand, Mission, MissionGoal, Mode, OrientedBox, RoadMap, SensorFrame, Stack, StackConfig,
+    StackOutput, VehicleParams,
 };
 use scenario_dsl::model::{Criterion, Goal, StartPose};
 use scenario_dsl::Variant;
@@ -305,17 +305,9 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                   digest: Digester,
                   trace: Trace,
                   latencies: &Latencies,
-                  split: TickSplit| RunResult {
-        verdict,
-        reason,
-        criteria: if verdict == Verdict::Error { Vec::new() } else { observer.judge(&s.criteria) },
-        metrics: observer.metrics().clone(),
-        latency: latencies.summary(),
-        sim_s: ticks as f64 * DT,
-        ticks,
-        digest: digest.finish(),
-        split,
-        trace,
+                  split: TickSplit| {
+        let criteria = if verdict == Verdict::Error { Vec::new() } else { observer.judge(&s.criteria) };
+        assemble(verdict, reason, criteria, observer, ticks, digest, trace, latencies, split)
     };
 
     let mut stack = match make(&mission) {
@@ -464,10 +456,25 @@ fn conclude(
         ),
         None => (Verdict::Passed, None),
     };
+    assemble(verdict, reason, outcomes, &observer, ticks, digest, trace, latencies, split)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    verdict: Verdict,
+    reason: Option<String>,
+    criteria: Vec<CriterionOutcome>,
+    observer: &Observer,
+    ticks: u64,
+    digest: Digester,
+    trace: Trace,
+    latencies: &Latencies,
+    split: TickSplit,
+) -> RunResult {
     RunResult {
         verdict,
         reason,
-        criteria: outcomes,
+        criteria,
         metrics: observer.metrics().clone(),
         latency: latencies.summary(),
         sim_s: ticks as f64 * DT,
@@ -476,9 +483,4 @@ fn conclude(
         split,
         trace,
     }
-}
-
-/// All module names, for reports.
-pub fn module_names() -> Vec<&'static str> {
-    Module::ALL.iter().map(|m| crate::latency::module_name(*m)).collect()
 }

@@ -234,7 +234,8 @@ pub async fn detail(State(state): State<Shared>, Path(id): Path<String>) -> Resu
 
 const STATUSES: &[&str] = &["queued", "running", "passed", "failed", "error", "timeout"];
 
-fn summary(r: RunRow) -> RunSummary {
+/// The list form of a stored run.
+pub(crate) fn summary(r: RunRow) -> RunSummary {
     RunSummary {
         id: r.id,
         variant_key: r.variant_key,

@@ -8,7 +8,7 @@ use axum::Json;
 
 use autonomy_stack::{FrozenClock, StackConfig};
 
-use super::dto::{RunDetail, RunSummary};
+use super::dto::RunDetail;
 use super::error::ApiError;
 use super::Shared;
 use crate::store::runs as store_runs;
@@ -17,19 +17,7 @@ use crate::store::runs as store_runs;
 pub async fn detail(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
     let r = store_runs::get(&state.store, &id).await?.ok_or_else(|| ApiError::not_found("run"))?;
     let result = r.result.as_deref().and_then(|j| serde_json::from_str(j).ok());
-    Ok(Json(RunDetail {
-        candidate_id: r.candidate_id,
-        result,
-        run: RunSummary {
-            id: r.id,
-            variant_key: r.variant_key,
-            scenario: r.scenario_id,
-            status: r.status,
-            attempt: r.attempt,
-            reason: r.reason,
-            digest: r.digest,
-        },
-    }))
+    Ok(Json(RunDetail { candidate_id: r.candidate_id.clone(), result, run: super::candidates::summary(r) }))
 }
 
 /// `GET /api/v1/runs/{id}/trace`.
