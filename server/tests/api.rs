@@ -361,9 +361,15 @@ async fn a_finished_candidate_has_stats_a_gate_and_valid_junit(store: &Store) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.xml");
     std::fs::write(&path, xml).unwrap();
+    let xsd = root().join("../shared/schemas/junit-10.xsd");
+    assert!(
+        xsd.is_file(),
+        "the JUnit schema {} is missing: the checkout needs shared/ beside it (as in CI)",
+        xsd.display()
+    );
     let out = std::process::Command::new("python3")
         .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
-        .arg(root().join("../shared/schemas/junit-10.xsd"))
+        .arg(&xsd)
         .arg(&path)
         .output()
         .unwrap();

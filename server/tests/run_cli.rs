@@ -12,9 +12,15 @@ fn farm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_farm")).args(args).current_dir(root()).output().unwrap()
 }
 
-/// Validates with the `xmlschema` package (`pip install xmlschema`; .ci/run installs it).
+/// Validates with the `xmlschema` package (`pip install xmlschema`; .ci/run installs it) against the
+/// xUnit schema in `../shared/schemas/` (beside the checkout, as in CI).
 fn validate_junit(xml: &Path) {
     let xsd = root().join("../shared/schemas/junit-10.xsd");
+    assert!(
+        xsd.is_file(),
+        "the JUnit schema {} is missing: the checkout needs shared/ beside it (as in CI)",
+        xsd.display()
+    );
     let out = Command::new("python3")
         .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
         .arg(&xsd)
