@@ -54,11 +54,25 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
 
+    let scratch = tempfile::tempdir().unwrap();
+    let key = scratch.path().join("signing.key");
     let mut serve = Killed(
-        farm(&["serve", "--database-url", &url, "--workers", "0", "--listen", "127.0.0.1:0", "--lease-ms", "1500"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+        farm(&[
+            "serve",
+            "--database-url",
+            &url,
+            "--workers",
+            "0",
+            "--listen",
+            "127.0.0.1:0",
+            "--lease-ms",
+            "1500",
+            "--signing-key",
+            key.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap(),
     );
     let mut line = String::new();
     BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
