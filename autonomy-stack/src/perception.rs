@@ -264,43 +264,36 @@ impl Perception {
             self.used[di] = true;
             self.used[nd + li] = true;
             let d = &detections[di];
-            self.obstacles.push(Obstacle {
-                x: d.x,
-                y: d.y,
-                heading: d.heading,
-                length: d.length.max(MIN_EXTENT),
-                width: d.width.max(MIN_EXTENT),
-                vx: d.vx,
-                vy: d.vy,
-                velocity_known: true,
-                class: d.class,
-                confidence: d.confidence.max(0.9),
-                source: ObstacleSource::Fused,
-            });
+            self.obstacles.push(from_detection(d, d.confidence.max(0.9), ObstacleSource::Fused));
         }
         for (di, d) in detections.iter().enumerate() {
             if self.used[di] || !detection_plausible(d) || d.confidence < self.config.min_confidence {
                 continue;
             }
-            self.obstacles.push(Obstacle {
-                x: d.x,
-                y: d.y,
-                heading: d.heading,
-                length: d.length.max(MIN_EXTENT),
-                width: d.width.max(MIN_EXTENT),
-                vx: d.vx,
-                vy: d.vy,
-                velocity_known: true,
-                class: d.class,
-                confidence: d.confidence,
-                source: ObstacleSource::Detector,
-            });
+            self.obstacles.push(from_detection(d, d.confidence, ObstacleSource::Detector));
         }
         for (li, l) in self.lidar_boxes.iter().enumerate() {
             if !self.used[nd + li] {
                 self.obstacles.push(*l);
             }
         }
+    }
+}
+
+/// An obstacle as the detector reports it (its box, at least `MIN_EXTENT` wide and long).
+fn from_detection(d: &Detection, confidence: f64, source: ObstacleSource) -> Obstacle {
+    Obstacle {
+        x: d.x,
+        y: d.y,
+        heading: d.heading,
+        length: d.length.max(MIN_EXTENT),
+        width: d.width.max(MIN_EXTENT),
+        vx: d.vx,
+        vy: d.vy,
+        velocity_known: true,
+        class: d.class,
+        confidence,
+        source,
     }
 }
 
