@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use server::stats::is_finished;
 use server::store::queue::{self, Claim, Completion, Outcome};
 use server::store::runs;
 use server::store::Store;
@@ -87,7 +88,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
         )
     };
     let mut survivor = worker("1");
-    let victim = worker("1");
+    let mut victim = worker("1");
 
     let body = serde_json::json!({
         "name": "rc-kill-test",
@@ -104,43 +105,28 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     assert!(total >= 250, "{created}");
 
     let store = Store::open(&url).await.unwrap();
-    let victim_prefix = format!("worker-{}-", victim.0.id());
-    // Wait until the victim is mid-sweep: some results written and a run in its hands.
+    // Wait until the victim is mid-sweep (some results written, a run in its hands), then SIGKILL it.
+    // What it held is read only after it is dead: a run it finished between our look and the kill is
+    // not a run it lost. Should it die with empty hands, a fresh victim takes its place.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let held: RunInHand = loop {
-        let all = runs::all(&store, &id).await.unwrap();
-        let done = all.iter().filter(|r| server::stats::is_finished(&r.status)).count();
-        let owner_rows: Vec<(String, i32, Option<String>)> = {
-            let mut v = Vec::new();
-            for r in all.iter().filter(|r| r.status == "running") {
-                if let Some(state) = queue::run_state(&store, &r.id).await.unwrap() {
-                    v.push((r.id.clone(), state.1, state.2));
-                }
+    let held: RunInHand = 'victims: loop {
+        let victim_prefix = format!("worker-{}-", victim.0.id());
+        loop {
+            let done = runs::all(&store, &id).await.unwrap().iter().filter(|r| is_finished(&r.status)).count();
+            if done >= 30 && !held_by(&store, &id, &victim_prefix).await.is_empty() {
+                break;
             }
-            v
-        };
-        if done >= 30 {
-            if let Some((run_id, attempt, Some(owner))) =
-                owner_rows.into_iter().find(|(_, _, o)| o.as_deref().is_some_and(|o| o.starts_with(&victim_prefix)))
-            {
-                let row = all.iter().find(|r| r.id == run_id).unwrap();
-                break RunInHand {
-                    claim: Claim {
-                        run_id,
-                        candidate_id: id.clone(),
-                        variant_key: row.variant_key.clone(),
-                        content_hash: row.content_hash.clone(),
-                        attempt,
-                        ord: row.ord,
-                    },
-                    owner,
-                };
-            }
+            assert!(Instant::now() < deadline, "the workers did not get going");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(Instant::now() < deadline, "the workers did not get going");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(victim); // SIGKILL, and wait for it to be gone
+        tokio::time::sleep(Duration::from_millis(200)).await; // a COMMIT already on the wire lands
+        if let Some(held) = held_by(&store, &id, &victim_prefix).await.into_iter().next() {
+            break 'victims held;
+        }
+        assert!(Instant::now() < deadline, "no victim died holding a run");
+        victim = worker("1");
     };
-    drop(victim); // SIGKILL
 
     // The survivor finishes everything, including the victim's runs once their leases expire.
     let deadline = Instant::now() + Duration::from_secs(240);
@@ -156,7 +142,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     let all = runs::all(&store, &id).await.unwrap();
     assert_eq!(all.len() as i64, total, "no run lost, none duplicated");
     assert!(
-        all.iter().all(|r| server::stats::is_finished(&r.status) && r.result.is_some() && r.digest.is_some()),
+        all.iter().all(|r| is_finished(&r.status) && r.result.is_some() && r.digest.is_some()),
         "every run has its one result"
     );
     let rescued = all.iter().find(|r| r.id == held.claim.run_id).unwrap();
@@ -186,4 +172,25 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
 struct RunInHand {
     claim: Claim,
     owner: String,
+}
+
+/// The runs of `candidate` that are `running` under a lease of a worker whose id starts with `prefix`.
+async fn held_by(store: &Store, candidate: &str, prefix: &str) -> Vec<RunInHand> {
+    let mut held = Vec::new();
+    for r in runs::all(store, candidate).await.unwrap().into_iter().filter(|r| r.status == "running") {
+        if let Some((status, attempt, Some(owner))) = queue::run_state(store, &r.id).await.unwrap() {
+            if status == "running" && owner.starts_with(prefix) {
+                let claim = Claim {
+                    run_id: r.id.clone(),
+                    candidate_id: candidate.to_owned(),
+                    variant_key: r.variant_key.clone(),
+                    content_hash: r.content_hash.clone(),
+                    attempt,
+                    ord: r.ord,
+                };
+                held.push(RunInHand { claim, owner });
+            }
+        }
+    }
+    held
 }
