@@ -1,12 +1,15 @@
 //! A worker: claims runs in batches, simulates them on a dedicated thread pool (never on the async
-//! runtime's threads), heartbeats its leases, writes each result only while it holds the lease, and
-//! on shutdown finishes its batch and releases anything left. Used by `farm worker` and by the
+//! runtime's threads) while the next runs are claimed and finished ones written, heartbeats its
+//! leases, writes each result only while it holds the lease, and on shutdown finishes the runs in
+//! flight and releases anything left. Used by `farm worker` and by the
 //! embedded workers of `farm serve`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::watch;
 
 use autonomy_stack::StackConfig;
@@ -127,7 +130,7 @@ fn error_outcome(reason: &str) -> Outcome {
 pub async fn run(
     store: Store,
     settings: WorkerSettings,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     metrics: Option<Metrics>,
 ) -> Result<(), StoreError> {
     let pool = match rayon::ThreadPoolBuilder::new()
@@ -142,8 +145,35 @@ pub async fn run(
         }
     };
     let caches = Mutex::new(Caches::default());
+    let (store_ref, caches, pool, m) = (&store, &caches, &pool, metrics.as_ref());
+    let execute = |claim: Claim| async move {
+        match prepare(store_ref, caches, &claim).await {
+            Ok((variant, config, tags)) => simulate(pool, variant, config, tags, m).await,
+            Err(reason) => error_outcome(&reason),
+        }
+    };
+    drive(&store, &settings, shutdown, metrics.as_ref(), execute).await
+}
+
+/// The queue side of a worker, streaming so that simulation threads never wait on the database:
+/// `threads` runs are in flight at all times, a second batch of claims waits in hand, and results
+/// are written in the background as they come, while the next runs simulate. `execute` turns one
+/// claimed run into its outcome (the farm simulates it; `farm queue-bench` stands in for that with a
+/// busy wait). On shutdown, runs in flight finish, every result is written, and the claims not
+/// started are released.
+pub async fn drive<E, F>(
+    store: &Store,
+    settings: &WorkerSettings,
+    mut shutdown: watch::Receiver<bool>,
+    metrics: Option<&Metrics>,
+    execute: E,
+) -> Result<(), StoreError>
+where
+    E: Fn(Claim) -> F,
+    F: std::future::Future<Output = Outcome> + Send,
+{
     let version = env!("CARGO_PKG_VERSION");
-    access::worker_seen(&store, &settings.id, version, now_ms()).await?;
+    access::worker_seen(store, &settings.id, version, now_ms()).await?;
     let heartbeat = {
         let (store, id, lease, mut stop) = (store.clone(), settings.id.clone(), settings.lease_ms, shutdown.clone());
         tokio::spawn(async move {
@@ -161,7 +191,7 @@ pub async fn run(
             }
         })
     };
-    let mut listener = match &store {
+    let mut listener = match store {
         Store::Postgres(pg) => match sqlx::postgres::PgListener::connect_with(pg).await {
             Ok(mut l) => l.listen("farm_runs").await.ok().map(|_| l),
             Err(_) => None,
@@ -169,82 +199,118 @@ pub async fn run(
         Store::Sqlite(_) => None,
     };
     tracing::info!(worker = %settings.id, threads = settings.threads, "worker started");
-    while !*shutdown.borrow() {
-        let t = Instant::now();
-        let claims = queue::claim(&store, &settings.id, settings.threads as i64, now_ms(), settings.lease_ms).await?;
-        if let Some(m) = &metrics {
-            m.claim_seconds.observe(t.elapsed().as_secs_f64());
+    let threads = settings.threads.max(1);
+    let mut running = FuturesUnordered::new();
+    let mut in_hand: VecDeque<Claim> = VecDeque::new();
+    let mut done: Vec<(Claim, Outcome)> = Vec::new();
+    let mut claiming: Option<BoxFuture<'_, Result<Vec<Claim>, StoreError>>> = None;
+    let mut writing: Option<BoxFuture<'_, Result<(), StoreError>>> = None;
+    // After a claim that found nothing: no new claim before the poll interval or a NOTIFY.
+    let mut idle: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    loop {
+        let stopping = *shutdown.borrow();
+        while !stopping && running.len() < threads {
+            let Some(c) = in_hand.pop_front() else { break };
+            let outcome = execute(c.clone());
+            running.push(async move { (c, outcome.await) });
         }
-        if claims.is_empty() {
-            tokio::select! {
-                _ = tokio::time::sleep(settings.poll) => {}
-                _ = shutdown.changed() => {}
-                _ = async { match listener.as_mut() { Some(l) => { let _ = l.recv().await; } None => std::future::pending::<()>().await } } => {}
-            }
-            continue;
-        }
-        // Prepare and start every claim of the batch, then collect the results in order.
-        let mut jobs = Vec::new();
-        for c in &claims {
-            let (store, caches, pool, metrics) = (&store, &caches, &pool, &metrics);
-            jobs.push(async move {
-                let outcome = match prepare(store, caches, c).await {
-                    Ok((variant, config, tags)) => simulate(pool, variant, config, tags, metrics.as_ref()).await,
-                    Err(reason) => error_outcome(&reason),
-                };
-                (c, outcome)
-            });
-        }
-        let finished = join_all(jobs).await;
-        let items: Vec<(&Claim, &Outcome)> = finished.iter().map(|(c, o)| (*c, o)).collect();
-        let written = queue::complete_batch(&store, &settings.id, &items, now_ms()).await?;
-        for ((claim, outcome), written) in finished.iter().zip(written) {
-            let label = match written {
-                Completion::Recorded => outcome.status.as_str(),
-                Completion::Confirming => "confirming",
-                Completion::Nondeterministic => "nondeterministic",
-                Completion::LeaseLost => "lease_lost",
-            };
-            if let Some(m) = &metrics {
-                m.runs_completed.with_label_values(&[label]).inc();
-            }
-            match written {
-                Completion::LeaseLost => {
-                    tracing::warn!(run = %claim.run_id, "lease lost before the result was written; discarded")
+        // Claim a batch whenever the one in hand has been started, so the next is ready in time.
+        let wanted = (2 * threads).saturating_sub(running.len());
+        if claiming.is_none() && idle.is_none() && !stopping && in_hand.is_empty() {
+            claiming = Some(Box::pin(async move {
+                let t = Instant::now();
+                let claims = queue::claim(store, &settings.id, wanted as i64, now_ms(), settings.lease_ms).await;
+                if let Some(m) = metrics {
+                    m.claim_seconds.observe(t.elapsed().as_secs_f64());
                 }
-                Completion::Nondeterministic => {
-                    tracing::error!(run = %claim.run_id, "re-run gave another digest: nondeterminism")
+                claims
+            }));
+        }
+        if writing.is_none() && !done.is_empty() {
+            let batch = std::mem::take(&mut done);
+            writing = Some(Box::pin(async move { record(store, &settings.id, metrics, &batch).await }));
+        }
+        if stopping && running.is_empty() && claiming.is_none() && writing.is_none() {
+            break;
+        }
+        let event = tokio::select! {
+            Some(finished) = running.next(), if !running.is_empty() => Event::Finished(finished),
+            claims = pending_unless(&mut claiming) => Event::Claimed(claims),
+            written = pending_unless(&mut writing) => Event::Written(written),
+            _ = pending_unless(&mut idle) => Event::Wake,
+            _ = async { match listener.as_mut() { Some(l) => { let _ = l.recv().await; } None => std::future::pending::<()>().await } }, if idle.is_some() => Event::Wake,
+            _ = shutdown.changed(), if !stopping => Event::Wake,
+        };
+        match event {
+            Event::Finished(finished) => done.push(finished),
+            Event::Claimed(claims) => {
+                claiming = None;
+                let claims = claims?;
+                if claims.is_empty() {
+                    idle = Some(Box::pin(tokio::time::sleep(settings.poll)));
                 }
-                _ => {}
+                in_hand.extend(claims);
             }
+            Event::Written(written) => {
+                writing = None;
+                written?;
+            }
+            Event::Wake => idle = None,
         }
     }
-    let released = queue::release(&store, &settings.id).await?;
+    let released = queue::release(store, &settings.id).await?;
     heartbeat.abort();
     tracing::info!(worker = %settings.id, released, "worker stopped");
     Ok(())
 }
 
-/// Awaits every future, concurrently, keeping their order.
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut handles: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (h, o) in handles.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match h.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
+/// What woke the worker's loop.
+enum Event {
+    Finished((Claim, Outcome)),
+    Claimed(Result<Vec<Claim>, StoreError>),
+    Written(Result<(), StoreError>),
+    Wake,
+}
+
+/// Awaits the future in `slot`, or never if there is none (a disabled `select!` branch).
+async fn pending_unless<F: std::future::Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+    match slot.as_mut() {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes a batch of outcomes (each only under its current lease) and counts how each was taken.
+async fn record(
+    store: &Store,
+    worker: &str,
+    metrics: Option<&Metrics>,
+    finished: &[(Claim, Outcome)],
+) -> Result<(), StoreError> {
+    if finished.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<(&Claim, &Outcome)> = finished.iter().map(|(c, o)| (c, o)).collect();
+    let written = queue::complete_batch(store, worker, &items, now_ms()).await?;
+    for ((claim, outcome), written) in finished.iter().zip(written) {
+        let label = match written {
+            Completion::Recorded => outcome.status.as_str(),
+            Completion::Confirming => "confirming",
+            Completion::Nondeterministic => "nondeterministic",
+            Completion::LeaseLost => "lease_lost",
+        };
+        if let Some(m) = metrics {
+            m.runs_completed.with_label_values(&[label]).inc();
+        }
+        match written {
+            Completion::LeaseLost => {
+                tracing::warn!(run = %claim.run_id, "lease lost before the result was written; discarded")
             }
+            Completion::Nondeterministic => {
+                tracing::error!(run = %claim.run_id, "re-run gave another digest: nondeterminism")
+            }
+            _ => {}
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! measured wall time of a typical simulation. Use a scratch database: it writes synthetic runs.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use crate::clock::MonotonicClock;
 use crate::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
 use crate::store::queue::{self, Outcome};
 use crate::store::{now_ms, Store};
+use crate::worker::{self, WorkerSettings};
 
 /// Arguments of `farm queue-bench`.
 #[derive(Debug, Args)]
@@ -85,7 +87,11 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
         }
         let secs = started.elapsed().as_secs_f64();
         let per_second = cycles as f64 / secs;
-        let overhead = solo_ms / (solo_ms + sim_ms);
+        let serial = solo_ms / (solo_ms + sim_ms);
+        // Phase 3: the worker's own pipelined loop, with a busy wait of the typical length standing in
+        // for each simulation: the share of its wall time that is not simulation is the queue's.
+        let pipelined_runs = (args.runs / 10).clamp(20, 200);
+        let pipelined = pipelined_overhead(&store, pipelined_runs, sim_ms).await?;
         println!(
             "{} database, {} runs, batch {}, {} concurrent workers",
             store.dialect(),
@@ -97,13 +103,81 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
         println!("claim+complete, {} workers: {cycles} cycles in {secs:.2} s = {per_second:.0} cycles/s", args.workers);
         println!("claim+complete, one worker: {solo_ms:.2} ms per run ({solo} runs)");
         println!("typical simulation: {sim_ms:.1} ms wall per run (median over the smoke set's default variants)");
-        println!("queue overhead of a worker: {:.2} % of its time", overhead * 100.0);
+        println!("queue overhead of a worker claiming and writing between runs: {:.2} % of its time", serial * 100.0);
+        println!(
+            "queue overhead of a pipelined worker (farm's loop, 1 thread, {pipelined_runs} runs): {:.2} % of its time",
+            pipelined * 100.0
+        );
         println!(
             "runs per second at which the queue saturates: {per_second:.0} (= {:.0} workers at the typical run length)",
             per_second * sim_ms / 1000.0
         );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Runs `worker::drive` (one thread) over `n` fresh runs whose "simulation" busy-waits `sim_ms`;
+/// returns (wall time / pure simulation time) - 1.
+async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Result<f64> {
+    let name = format!("queue-bench-pipelined-{}", uuid::Uuid::new_v4().simple());
+    let id = uuid::Uuid::new_v4().to_string();
+    let new = NewCandidate {
+        name: name.clone(),
+        git_sha: None,
+        stack_config: "{}".into(),
+        config_hash: name.clone(),
+        suite: "{}".into(),
+        baseline: None,
+        idempotency_key: None,
+    };
+    candidates::create(store, &new, &id, now_ms()).await?;
+    let version = ScenarioVersion {
+        content_hash: format!("bench-{name}"),
+        scenario_id: "bench".into(),
+        file: "bench".into(),
+        body: String::new(),
+    };
+    let runs: Vec<PlannedRun> = (0..n)
+        .map(|i| PlannedRun {
+            variant_key: format!("p{i:031x}"),
+            scenario_id: "bench".into(),
+            content_hash: version.content_hash.clone(),
+            ord: i as i64,
+            tags: "[]".into(),
+            cell: "{}".into(),
+        })
+        .collect();
+    candidates::enqueue(store, &id, &[version], &runs, now_ms()).await?;
+    let settings = WorkerSettings {
+        id: format!("bench-pipelined-{}", uuid::Uuid::new_v4().simple()),
+        threads: 1,
+        lease_ms: 60_000,
+        poll: std::time::Duration::from_millis(100),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let executed = AtomicUsize::new(0);
+    let busy = std::time::Duration::from_secs_f64(sim_ms / 1000.0);
+    let result = format!("{{\"padding\":\"{}\"}}", "x".repeat(2000));
+    let execute = |_claim| {
+        let (stop, executed, result) = (&stop, &executed, result.clone());
+        async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                let t = Instant::now();
+                while t.elapsed() < busy {
+                    std::hint::spin_loop();
+                }
+            })
+            .await;
+            if executed.fetch_add(1, Ordering::SeqCst) + 1 == n {
+                let _ = stop.send(true);
+            }
+            Outcome { status: "passed".into(), digest: Some("d".into()), reason: None, result, trace: None }
+        }
+    };
+    let t = Instant::now();
+    worker::drive(store, &settings, stopped, None, execute).await?;
+    let wall = t.elapsed().as_secs_f64();
+    Ok(wall / (n as f64 * sim_ms / 1000.0) - 1.0)
 }
 
 /// Claims and completes until the queue is empty (or `limit` runs are done); returns the count.

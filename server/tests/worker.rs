@@ -1,0 +1,120 @@
+//! The worker's queue loop (`worker::drive`) on both databases, with a stand-in for simulation: it
+//! keeps every thread busy (a long run does not hold up the others), and on shutdown it finishes what
+//! is in flight, writes every result and hands back the claims it had not started.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
+use server::store::queue::{Claim, Outcome};
+use server::store::{runs, Store};
+use server::worker::{drive, WorkerSettings};
+
+/// A candidate with `n` synthetic runs; returns its id.
+async fn candidate(store: &Store, n: usize) -> String {
+    let new = NewCandidate {
+        name: "rc".into(),
+        git_sha: None,
+        stack_config: "{}".into(),
+        config_hash: "h".into(),
+        suite: "{}".into(),
+        baseline: None,
+        idempotency_key: None,
+    };
+    candidates::create(store, &new, "c1", 0).await.unwrap();
+    let version = ScenarioVersion {
+        content_hash: "v1".into(),
+        scenario_id: "synthetic".into(),
+        file: "synthetic.yaml".into(),
+        body: String::new(),
+    };
+    let planned: Vec<PlannedRun> = (0..n)
+        .map(|i| PlannedRun {
+            variant_key: format!("{i:032x}"),
+            scenario_id: "synthetic".into(),
+            content_hash: "v1".into(),
+            ord: i as i64,
+            tags: "[]".into(),
+            cell: "{}".into(),
+        })
+        .collect();
+    candidates::enqueue(store, "c1", &[version], &planned, 0).await.unwrap();
+    "c1".into()
+}
+
+fn passed(claim: &Claim) -> Outcome {
+    Outcome {
+        status: "passed".into(),
+        digest: Some(format!("digest-{}", claim.variant_key)),
+        reason: None,
+        result: "{}".into(),
+        trace: None,
+    }
+}
+
+fn settings(threads: usize) -> WorkerSettings {
+    WorkerSettings { id: "w1".into(), threads, lease_ms: 60_000, poll: Duration::from_millis(20) }
+}
+
+async fn a_long_run_does_not_hold_up_the_other_thread(store: &Store) {
+    let id = candidate(store, 30).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (executed, in_flight, most_in_flight) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let done_while_long = AtomicUsize::new(usize::MAX);
+    let execute = |claim: Claim| {
+        let (stop, executed, in_flight, most, during) =
+            (&stop, &executed, &in_flight, &most_in_flight, &done_while_long);
+        async move {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            let long = claim.ord == 0;
+            tokio::time::sleep(Duration::from_millis(if long { 400 } else { 5 })).await;
+            if long {
+                during.store(executed.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            if executed.fetch_add(1, Ordering::SeqCst) + 1 == 30 {
+                let _ = stop.send(true);
+            }
+            passed(&claim)
+        }
+    };
+    drive(store, &settings(2), stopped, None, execute).await.unwrap();
+    assert_eq!(most_in_flight.load(Ordering::SeqCst), 2, "both threads were kept busy, never more");
+    let others = done_while_long.load(Ordering::SeqCst);
+    assert!((10..usize::MAX).contains(&others), "only {others} short runs finished beside the long one");
+    let all = runs::all(store, &id).await.unwrap();
+    assert!(all
+        .iter()
+        .all(|r| r.status == "passed" && r.digest.as_deref() == Some(&*format!("digest-{}", r.variant_key))));
+    assert_eq!(all.len(), 30);
+}
+
+async fn shutdown_writes_what_ran_and_hands_back_the_rest(store: &Store) {
+    let id = candidate(store, 40).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let executed = AtomicUsize::new(0);
+    let execute = |claim: Claim| {
+        let (stop, executed) = (&stop, &executed);
+        async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if executed.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
+                let _ = stop.send(true);
+            }
+            passed(&claim)
+        }
+    };
+    drive(store, &settings(2), stopped, None, execute).await.unwrap();
+    let ran = executed.load(Ordering::SeqCst);
+    let all = runs::all(store, &id).await.unwrap();
+    let count = |s: &str| all.iter().filter(|r| r.status == s).count();
+    assert!((10..=11).contains(&ran), "stopped after the runs in flight, ran {ran}");
+    assert_eq!(count("passed"), ran, "every run that ran has its result");
+    assert_eq!(count("running"), 0, "no claim is kept after shutdown");
+    assert_eq!(count("queued"), 40 - ran, "what did not run went back to the queue");
+    assert!(all.iter().filter(|r| r.status == "queued").all(|r| r.result.is_none()));
+}
+
+on_both_databases!(a_long_run_does_not_hold_up_the_other_thread, shutdown_writes_what_ran_and_hands_back_the_rest);
