@@ -22,6 +22,7 @@ pub fn mission() -> Mission {
         goal: MissionGoal::RoadDistance { s: 4900.0 },
         route: Vec::new(),
         start_lane: Some(0),
+        set_speed: None,
         vehicle: VehicleParams {
             length: 4.5,
             width: 1.8,

@@ -115,6 +115,10 @@ pub struct Mission {
     pub route: Vec<(f64, f64)>,
     /// The lane the ego starts in, when on a road.
     pub start_lane: Option<u32>,
+    /// The driver's set speed (cruise control), m/s, if the scenario fixes one: the stack never plans
+    /// faster than it (nor faster than the speed limit allows).
+    #[serde(default)]
+    pub set_speed: Option<f64>,
     /// The ego vehicle.
     pub vehicle: VehicleParams,
     /// Control period, seconds (the simulator calls [`crate::interface`]'s step once per period).

@@ -603,6 +603,7 @@ mod tests {
             goal: MissionGoal::RoadDistance { s: 400.0 },
             route: Vec::new(),
             start_lane: Some(0),
+            set_speed: None,
             vehicle: VehicleParams {
                 length: 4.5,
                 width: 1.8,

@@ -152,7 +152,7 @@ impl Stack {
             tracks: self.tracker.tracks(),
             prediction_step: self.config.prediction.step,
             period: self.mission.control_period,
-            speed_cap: self.safety.speed_cap(),
+            speed_cap: self.safety.speed_cap().min(self.mission.set_speed.unwrap_or(f64::INFINITY)),
             tick: frame.tick,
         };
         let fresh = self.planner.plan(&input);
@@ -217,6 +217,9 @@ fn check_mission(m: &Mission) -> Result<(), StackError> {
     };
     let positive = |field: &'static str, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { Err(bad(field, v)) };
     positive("control_period", m.control_period)?;
+    if let Some(v) = m.set_speed {
+        positive("set_speed", v)?;
+    }
     let v = &m.vehicle;
     positive("vehicle.length", v.length)?;
     positive("vehicle.width", v.width)?;

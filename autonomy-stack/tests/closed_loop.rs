@@ -20,6 +20,7 @@ fn road_mission(lanes: u32, lane_width: f64, speed_limit: f64, curvature: f64) -
         goal: MissionGoal::RoadDistance { s: 1900.0 },
         route: Vec::new(),
         start_lane: Some(0),
+        set_speed: None,
         vehicle: car(),
         control_period: 0.05,
     }
@@ -54,6 +55,25 @@ fn follows_its_lane_at_the_speed_limit_factor_on_straight_and_curved_roads() {
         // A curve of radius 250 m at 2.5 m/s² lateral allows 25 m/s: the limit factor binds.
         assert!(libm::fabs(world.ego.speed - target) < 0.15, "k={curvature}: {} vs {target}", world.ego.speed);
     }
+}
+
+#[test]
+fn holds_the_drivers_set_speed_below_the_limit() {
+    let mut mission = road_mission(2, 3.5, 25.0, 0.0);
+    mission.set_speed = Some(12.0);
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+    let mut world = World::new(mission.clone(), ego_at(0.0, 1.75, 12.0), Vec::new(), Sensors::default());
+    let mut fastest: f64 = 0.0;
+    for _ in 0..500 {
+        world.step(&mut stack);
+        fastest = fastest.max(world.ego.speed);
+    }
+    assert!(fastest < 12.2, "the ego drove {fastest} m/s with the set speed at 12 m/s");
+    assert!(libm::fabs(world.ego.speed - 12.0) < 0.15, "it cruises at the set speed: {}", world.ego.speed);
+
+    mission.set_speed = Some(-1.0);
+    let err = Stack::new(StackConfig::default(), mission).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("set_speed"), "{err}");
 }
 
 #[test]
@@ -164,6 +184,7 @@ fn a_robot_reaches_its_goal_around_an_unmapped_box() {
         goal: MissionGoal::Point { x: 35.0, y: 10.0, tolerance: 0.5 },
         route: Vec::new(),
         start_lane: None,
+        set_speed: None,
         vehicle: robot,
         control_period: 0.05,
     };

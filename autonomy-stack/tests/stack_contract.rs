@@ -17,6 +17,7 @@ fn mission(lanes: u32) -> Mission {
         goal: MissionGoal::RoadDistance { s: 1900.0 },
         route: Vec::new(),
         start_lane: Some(0),
+        set_speed: None,
         vehicle: VehicleParams {
             length: 4.5,
             width: 1.8,

@@ -340,6 +340,9 @@ fn check_ego(c: &mut Checker, e: &Ego<f64>, world: &World<f64>) {
     });
     check_start(c, &e.start, world);
     c.non_negative("speed", e.speed, "a speed");
+    if let Some(v) = e.set_speed {
+        c.positive("set_speed", v, "a speed");
+    }
     c.key("goal", |c| match &e.goal {
         Goal::Distance(d) => {
             c.positive("distance", *d, "a distance");

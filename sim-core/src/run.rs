@@ -157,6 +157,7 @@ fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
         goal,
         route: s.ego.route.iter().map(|p| (p.x, p.y)).collect(),
         start_lane,
+        set_speed: s.ego.set_speed,
         vehicle,
         control_period: DT * CONTROL_EVERY as f64,
     };

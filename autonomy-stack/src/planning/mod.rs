@@ -96,7 +96,8 @@ pub struct PlanInput<'a> {
     pub prediction_step: f64,
     /// Control period, seconds.
     pub period: f64,
-    /// Speed cap imposed by the safety monitor's mode (infinite when nominal), m/s.
+    /// Speed cap: the driver's set speed, lowered by the safety monitor's mode (infinite when neither
+    /// applies), m/s.
     pub speed_cap: f64,
     /// Tick number.
     pub tick: u64,

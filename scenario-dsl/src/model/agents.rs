@@ -33,6 +33,11 @@ pub struct Ego<N: Number> {
     /// Initial speed, m/s.
     #[serde(default = "zero::<N>")]
     pub speed: N,
+    /// The set speed the driver chose (cruise control), m/s: the stack never plans faster. A scenario
+    /// whose triggers assume the ego keeps its test speed sets it to that speed; without it the stack
+    /// chooses its own cruise speed under the speed limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_speed: Option<N>,
     /// Where the ego must get to.
     pub goal: Goal<N>,
     /// Optional route as waypoints (open areas); on a road the route is the ego's lane.
