@@ -299,7 +299,7 @@ impl SafetyMonitor {
         // Braking the monitor adds on top of the controller's (predictive braking, degraded-mode
         // and speed-limit caps) builds up at the controller's comfort jerk, never below what the
         // controller itself asked for. AEB alone brakes at once: it acts when time has run out.
-        let ramp = self.previous_command.accel - self.jerk_limit * self.period;
+        let ramp = self.previous_command.accel - 2.0 * self.jerk_limit * self.period;
         if !self.aeb && cmd.accel < input.control.command.accel && cmd.accel.is_finite() {
             cmd.accel = cmd.accel.max(ramp.min(input.control.command.accel));
         }
