@@ -39,7 +39,7 @@ const ONGOING_TOLERANCE: f64 = 0.2;
 const QUINTIC_PEAK: f64 = 5.77;
 /// Share of `max_lateral_accel` a lateral manoeuvre may use at its peak (the controller's tracking
 /// error and the road's own curvature add to the planned profile).
-const COMFORT_SHARE: f64 = 0.6;
+const COMFORT_SHARE: f64 = 0.8;
 /// Share of `max_lateral_accel` an evasive manoeuvre (when no comfortable one avoids a conflict) may
 /// use at its peak.
 const EVASIVE_SHARE: f64 = 1.0;
@@ -49,6 +49,8 @@ const COMFORT_FLOOR: f64 = 0.3;
 const CURVE_SHARE: f64 = 0.8;
 /// Largest heading relative to the road a new lateral profile starts with, radians.
 const MAX_SLOPE: f64 = 0.3;
+/// Relative headings up to this (as a slope) do not shape a new lateral profile.
+const SLOPE_DEAD_BAND: f64 = 0.02;
 /// Smaller lateral shifts are lane-keeping corrections, re-planned from the ego every tick, metres.
 const MANOEUVRE_MIN_SHIFT: f64 = 0.5;
 
@@ -110,7 +112,10 @@ impl RoadPlanner {
         let ego = input.ego;
         let (s0, d0) = road.frame.to_frame(ego.x, ego.y, ego_s);
         let v0 = ego.speed.max(0.0);
+        // The heading relative to the road, when it is more than localisation noise (the profile
+        // is re-planned every tick: a noisy start slope makes it wander).
         let slope0 = libm::tan(wrap_angle(ego.heading - road.frame.heading_at(s0)).clamp(-MAX_SLOPE, MAX_SLOPE));
+        let slope0 = if libm::fabs(slope0) > SLOPE_DEAD_BAND { slope0 } else { 0.0 };
         let hl = 0.5 * input.vehicle.length;
         let hw = 0.5 * input.vehicle.width;
         let lw = road.map.lane_width;
