@@ -38,6 +38,9 @@ const AEB_MIN_SPEED: f64 = 0.1;
 const AEB_CURVATURE_SPEED: f64 = 0.5;
 /// Objects farther ahead than this are ignored by AEB, metres.
 const AEB_RANGE: f64 = 120.0;
+/// A tentative object (one sighting, velocity unknown) counts for AEB below this share of the TTC
+/// threshold only.
+const TENTATIVE_TTC_SHARE: f64 = 0.5;
 /// Longitudinal margin of predictive braking, metres.
 const PREDICTIVE_MARGIN: f64 = 0.3;
 
@@ -86,6 +89,7 @@ fn index(r: Reason) -> usize {
 pub struct SafetyMonitor {
     config: SafetyConfig,
     steer_rate: f64,
+    jerk_limit: f64,
     vehicle: VehicleParams,
     period: f64,
     road: Option<RoadGeometry>,
@@ -119,6 +123,7 @@ impl SafetyMonitor {
         Self {
             config,
             steer_rate: control.steer_rate_limit.to_radians(),
+            jerk_limit: control.jerk_limit,
             vehicle: mission.vehicle,
             period: mission.control_period,
             road: mission.road.map(RoadGeometry::new),
@@ -291,6 +296,13 @@ impl SafetyMonitor {
         if self.aeb {
             cmd.accel = -self.vehicle.max_decel;
         }
+        // Braking the monitor adds on top of the controller's (predictive braking, degraded-mode
+        // and speed-limit caps) builds up at the controller's comfort jerk, never below what the
+        // controller itself asked for. AEB alone brakes at once: it acts when time has run out.
+        let ramp = self.previous_command.accel - 2.0 * self.jerk_limit * self.period;
+        if !self.aeb && cmd.accel < input.control.command.accel && cmd.accel.is_finite() {
+            cmd.accel = cmd.accel.max(ramp.min(input.control.command.accel));
+        }
 
         // --- Envelope: the controller's request must have been inside it; the output always is.
         let req = input.control.requested;
@@ -460,6 +472,8 @@ struct Object {
     heading: f64,
     length: f64,
     width: f64,
+    /// Seen once, velocity unknown (assumed standing).
+    tentative: bool,
 }
 
 /// Time interval during which |p + r t| < h, or `None`.
@@ -485,10 +499,19 @@ pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, i
     let tracks = input.tracks.iter().filter(|t| t.confirmed).map(|t| {
         if t.is_static() {
             let f = t.footprint;
-            Object { x: f.x, y: f.y, vx: 0.0, vy: 0.0, heading: f.heading, length: f.length, width: f.width }
+            Object {
+                x: f.x,
+                y: f.y,
+                vx: 0.0,
+                vy: 0.0,
+                heading: f.heading,
+                length: f.length,
+                width: f.width,
+                tentative: false,
+            }
         } else {
             let [x, y, vx, vy] = t.state;
-            Object { x, y, vx, vy, heading: t.heading, length: t.length, width: t.width }
+            Object { x, y, vx, vy, heading: t.heading, length: t.length, width: t.width, tentative: false }
         }
     });
     let fresh = input.obstacles.iter().zip(input.associations).filter_map(|(o, a)| {
@@ -501,7 +524,8 @@ pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, i
             Some(t) if t.hits >= 2 && !t.is_static() => (t.state[2], t.state[3]),
             _ => (0.0, 0.0),
         };
-        Some(Object { x: o.x, y: o.y, vx, vy, heading: o.heading, length: o.length, width: o.width })
+        let tentative = !o.velocity_known && track.is_none_or(|t| t.hits < 2);
+        Some(Object { x: o.x, y: o.y, vx, vy, heading: o.heading, length: o.length, width: o.width, tentative })
     });
     let mut best = f64::INFINITY;
     for o in tracks.chain(fresh) {
@@ -519,6 +543,11 @@ pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, i
             continue;
         };
         let start = lon.0.max(lat.0).max(0.0);
+        // A first sighting without a velocity is read as standing, which a car driving ahead at
+        // the ego's speed is not: it counts only once the collision would be imminent even so.
+        if o.tentative && start >= TENTATIVE_TTC_SHARE * cfg.aeb_ttc {
+            continue;
+        }
         if start <= lon.1.min(lat.1) {
             best = best.min(start);
         }

@@ -20,6 +20,15 @@ const DETOUR_FACTOR: f64 = 1.5;
 const GOAL_WALL_BEYOND: f64 = 0.2;
 /// Deceleration of the arrival profile at the goal, m/s².
 const ARRIVAL_DECEL: f64 = 0.6;
+/// Share of `max_lateral_accel` a robot may use rounding a corner (it carries loads, and noisy
+/// localisation adds steering corrections on top of the planned arc).
+const AREA_LATERAL_SHARE: f64 = 0.5;
+/// The shortest look-ahead with which the controller rounds a corner, in wheelbases.
+const LOOKAHEAD_WHEELBASES: f64 = 2.5;
+/// Look-ahead time of the controller's path tracking, seconds.
+const LOOKAHEAD_TIME: f64 = 0.8;
+/// The lateral-acceleration cap never asks for less than this speed, m/s.
+const MIN_CORNER_SPEED: f64 = 0.3;
 /// Slowest approach speed before the goal is reached, m/s.
 const ARRIVAL_CREEP: f64 = 0.1;
 /// Gain of the arrival speed tracking, 1/s.
@@ -345,6 +354,8 @@ impl AreaPlanner {
         let mut v_des = (self.speed_limit * cfg.speed_limit_factor).min(input.speed_cap).max(0.0);
         // Slow for corners ahead and for a heading far from the path's.
         let b = 0.5 * cfg.idm_decel;
+        let a_lat = AREA_LATERAL_SHARE * cfg.max_lateral_accel;
+        let lookahead = LOOKAHEAD_WHEELBASES * input.vehicle.wheelbase;
         let mut along = 0.0;
         for i in 1..ahead.len() {
             along += crate::geometry::norm(ahead[i].0 - ahead[i - 1].0, ahead[i].1 - ahead[i - 1].1);
@@ -352,11 +363,25 @@ impl AreaPlanner {
                 let h1 = libm::atan2(ahead[i].1 - ahead[i - 1].1, ahead[i].0 - ahead[i - 1].0);
                 let h2 = libm::atan2(ahead[i + 1].1 - ahead[i].1, ahead[i + 1].0 - ahead[i].0);
                 let turn = libm::fabs(wrap_angle(h2 - h1)).min(FRAC_PI_2);
-                let v_corner = v_des * (1.0 - 0.85 * turn / FRAC_PI_2);
+                // Pure pursuit rounds a corner over about one look-ahead: keep the lateral
+                // acceleration of that arc within a comfortable share of the limit.
+                let curvature = turn / lookahead.max(0.1);
+                let v_lateral = libm::sqrt(a_lat / curvature.max(1e-6));
+                let v_corner = (v_des * (1.0 - 0.85 * turn / FRAC_PI_2)).min(v_lateral);
                 v_des = v_des.min(libm::sqrt(v_corner * v_corner + 2.0 * b * along));
             }
         }
         let path_length = along;
+        // The arc the controller is about to steer onto (pure pursuit's, towards the point one
+        // look-ahead along the path): slow down so that its lateral acceleration stays comfortable,
+        // whether the curvature comes from a corner or from a localisation error being corrected.
+        let reach = (LOOKAHEAD_TIME * v).max(lookahead);
+        if let Some((tx, ty)) = crate::control::lookahead_point(&ahead, ex, ey, reach) {
+            let dist = crate::geometry::norm(tx - ex, ty - ey).max(1e-3);
+            let alpha = wrap_angle(libm::atan2(ty - ey, tx - ex) - ego.heading);
+            let curvature = libm::fabs(2.0 * libm::sin(alpha) / dist);
+            v_des = v_des.min(libm::sqrt(a_lat / curvature.max(1e-6)).max(MIN_CORNER_SPEED));
+        }
         let first = ahead[1];
         let heading_error = libm::fabs(wrap_angle(libm::atan2(first.1 - ey, first.0 - ex) - ego.heading));
         v_des = v_des.min(self.speed_limit * cfg.speed_limit_factor * libm::cos(heading_error.min(1.35)).max(0.2));

@@ -5,7 +5,7 @@
 use super::behaviour::{constrained_accel, gap_acceptable, lane_speed, Constraint, LaneChoice, LaneEgo, LaneObject};
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
-use crate::geometry::{projected_half_extent, RoadGeometry};
+use crate::geometry::{projected_half_extent, wrap_angle, RoadGeometry};
 use crate::interface::{MissionGoal, ObjectClass};
 
 /// One object's predicted occupancy in the road frame, with its points flattened.
@@ -37,8 +37,20 @@ const CROSSING_BUFFER: f64 = 1.0;
 const ONGOING_TOLERANCE: f64 = 0.2;
 /// Peak lateral acceleration of a unit quintic shift over a unit time.
 const QUINTIC_PEAK: f64 = 5.77;
-/// Share of `max_lateral_accel` a lateral manoeuvre may use at its peak.
-const COMFORT_SHARE: f64 = 1.0;
+/// Share of `max_lateral_accel` a lateral manoeuvre may use at its peak (the controller's tracking
+/// error and the road's own curvature add to the planned profile).
+const COMFORT_SHARE: f64 = 0.8;
+/// Share of `max_lateral_accel` an evasive manoeuvre (when no comfortable one avoids a conflict) may
+/// use at its peak.
+const EVASIVE_SHARE: f64 = 1.0;
+/// Share of `max_lateral_accel` a lateral manoeuvre may always use, however tight the curve.
+const COMFORT_FLOOR: f64 = 0.3;
+/// Share of `max_lateral_accel` steady cornering may use (the speed cap on curves).
+const CURVE_SHARE: f64 = 0.8;
+/// Largest heading relative to the road a new lateral profile starts with, radians.
+const MAX_SLOPE: f64 = 0.3;
+/// Relative headings up to this (as a slope) do not shape a new lateral profile.
+const SLOPE_DEAD_BAND: f64 = 0.02;
 /// Smaller lateral shifts are lane-keeping corrections, re-planned from the ego every tick, metres.
 const MANOEUVRE_MIN_SHIFT: f64 = 0.5;
 
@@ -59,11 +71,15 @@ pub struct RoadPlanner {
     constraints: Vec<Constraint>,
 }
 
-/// A candidate's lateral profile: from `d0` at `s0` to `d1` over `length` metres (quintic blend).
+/// A candidate's lateral profile: from `d0` at `s0`, leaving with slope `slope` (dd/ds, the ego's
+/// heading relative to the road), to `d1` over `length` metres (quintic blend, no curvature at
+/// either end). Starting from the ego's own heading keeps a re-planned manoeuvre continuous: a
+/// profile that starts parallel to the road would ask for a steering step.
 #[derive(Debug, Clone, Copy)]
 struct Lateral {
     s0: f64,
     d0: f64,
+    slope: f64,
     d1: f64,
     length: f64,
 }
@@ -71,8 +87,11 @@ struct Lateral {
 impl Lateral {
     fn at(&self, s: f64) -> f64 {
         let u = ((s - self.s0) / self.length).clamp(0.0, 1.0);
-        let blend = u * u * u * (10.0 + u * (-15.0 + 6.0 * u));
-        self.d0 + (self.d1 - self.d0) * blend
+        let u2 = u * u;
+        let blend = u2 * u * (10.0 + u * (-15.0 + 6.0 * u));
+        // The quintic with unit start slope and every other end condition zero.
+        let lean = u * (1.0 + u2 * (-6.0 + u * (8.0 - 3.0 * u)));
+        self.d0 + (self.d1 - self.d0) * blend + self.slope * self.length * lean
     }
 }
 
@@ -93,11 +112,18 @@ impl RoadPlanner {
         let ego = input.ego;
         let (s0, d0) = road.frame.to_frame(ego.x, ego.y, ego_s);
         let v0 = ego.speed.max(0.0);
+        // The heading relative to the road, when it is more than localisation noise (the profile
+        // is re-planned every tick: a noisy start slope makes it wander).
+        let slope0 = libm::tan(wrap_angle(ego.heading - road.frame.heading_at(s0)).clamp(-MAX_SLOPE, MAX_SLOPE));
+        let slope0 = if libm::fabs(slope0) > SLOPE_DEAD_BAND { slope0 } else { 0.0 };
         let hl = 0.5 * input.vehicle.length;
         let hw = 0.5 * input.vehicle.width;
         let lw = road.map.lane_width;
-        let curve_cap = if libm::fabs(road.map.curvature) > 1e-6 {
-            libm::sqrt(cfg.max_lateral_accel / libm::fabs(road.map.curvature))
+        let kappa = libm::fabs(road.map.curvature);
+        let curve_cap = if kappa > 1e-6 {
+            // Steady cornering uses only a share of the limit: tracking corrections and lane changes
+            // ride on top of it.
+            libm::sqrt(CURVE_SHARE * cfg.max_lateral_accel / kappa)
         } else {
             f64::INFINITY
         };
@@ -155,8 +181,10 @@ impl RoadPlanner {
         let goal_wall = goal_wall(road, input, s0, hl);
         // A quintic shift by D over T seconds peaks at 5.77 D / T² of lateral acceleration: take at
         // least `lateral_time`, and long enough to stay within a comfortable share of the limit.
-        let lateral_length = |shift: f64| {
-            let comfortable = COMFORT_SHARE * cfg.max_lateral_accel;
+        let lateral_length = |shift: f64, share: f64| {
+            // What cornering leaves of the share, but never less than a floor.
+            let comfortable =
+                (share * cfg.max_lateral_accel - v0 * v0 * kappa).max(COMFORT_FLOOR * cfg.max_lateral_accel);
             let t = cfg.lateral_time.max(libm::sqrt(QUINTIC_PEAK * libm::fabs(shift) / comfortable));
             (v0 * t).max(8.0)
         };
@@ -165,22 +193,28 @@ impl RoadPlanner {
             .manoeuvre
             .filter(|m| libm::fabs(m.d1 - m.d0) > MANOEUVRE_MIN_SHIFT)
             .filter(|m| s0 >= m.s0 && s0 < m.s0 + m.length && libm::fabs(m.at(s0) - d0) < ONGOING_TOLERANCE);
-        let lateral_for = |end: f64| match ongoing {
+        let lateral_for = |end: f64, share: f64| match ongoing {
             Some(m) if libm::fabs(m.d1 - end) < 1e-9 => m,
-            _ => Lateral { s0, d0, d1: end, length: lateral_length(end - d0) },
+            _ => Lateral { s0, d0, slope: slope0, d1: end, length: lateral_length(end - d0, share) },
         };
+        // Comfortable manoeuvres first; only when none of them is free of conflicts, evasive ones.
         let mut best: Option<(Scored, Lateral)> = None;
-        for i in 0..self.ends.len() {
-            let end = self.ends[i];
-            let lateral = lateral_for(end);
-            let scored = self.score(
-                cfg,
-                road,
-                &lateral,
-                Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall },
-            );
-            if best.is_none_or(|b| scored.cost < b.0.cost) {
-                best = Some((scored, lateral));
+        for share in [COMFORT_SHARE, EVASIVE_SHARE] {
+            if best.is_some_and(|b| b.0.collision_free) {
+                break;
+            }
+            for i in 0..self.ends.len() {
+                let end = self.ends[i];
+                let lateral = lateral_for(end, share);
+                let scored = self.score(
+                    cfg,
+                    road,
+                    &lateral,
+                    Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall },
+                );
+                if best.is_none_or(|b| scored.cost < b.0.cost) {
+                    best = Some((scored, lateral));
+                }
             }
         }
         let Some((best, lateral)) = best else {
