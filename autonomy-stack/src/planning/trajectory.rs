@@ -33,6 +33,14 @@ const CROSSING_EGO_SPEED: f64 = 3.0;
 /// Safety buffer around the ego's passage through a crossing object's path, seconds.
 const CROSSING_BUFFER: f64 = 1.0;
 
+/// Speed difference at which the ego passes a slower vehicle in a neighbouring lane, m/s.
+const PASSING_DV: f64 = 2.0;
+/// Time-to-collision kept on a neighbour ahead while closing in on it, in IDM time headways (the
+/// caution of the following loop applies to whoever may become the leader).
+const PASSING_HEADWAYS: f64 = 2.0;
+/// Relative deceleration with which the ego could fall back behind a neighbour that moves over, m/s².
+const PASSING_DECEL: f64 = 1.0;
+
 /// How far the ego may be off an ongoing manoeuvre's profile and still continue it, metres.
 const ONGOING_TOLERANCE: f64 = 0.2;
 /// Peak lateral acceleration of a unit quintic shift over a unit time.
@@ -132,6 +140,7 @@ impl RoadPlanner {
         let step = input.prediction_step;
         let steps = libm::floor(cfg.horizon / step + 1e-9) as usize;
         self.collect_objects(road, input, s0, reach);
+        let v_des = v_des.min(self.passing_cap(cfg, s0, d0, hl, lw));
 
         // Behaviour: which lane to be in.
         let current = road.lane_of(d0);
@@ -251,6 +260,29 @@ impl RoadPlanner {
             target_lane: Some(target),
             collision_free: best.collision_free,
         }
+    }
+
+    /// The speed at which the ego may close in on slower vehicles driving in a neighbouring lane
+    /// ahead: any of them may move over into the ego's lane, and the ego must then be able to fall
+    /// back behind it with comfortable braking. Passing itself goes on at a modest speed difference.
+    fn passing_cap(&self, cfg: &PlanningConfig, s0: f64, d0: f64, hl: f64, lw: f64) -> f64 {
+        let mut cap = f64::INFINITY;
+        for o in &self.objects {
+            let lateral = libm::fabs(o.now.d - d0);
+            let vehicle = matches!(o.class, ObjectClass::Car | ObjectClass::Truck);
+            if !vehicle || o.now.speed <= MOVING || lateral < 0.5 * lw || lateral > 1.5 * lw {
+                continue;
+            }
+            let gap = o.now.s - o.now.half_length - (s0 + hl);
+            if gap < -(2.0 * hl) {
+                continue; // Already passed.
+            }
+            let gap = gap.max(0.0);
+            let ttc = PASSING_HEADWAYS * cfg.idm_headway;
+            let allowed = PASSING_DV.max(libm::sqrt(2.0 * PASSING_DECEL * gap).min(gap / ttc));
+            cap = cap.min(o.now.speed + allowed);
+        }
+        cap
     }
 
     fn collect_objects(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, reach: f64) {
