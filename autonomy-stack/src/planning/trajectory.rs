@@ -38,6 +38,10 @@ const PASSING_DV: f64 = 2.0;
 /// Time-to-collision kept on a neighbour ahead while closing in on it, in IDM time headways (the
 /// caution of the following loop applies to whoever may become the leader).
 const PASSING_HEADWAYS: f64 = 2.0;
+/// Deceleration with which the ego could stop short of a vehicle waiting beside the road, m/s².
+const SIDE_DECEL: f64 = 3.0;
+/// Speed at which the ego passes a vehicle waiting beside the road, m/s.
+const SIDE_CREEP: f64 = 5.0;
 /// Gain with which the speed is brought down to the passing speed, 1/s.
 const PASSING_GAIN: f64 = 1.5;
 /// Relative deceleration with which the ego could fall back behind a neighbour that moves over, m/s².
@@ -275,10 +279,17 @@ impl RoadPlanner {
         for o in &self.objects {
             let lateral = libm::fabs(o.now.d - d0);
             let vehicle = matches!(o.class, ObjectClass::Car | ObjectClass::Truck);
+            let gap = o.now.s - o.now.half_length - (s0 + hl);
+            // A vehicle standing across the road beside the ego's lane (waiting at a side street)
+            // may pull out in front of it: approach slowly enough to stop short of its path.
+            let across = o.now.half_width > o.now.half_length + 0.5;
+            if vehicle && across && libm::fabs(o.now.speed) <= MOVING && lateral > 0.5 * lw && gap > 0.0 {
+                cap = cap.min(SIDE_CREEP.max(libm::sqrt(2.0 * SIDE_DECEL * gap)));
+                continue;
+            }
             if !vehicle || o.now.speed <= MOVING || lateral < 0.5 * lw || lateral > 1.5 * lw {
                 continue;
             }
-            let gap = o.now.s - o.now.half_length - (s0 + hl);
             if gap < -(2.0 * hl) {
                 continue; // Already passed.
             }
