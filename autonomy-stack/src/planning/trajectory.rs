@@ -33,6 +33,20 @@ const CROSSING_EGO_SPEED: f64 = 3.0;
 /// Safety buffer around the ego's passage through a crossing object's path, seconds.
 const CROSSING_BUFFER: f64 = 1.0;
 
+/// Speed difference at which the ego passes a slower vehicle in a neighbouring lane, m/s.
+const PASSING_DV: f64 = 2.0;
+/// Time-to-collision kept on a neighbour ahead while closing in on it, in IDM time headways (the
+/// caution of the following loop applies to whoever may become the leader).
+const PASSING_HEADWAYS: f64 = 2.0;
+/// Deceleration with which the ego could stop short of a vehicle waiting beside the road, m/s².
+const SIDE_DECEL: f64 = 3.0;
+/// Speed at which the ego passes a vehicle waiting beside the road, m/s.
+const SIDE_CREEP: f64 = 5.0;
+/// Gain with which the speed is brought down to the passing speed, 1/s.
+const PASSING_GAIN: f64 = 1.5;
+/// Relative deceleration with which the ego could fall back behind a neighbour that moves over, m/s².
+const PASSING_DECEL: f64 = 1.0;
+
 /// How far the ego may be off an ongoing manoeuvre's profile and still continue it, metres.
 const ONGOING_TOLERANCE: f64 = 0.2;
 /// Peak lateral acceleration of a unit quintic shift over a unit time.
@@ -132,6 +146,8 @@ impl RoadPlanner {
         let step = input.prediction_step;
         let steps = libm::floor(cfg.horizon / step + 1e-9) as usize;
         self.collect_objects(road, input, s0, reach);
+        let passing = self.passing_cap(cfg, s0, d0, hl, lw);
+        let v_des = v_des.min(passing);
 
         // Behaviour: which lane to be in.
         let current = road.lane_of(d0);
@@ -243,14 +259,46 @@ impl RoadPlanner {
             _ if libm::fabs(best.end - d_target) > 0.25 => Behaviour::Avoid,
             _ => Behaviour::KeepLane,
         };
+        // Above the passing speed the free-road term of the IDM slows down too gently to hold it.
+        let accel = best.accel.min((PASSING_GAIN * (passing - v0)).max(-cfg.idm_decel).min(cfg.idm_accel));
         Plan {
             path,
-            accel: best.accel,
-            speed: (v0 + best.accel * input.period).max(0.0),
+            accel,
+            speed: (v0 + accel * input.period).max(0.0),
             behaviour,
             target_lane: Some(target),
             collision_free: best.collision_free,
         }
+    }
+
+    /// The speed at which the ego may close in on slower vehicles driving in a neighbouring lane
+    /// ahead: any of them may move over into the ego's lane, and the ego must then be able to fall
+    /// back behind it with comfortable braking. Passing itself goes on at a modest speed difference.
+    fn passing_cap(&self, cfg: &PlanningConfig, s0: f64, d0: f64, hl: f64, lw: f64) -> f64 {
+        let mut cap = f64::INFINITY;
+        for o in &self.objects {
+            let lateral = libm::fabs(o.now.d - d0);
+            let vehicle = matches!(o.class, ObjectClass::Car | ObjectClass::Truck);
+            let gap = o.now.s - o.now.half_length - (s0 + hl);
+            // A vehicle standing across the road beside the ego's lane (waiting at a side street)
+            // may pull out in front of it: approach slowly enough to stop short of its path.
+            let across = o.now.half_width > o.now.half_length + 0.5;
+            if vehicle && across && libm::fabs(o.now.speed) <= MOVING && lateral > 0.5 * lw && gap > 0.0 {
+                cap = cap.min(SIDE_CREEP.max(libm::sqrt(2.0 * SIDE_DECEL * gap)));
+                continue;
+            }
+            if !vehicle || o.now.speed <= MOVING || lateral < 0.5 * lw || lateral > 1.5 * lw {
+                continue;
+            }
+            if gap < -(2.0 * hl) {
+                continue; // Already passed.
+            }
+            let gap = gap.max(0.0);
+            let ttc = PASSING_HEADWAYS * cfg.idm_headway;
+            let allowed = PASSING_DV.max(libm::sqrt(2.0 * PASSING_DECEL * gap).min(gap / ttc));
+            cap = cap.min(o.now.speed + allowed);
+        }
+        cap
     }
 
     fn collect_objects(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, reach: f64) {
@@ -482,4 +530,42 @@ fn goal_wall(road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, hl: f64) -> Op
         _ => (end, 2.0),
     };
     Some(Constraint { rear, speed: 0.0, min_gap, track: None, crossing: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn neighbour(s: f64, d: f64, speed: f64, class: ObjectClass) -> RoadObject {
+        let now = LaneObject { s, d, half_length: 2.3, half_width: 0.95, speed };
+        RoadObject { id: 1, class, now, first: 0, count: 0, d_range: (d, d) }
+    }
+
+    #[test]
+    fn the_ego_closes_in_on_a_slower_neighbour_only_as_fast_as_it_could_fall_back_behind_it() {
+        let cfg = PlanningConfig::default();
+        let mut planner = RoadPlanner::default();
+        // The ego in lane 0 (centre 1.75) with its front at s = 2.3; lanes 3.5 m wide.
+        let cap = |planner: &RoadPlanner| planner.passing_cap(&cfg, 0.0, 1.75, 2.3, 3.5);
+        // Far ahead in the next lane: closing fast is fine.
+        planner.objects = vec![neighbour(200.0, 5.25, 20.0, ObjectClass::Car)];
+        assert!(cap(&planner) > 35.0, "{}", cap(&planner));
+        // 10 m ahead: a TTC of two headways (3 s), well within the relative-braking bound.
+        planner.objects = vec![neighbour(14.6, 5.25, 20.0, ObjectClass::Truck)];
+        assert!((cap(&planner) - (20.0 + 10.0 / 3.0)).abs() < 1e-9, "{}", cap(&planner));
+        // Alongside: passes at the passing speed difference.
+        planner.objects = vec![neighbour(0.0, 5.25, 20.0, ObjectClass::Car)];
+        assert_eq!(cap(&planner), 20.0 + PASSING_DV);
+        // Its own lane (the IDM's business), two lanes away, standing, a cyclist, or passed: no cap.
+        for o in [
+            neighbour(14.6, 1.75, 20.0, ObjectClass::Car),
+            neighbour(14.6, 8.75, 20.0, ObjectClass::Car),
+            neighbour(14.6, 5.25, 0.0, ObjectClass::Car),
+            neighbour(14.6, 5.25, 5.0, ObjectClass::Cyclist),
+            neighbour(-10.0, 5.25, 20.0, ObjectClass::Car),
+        ] {
+            planner.objects = vec![o];
+            assert_eq!(cap(&planner), f64::INFINITY, "{o:?}");
+        }
+    }
 }
