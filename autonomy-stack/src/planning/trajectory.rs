@@ -276,6 +276,9 @@ impl RoadPlanner {
     /// back behind it with comfortable braking. Passing itself goes on at a modest speed difference.
     fn passing_cap(&self, cfg: &PlanningConfig, s0: f64, d0: f64, hl: f64, lw: f64) -> f64 {
         let mut cap = f64::INFINITY;
+        if !cfg.anticipate_cut_ins {
+            return cap;
+        }
         for o in &self.objects {
             let lateral = libm::fabs(o.now.d - d0);
             let vehicle = matches!(o.class, ObjectClass::Car | ObjectClass::Truck);
@@ -567,5 +570,9 @@ mod tests {
             planner.objects = vec![o];
             assert_eq!(cap(&planner), f64::INFINITY, "{o:?}");
         }
+        // Switched off, nothing is anticipated.
+        planner.objects = vec![neighbour(14.6, 5.25, 20.0, ObjectClass::Truck)];
+        let off = PlanningConfig { anticipate_cut_ins: false, ..PlanningConfig::default() };
+        assert_eq!(planner.passing_cap(&off, 0.0, 1.75, 2.3, 3.5), f64::INFINITY);
     }
 }
