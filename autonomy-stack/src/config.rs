@@ -148,9 +148,9 @@ pub struct PlanningConfig {
     pub lane_change_enabled: bool,
     /// Smallest gap in the target lane accepted for a lane change, metres. Default 20.0.
     pub lane_change_min_gap: f64,
-    /// Anticipate cut-ins: close in on slower vehicles in a neighbouring lane, and on vehicles
-    /// waiting beside the road, only as fast as the ego could yield if they moved into its path.
-    /// Default true.
+    /// Anticipate road users entering the ego's path from beside it: close in on slower vehicles
+    /// in a neighbouring lane, on vehicles waiting beside the road and (on streets) on parked
+    /// vehicles that may hide a pedestrian only as fast as the ego could yield. Default true.
     pub anticipate_cut_ins: bool,
     /// Distance kept from a crossing pedestrian or obstacle when stopping, metres. Default 5.0.
     pub stop_distance: f64,
