@@ -148,6 +148,10 @@ pub struct PlanningConfig {
     pub lane_change_enabled: bool,
     /// Smallest gap in the target lane accepted for a lane change, metres. Default 20.0.
     pub lane_change_min_gap: f64,
+    /// Anticipate road users entering the ego's path from beside it: close in on slower vehicles
+    /// in a neighbouring lane, on vehicles waiting beside the road and (on streets) on parked
+    /// vehicles that may hide a pedestrian only as fast as the ego could yield. Default true.
+    pub anticipate_cut_ins: bool,
     /// Distance kept from a crossing pedestrian or obstacle when stopping, metres. Default 5.0.
     pub stop_distance: f64,
     /// Planner reaction delay (perception-to-action), seconds. Default 0.0.
@@ -180,6 +184,7 @@ impl Default for PlanningConfig {
             idm_decel: 3.0,
             lane_change_enabled: true,
             lane_change_min_gap: 20.0,
+            anticipate_cut_ins: true,
             stop_distance: 5.0,
             reaction_time: 0.0,
             compute_budget_us: 2000,

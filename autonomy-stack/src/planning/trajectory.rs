@@ -42,6 +42,10 @@ const PASSING_HEADWAYS: f64 = 2.0;
 const SIDE_DECEL: f64 = 3.0;
 /// Speed at which the ego passes a vehicle waiting beside the road, m/s.
 const SIDE_CREEP: f64 = 5.0;
+/// Speed at which the ego passes a vehicle parked in the neighbouring lane of a street, m/s.
+const OCCLUSION_SPEED: f64 = 8.0;
+/// Roads with a speed limit up to this are streets where people may step out, m/s.
+const STREET_LIMIT: f64 = 15.0;
 /// Gain with which the speed is brought down to the passing speed, 1/s.
 const PASSING_GAIN: f64 = 1.5;
 /// Relative deceleration with which the ego could fall back behind a neighbour that moves over, m/s².
@@ -146,7 +150,7 @@ impl RoadPlanner {
         let step = input.prediction_step;
         let steps = libm::floor(cfg.horizon / step + 1e-9) as usize;
         self.collect_objects(road, input, s0, reach);
-        let passing = self.passing_cap(cfg, s0, d0, hl, lw);
+        let passing = self.passing_cap(cfg, s0, d0, hl, lw, road.map.speed_limit <= STREET_LIMIT);
         let v_des = v_des.min(passing);
 
         // Behaviour: which lane to be in.
@@ -274,8 +278,11 @@ impl RoadPlanner {
     /// The speed at which the ego may close in on slower vehicles driving in a neighbouring lane
     /// ahead: any of them may move over into the ego's lane, and the ego must then be able to fall
     /// back behind it with comfortable braking. Passing itself goes on at a modest speed difference.
-    fn passing_cap(&self, cfg: &PlanningConfig, s0: f64, d0: f64, hl: f64, lw: f64) -> f64 {
+    fn passing_cap(&self, cfg: &PlanningConfig, s0: f64, d0: f64, hl: f64, lw: f64, street: bool) -> f64 {
         let mut cap = f64::INFINITY;
+        if !cfg.anticipate_cut_ins {
+            return cap;
+        }
         for o in &self.objects {
             let lateral = libm::fabs(o.now.d - d0);
             let vehicle = matches!(o.class, ObjectClass::Car | ObjectClass::Truck);
@@ -283,8 +290,15 @@ impl RoadPlanner {
             // A vehicle standing across the road beside the ego's lane (waiting at a side street)
             // may pull out in front of it: approach slowly enough to stop short of its path.
             let across = o.now.half_width > o.now.half_length + 0.5;
-            if vehicle && across && libm::fabs(o.now.speed) <= MOVING && lateral > 0.5 * lw && gap > 0.0 {
+            let standing = libm::fabs(o.now.speed) <= MOVING;
+            if vehicle && across && standing && lateral > 0.5 * lw && gap > 0.0 {
                 cap = cap.min(SIDE_CREEP.max(libm::sqrt(2.0 * SIDE_DECEL * gap)));
+                continue;
+            }
+            // A vehicle parked in the neighbouring lane on a street where people walk hides whoever
+            // may step out from behind it: pass it at a speed that leaves time to stop.
+            if vehicle && standing && street && lateral > 0.5 * lw && lateral < 1.5 * lw && gap > -(2.0 * hl) {
+                cap = cap.min(OCCLUSION_SPEED.max(libm::sqrt(2.0 * SIDE_DECEL * gap.max(0.0))));
                 continue;
             }
             if !vehicle || o.now.speed <= MOVING || lateral < 0.5 * lw || lateral > 1.5 * lw {
@@ -546,7 +560,7 @@ mod tests {
         let cfg = PlanningConfig::default();
         let mut planner = RoadPlanner::default();
         // The ego in lane 0 (centre 1.75) with its front at s = 2.3; lanes 3.5 m wide.
-        let cap = |planner: &RoadPlanner| planner.passing_cap(&cfg, 0.0, 1.75, 2.3, 3.5);
+        let cap = |planner: &RoadPlanner| planner.passing_cap(&cfg, 0.0, 1.75, 2.3, 3.5, false);
         // Far ahead in the next lane: closing fast is fine.
         planner.objects = vec![neighbour(200.0, 5.25, 20.0, ObjectClass::Car)];
         assert!(cap(&planner) > 35.0, "{}", cap(&planner));
@@ -567,5 +581,13 @@ mod tests {
             planner.objects = vec![o];
             assert_eq!(cap(&planner), f64::INFINITY, "{o:?}");
         }
+        // On a street, a car parked in the next lane is passed at the occlusion speed.
+        planner.objects = vec![neighbour(2.0, 5.25, 0.0, ObjectClass::Car)];
+        assert_eq!(planner.passing_cap(&cfg, 0.0, 1.75, 2.3, 3.5, true), OCCLUSION_SPEED);
+        assert_eq!(planner.passing_cap(&cfg, 0.0, 1.75, 2.3, 3.5, false), f64::INFINITY);
+        // Switched off, nothing is anticipated.
+        planner.objects = vec![neighbour(14.6, 5.25, 20.0, ObjectClass::Truck)];
+        let off = PlanningConfig { anticipate_cut_ins: false, ..PlanningConfig::default() };
+        assert_eq!(planner.passing_cap(&off, 0.0, 1.75, 2.3, 3.5, false), f64::INFINITY);
     }
 }
