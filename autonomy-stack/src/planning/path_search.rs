@@ -37,6 +37,18 @@ const ARRIVAL_GAIN: f64 = 1.5;
 const GOAL_ZONE: f64 = 2.5;
 /// Metres of detour always accepted for a roomier path.
 const DETOUR_SLACK: f64 = 0.5;
+/// An object moving against the path faster than this is oncoming, m/s.
+const ONCOMING_SPEED: f64 = 0.2;
+/// Free distance left between the ego's front and the near end of an oncoming object's corridor, so
+/// the ego can still step aside, metres.
+const ONCOMING_GAP: f64 = 2.0;
+/// Extra half width of an oncoming object's corridor (the clearance kept when passing it), metres.
+const ONCOMING_CLEARANCE: f64 = 0.15;
+/// Metres of extra path accepted to step aside for an oncoming object.
+const ONCOMING_DETOUR: f64 = 1.0;
+/// Lateral clearance beyond both half widths at which the path passes an oncoming object without
+/// stopping for it, metres.
+const ONCOMING_PASS: f64 = 0.1;
 
 /// Length of a polyline, metres.
 fn path_length(path: &[(f64, f64)]) -> f64 {
@@ -336,9 +348,24 @@ impl AreaPlanner {
 
         self.statics.clear();
         self.statics.extend(input.tracks.iter().filter(|t| t.confirmed && t.is_static()).map(|t| t.footprint));
+        let corridors = self.oncoming_corridors(input, ex, ey, hl);
+        let with_corridors = !corridors.is_empty();
+        self.statics.extend(corridors.iter().copied());
         let due = self.last_search.is_none_or(|t| input.tick >= t + u64::from(cfg.replan_ticks));
         if self.path.is_empty() || due || self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin) {
             self.search(input, (ex, ey), target);
+            if with_corridors {
+                // Step aside for an oncoming object only when that keeps to the way the robot would
+                // take anyway; else plan as if it were not there and yield to it (stop short of it).
+                let aside = core::mem::take(&mut self.path);
+                self.statics.truncate(self.statics.len() - corridors.len());
+                self.search(input, (ex, ey), target);
+                let direct = path_length(&self.path);
+                if aside.len() >= 2 && path_length(&aside) <= direct + ONCOMING_DETOUR {
+                    self.path = aside;
+                }
+                self.statics.extend(corridors.iter().copied());
+            }
         }
         if self.path.len() < 2 {
             return Plan::stop(ego, Behaviour::NoPath, cfg.idm_decel);
@@ -411,8 +438,11 @@ impl AreaPlanner {
             if let Some((s, lateral, heading)) = project(&ahead, tx, ty) {
                 let (vx, vy) = t.velocity();
                 let half = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading + FRAC_PI_2);
-                if s > 0.0 && lateral < hw + half + cfg.lateral_margin {
-                    let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+                let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+                // An oncoming object the path already steps aside from is passed, not stopped for.
+                let oncoming = along_speed < -ONCOMING_SPEED;
+                let clear = if oncoming { ONCOMING_PASS } else { cfg.lateral_margin };
+                if s > 0.0 && lateral < hw + half + clear {
                     let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading);
                     self.constraints.push(Constraint {
                         rear: s - half_len,
@@ -441,6 +471,47 @@ impl AreaPlanner {
             target_lane: None,
             collision_free: true,
         }
+    }
+
+    /// The stretch of floor each oncoming object ahead will sweep before it meets the ego (from its
+    /// rear to a little short of the ego's front), widened by a passing clearance: blocked in the
+    /// search so that the path steps aside to give it room.
+    fn oncoming_corridors(&self, input: &PlanInput<'_>, ex: f64, ey: f64, hl: f64) -> Vec<OrientedBox> {
+        let mut out = Vec::new();
+        if self.path.len() < 2 {
+            return out;
+        }
+        let seg = closest_segment(&self.path, ex, ey);
+        let mut ahead = Vec::with_capacity(self.path.len() - seg + 1);
+        ahead.push((ex, ey));
+        ahead.extend_from_slice(&self.path[seg + 1..]);
+        for t in input.tracks.iter().filter(|t| t.confirmed && !t.is_static()) {
+            let (tx, ty) = t.position();
+            let Some((s, _, heading)) = project(&ahead, tx, ty) else { continue };
+            let (vx, vy) = t.velocity();
+            let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+            let speed = t.speed();
+            if s <= 0.0 || along_speed > -ONCOMING_SPEED || along_speed > -0.7 * speed {
+                continue;
+            }
+            let dir = libm::atan2(vy, vx);
+            let (c, sn) = (libm::cos(dir), libm::sin(dir));
+            let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, dir);
+            let half_wid = crate::geometry::projected_half_extent(t.length, t.width, t.heading, dir + FRAC_PI_2);
+            // From the object's rear to `front` ahead of its centre, short of where the ego is.
+            let to_ego = (ex - tx) * c + (ey - ty) * sn;
+            let front = (to_ego.min(s) - hl - ONCOMING_GAP).max(half_len);
+            let length = front + half_len;
+            let mid = 0.5 * (front - half_len);
+            out.push(OrientedBox {
+                x: tx + c * mid,
+                y: ty + sn * mid,
+                heading: dir,
+                length,
+                width: 2.0 * (half_wid + ONCOMING_CLEARANCE),
+            });
+        }
+        out
     }
 
     fn search(&mut self, input: &PlanInput<'_>, start: (f64, f64), goal: (f64, f64)) {
