@@ -35,6 +35,8 @@ const ARRIVAL_CREEP: f64 = 0.1;
 const ARRIVAL_GAIN: f64 = 1.5;
 /// Radius around the goal within which only the tightest inflation applies, metres.
 const GOAL_ZONE: f64 = 2.5;
+/// Largest extra cost factor of a cell with no clearance in a search with a soft clearance.
+const SOFT_WEIGHT: f64 = 2.0;
 /// Metres of detour always accepted for a roomier path.
 const DETOUR_SLACK: f64 = 0.5;
 /// An object moving against the path faster than this is oncoming, m/s.
@@ -68,6 +70,10 @@ pub struct Grid {
     nx: usize,
     ny: usize,
     blocked: Vec<bool>,
+    /// Distance from each cell centre to the nearest rasterised box (within `soft` of it), metres.
+    clear: Vec<f64>,
+    /// Clearance below which a free cell costs extra in the search (0: no preference), metres.
+    soft: f64,
 }
 
 impl Grid {
@@ -76,7 +82,31 @@ impl Grid {
         let res = res.max(libm::sqrt((max_x - min_x) * (max_y - min_y) / MAX_CELLS));
         let nx = (libm::ceil((max_x - min_x) / res) as usize).max(1);
         let ny = (libm::ceil((max_y - min_y) / res) as usize).max(1);
-        Self { min_x, min_y, res, nx, ny, blocked: vec![false; nx * ny] }
+        Self {
+            min_x,
+            min_y,
+            res,
+            nx,
+            ny,
+            blocked: vec![false; nx * ny],
+            clear: vec![f64::INFINITY; nx * ny],
+            soft: 0.0,
+        }
+    }
+
+    /// Makes the search prefer cells at least `soft` metres from every box rasterised afterwards,
+    /// and keeps string pulling from cutting closer to them than the searched cells went.
+    pub fn with_soft_clearance(mut self, soft: f64) -> Self {
+        self.soft = soft;
+        self
+    }
+
+    /// Extra cost factor of entering cell `i` (0 when clear by `soft`, up to `SOFT_WEIGHT`).
+    fn penalty(&self, i: usize) -> f64 {
+        if self.soft <= 0.0 {
+            return 0.0;
+        }
+        SOFT_WEIGHT * (self.soft - self.clear[i]).max(0.0) / self.soft
     }
 
     /// The cell containing (x, y), clamped into the grid.
@@ -100,7 +130,7 @@ impl Grid {
     /// Like [`Grid::rasterise`], but within `zone.1` metres of the point `zone.0` only `zone.2` of
     /// inflation applies (the final approach into a tight bay).
     pub fn rasterise_near(&mut self, b: &OrientedBox, inflate: f64, zone: Option<((f64, f64), f64, f64)>) {
-        let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate;
+        let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate.max(self.soft);
         let lo = self.cell(b.x - r, b.y - r);
         let hi = self.cell(b.x + r, b.y + r);
         for cy in (lo / self.nx)..=(hi / self.nx) {
@@ -112,7 +142,9 @@ impl Grid {
                     Some((_, _, tight)) if near => tight,
                     _ => inflate,
                 };
-                if point_box_distance(b, x, y) <= inflate {
+                let d = point_box_distance(b, x, y);
+                self.clear[i] = self.clear[i].min(d);
+                if d <= inflate {
                     self.blocked[i] = true;
                 }
             }
@@ -209,7 +241,8 @@ impl Grid {
                 {
                     continue;
                 }
-                let c = cost[i] + if diagonal { SQRT_2 } else { 1.0 };
+                let step = if diagonal { SQRT_2 } else { 1.0 };
+                let c = cost[i] + step * (1.0 + self.penalty(j));
                 if c < cost[j] {
                     cost[j] = c;
                     parent[j] = i;
@@ -237,15 +270,32 @@ impl Grid {
         Some(self.string_pull(&points))
     }
 
-    /// Keeps only the points needed for straight free segments between them.
+    /// Whether the straight segment between two points keeps at least `clear` metres from every box
+    /// (up to one cell), ignoring the part within `skip` metres of `a`.
+    fn segment_keeps(&self, a: (f64, f64), b: (f64, f64), skip: f64, clear: f64) -> bool {
+        let len = crate::geometry::norm(b.0 - a.0, b.1 - a.1);
+        let n = libm::ceil(len / (0.5 * self.res)) as usize;
+        (0..=n).all(|k| {
+            let u = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+            u * len < skip || self.clear[self.cell(a.0 + (b.0 - a.0) * u, a.1 + (b.1 - a.1) * u)] >= clear - self.res
+        })
+    }
+
+    /// Keeps only the points needed for straight free segments between them (with a soft clearance,
+    /// segments that stay as far from the boxes as the points they replace).
     fn string_pull(&self, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+        let clear: Vec<f64> = points.iter().map(|p| self.clear[self.cell(p.0, p.1)].min(self.soft)).collect();
         let mut out = vec![points[0]];
         let mut anchor = 0;
         while anchor + 1 < points.len() {
             let mut next = anchor + 1;
             let skip = if anchor == 0 { 1.0 } else { 0.0 };
             for j in (anchor + 2..points.len()).rev() {
-                if self.segment_free(points[anchor], points[j], skip) {
+                let keeps = self.soft <= 0.0 || {
+                    let least = clear[anchor + 1..j].iter().copied().fold(f64::INFINITY, f64::min);
+                    self.segment_keeps(points[anchor], points[j], skip, least)
+                };
+                if keeps && self.segment_free(points[anchor], points[j], skip) {
                     next = j;
                     break;
                 }
@@ -532,6 +582,10 @@ impl AreaPlanner {
         let tightest = hw + 0.05;
         for inflation in [tightest, hw + 2.0 * margin, hw + margin] {
             let mut grid = Grid::new(min_x, min_y, max_x, max_y, input.config.grid_resolution);
+            if inflation == tightest {
+                // The tight berth is for passing through gaps: centred in them, entered straight.
+                grid = grid.with_soft_clearance(hw + 2.0 * margin);
+            }
             // Near the goal only the tightest berth applies, so a bay between rails stays open.
             let zone = Some((goal, GOAL_ZONE, tightest));
             for b in self.map_obstacles.iter().chain(self.statics.iter()) {
