@@ -544,7 +544,8 @@ impl AreaPlanner {
             if s <= 0.0 || along_speed > -ONCOMING_SPEED || along_speed > -0.7 * speed {
                 continue;
             }
-            let dir = libm::atan2(vy, vx);
+            // It comes down the path: its measured heading is too noisy to extrapolate far.
+            let dir = heading + core::f64::consts::PI;
             let (c, sn) = (libm::cos(dir), libm::sin(dir));
             let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, dir);
             let half_wid = crate::geometry::projected_half_extent(t.length, t.width, t.heading, dir + FRAC_PI_2);
