@@ -35,6 +35,10 @@ const ARRIVAL_CREEP: f64 = 0.1;
 const ARRIVAL_GAIN: f64 = 1.5;
 /// Radius around the goal within which only the tightest inflation applies, metres.
 const GOAL_ZONE: f64 = 2.5;
+/// Metres by which a new path must be shorter to replace a still-free one.
+const PATH_STICK: f64 = 0.3;
+/// Heading difference between the first legs of two paths that makes them different ways, radians.
+const PATH_FLIP: f64 = 1.0;
 /// Largest extra cost factor of a cell with no clearance in a search with a soft clearance.
 const SOFT_WEIGHT: f64 = 2.0;
 /// Metres of detour always accepted for a roomier path.
@@ -402,7 +406,15 @@ impl AreaPlanner {
         let with_corridors = !corridors.is_empty();
         self.statics.extend(corridors.iter().copied());
         let due = self.last_search.is_none_or(|t| input.tick >= t + u64::from(cfg.replan_ticks));
-        if self.path.is_empty() || due || self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin) {
+        let blocked = self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin);
+        if self.path.is_empty() || due || blocked {
+            // A still-free path is kept unless the new one is clearly shorter: between two ways of
+            // about the same length (above or below a rack block) the search flips with the
+            // robot's position and the robot wavered at the aisle entry into the rack end.
+            // Only among the mapped obstacles: around a person or pallet the best way changes for real.
+            let tracked = self.statics.len() - corridors.len();
+            let keep = !blocked && tracked == 0 && !self.path_blocked(ex, ey, hw + 2.0 * cfg.lateral_margin);
+            let previous = if keep { self.path.clone() } else { Vec::new() };
             self.search(input, (ex, ey), target);
             if with_corridors {
                 // Step aside for an oncoming object only when that keeps to the way the robot would
@@ -415,6 +427,15 @@ impl AreaPlanner {
                     self.path = aside;
                 }
                 self.statics.extend(corridors.iter().copied());
+            }
+            if previous.len() >= 2 && self.path.len() >= 2 {
+                let seg = closest_segment(&previous, ex, ey);
+                let (nx, ny) = previous[seg + 1];
+                let rest = crate::geometry::norm(nx - ex, ny - ey) + path_length(&previous[seg + 1..]);
+                let flip = libm::fabs(wrap_angle(first_heading(&previous, ex, ey) - first_heading(&self.path, ex, ey)));
+                if flip > PATH_FLIP && rest <= path_length(&self.path) + PATH_STICK {
+                    self.path = previous;
+                }
             }
         }
         if self.path.len() < 2 {
@@ -646,6 +667,15 @@ impl AreaPlanner {
         }
         false
     }
+}
+
+/// Heading from (x, y) to the point 2 m along the path from its closest segment.
+fn first_heading(path: &[(f64, f64)], x: f64, y: f64) -> f64 {
+    let seg = closest_segment(path, x, y);
+    let mut ahead = vec![(x, y)];
+    ahead.extend_from_slice(&path[seg + 1..]);
+    let (tx, ty) = crate::control::lookahead_point(&ahead, x, y, 2.0).unwrap_or(ahead[ahead.len() - 1]);
+    libm::atan2(ty - y, tx - x)
 }
 
 /// Index of the path segment closest to (x, y).
