@@ -49,7 +49,7 @@ const ONCOMING_SPEED: f64 = 0.2;
 /// the ego can still step aside, metres.
 const ONCOMING_GAP: f64 = 2.0;
 /// Extra half width of an oncoming object's corridor (the clearance kept when passing it), metres.
-const ONCOMING_CLEARANCE: f64 = 0.15;
+const ONCOMING_CLEARANCE: f64 = 0.2;
 /// Metres of extra path accepted to step aside for an oncoming object.
 const ONCOMING_DETOUR: f64 = 1.0;
 /// Lateral clearance beyond both half widths at which the path passes an oncoming object without
