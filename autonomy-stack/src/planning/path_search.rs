@@ -35,8 +35,26 @@ const ARRIVAL_CREEP: f64 = 0.1;
 const ARRIVAL_GAIN: f64 = 1.5;
 /// Radius around the goal within which only the tightest inflation applies, metres.
 const GOAL_ZONE: f64 = 2.5;
+/// Metres by which a new path must be shorter to replace a still-free one.
+const PATH_STICK: f64 = 0.3;
+/// Heading difference between the first legs of two paths that makes them different ways, radians.
+const PATH_FLIP: f64 = 1.0;
+/// Largest extra cost factor of a cell with no clearance in a search with a soft clearance.
+const SOFT_WEIGHT: f64 = 2.0;
 /// Metres of detour always accepted for a roomier path.
 const DETOUR_SLACK: f64 = 0.5;
+/// An object moving against the path faster than this is oncoming, m/s.
+const ONCOMING_SPEED: f64 = 0.2;
+/// Free distance left between the ego's front and the near end of an oncoming object's corridor, so
+/// the ego can still step aside, metres.
+const ONCOMING_GAP: f64 = 2.0;
+/// Extra half width of an oncoming object's corridor (the clearance kept when passing it), metres.
+const ONCOMING_CLEARANCE: f64 = 0.2;
+/// Metres of extra path accepted to step aside for an oncoming object.
+const ONCOMING_DETOUR: f64 = 1.0;
+/// Lateral clearance beyond both half widths at which the path passes an oncoming object without
+/// stopping for it, metres.
+const ONCOMING_PASS: f64 = 0.1;
 
 /// Length of a polyline, metres.
 fn path_length(path: &[(f64, f64)]) -> f64 {
@@ -56,6 +74,10 @@ pub struct Grid {
     nx: usize,
     ny: usize,
     blocked: Vec<bool>,
+    /// Distance from each cell centre to the nearest rasterised box (within `soft` of it), metres.
+    clear: Vec<f64>,
+    /// Clearance below which a free cell costs extra in the search (0: no preference), metres.
+    soft: f64,
 }
 
 impl Grid {
@@ -64,7 +86,31 @@ impl Grid {
         let res = res.max(libm::sqrt((max_x - min_x) * (max_y - min_y) / MAX_CELLS));
         let nx = (libm::ceil((max_x - min_x) / res) as usize).max(1);
         let ny = (libm::ceil((max_y - min_y) / res) as usize).max(1);
-        Self { min_x, min_y, res, nx, ny, blocked: vec![false; nx * ny] }
+        Self {
+            min_x,
+            min_y,
+            res,
+            nx,
+            ny,
+            blocked: vec![false; nx * ny],
+            clear: vec![f64::INFINITY; nx * ny],
+            soft: 0.0,
+        }
+    }
+
+    /// Makes the search prefer cells at least `soft` metres from every box rasterised afterwards,
+    /// and keeps string pulling from cutting closer to them than the searched cells went.
+    pub fn with_soft_clearance(mut self, soft: f64) -> Self {
+        self.soft = soft;
+        self
+    }
+
+    /// Extra cost factor of entering cell `i` (0 when clear by `soft`, up to `SOFT_WEIGHT`).
+    fn penalty(&self, i: usize) -> f64 {
+        if self.soft <= 0.0 {
+            return 0.0;
+        }
+        SOFT_WEIGHT * (self.soft - self.clear[i]).max(0.0) / self.soft
     }
 
     /// The cell containing (x, y), clamped into the grid.
@@ -88,7 +134,7 @@ impl Grid {
     /// Like [`Grid::rasterise`], but within `zone.1` metres of the point `zone.0` only `zone.2` of
     /// inflation applies (the final approach into a tight bay).
     pub fn rasterise_near(&mut self, b: &OrientedBox, inflate: f64, zone: Option<((f64, f64), f64, f64)>) {
-        let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate;
+        let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate.max(self.soft);
         let lo = self.cell(b.x - r, b.y - r);
         let hi = self.cell(b.x + r, b.y + r);
         for cy in (lo / self.nx)..=(hi / self.nx) {
@@ -100,7 +146,9 @@ impl Grid {
                     Some((_, _, tight)) if near => tight,
                     _ => inflate,
                 };
-                if point_box_distance(b, x, y) <= inflate {
+                let d = point_box_distance(b, x, y);
+                self.clear[i] = self.clear[i].min(d);
+                if d <= inflate {
                     self.blocked[i] = true;
                 }
             }
@@ -197,7 +245,8 @@ impl Grid {
                 {
                     continue;
                 }
-                let c = cost[i] + if diagonal { SQRT_2 } else { 1.0 };
+                let step = if diagonal { SQRT_2 } else { 1.0 };
+                let c = cost[i] + step * (1.0 + self.penalty(j));
                 if c < cost[j] {
                     cost[j] = c;
                     parent[j] = i;
@@ -225,15 +274,32 @@ impl Grid {
         Some(self.string_pull(&points))
     }
 
-    /// Keeps only the points needed for straight free segments between them.
+    /// Whether the straight segment between two points keeps at least `clear` metres from every box
+    /// (up to one cell), ignoring the part within `skip` metres of `a`.
+    fn segment_keeps(&self, a: (f64, f64), b: (f64, f64), skip: f64, clear: f64) -> bool {
+        let len = crate::geometry::norm(b.0 - a.0, b.1 - a.1);
+        let n = libm::ceil(len / (0.5 * self.res)) as usize;
+        (0..=n).all(|k| {
+            let u = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+            u * len < skip || self.clear[self.cell(a.0 + (b.0 - a.0) * u, a.1 + (b.1 - a.1) * u)] >= clear - self.res
+        })
+    }
+
+    /// Keeps only the points needed for straight free segments between them (with a soft clearance,
+    /// segments that stay as far from the boxes as the points they replace).
     fn string_pull(&self, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+        let clear: Vec<f64> = points.iter().map(|p| self.clear[self.cell(p.0, p.1)].min(self.soft)).collect();
         let mut out = vec![points[0]];
         let mut anchor = 0;
         while anchor + 1 < points.len() {
             let mut next = anchor + 1;
             let skip = if anchor == 0 { 1.0 } else { 0.0 };
             for j in (anchor + 2..points.len()).rev() {
-                if self.segment_free(points[anchor], points[j], skip) {
+                let keeps = self.soft <= 0.0 || {
+                    let least = clear[anchor + 1..j].iter().copied().fold(f64::INFINITY, f64::min);
+                    self.segment_keeps(points[anchor], points[j], skip, least)
+                };
+                if keeps && self.segment_free(points[anchor], points[j], skip) {
                     next = j;
                     break;
                 }
@@ -336,9 +402,41 @@ impl AreaPlanner {
 
         self.statics.clear();
         self.statics.extend(input.tracks.iter().filter(|t| t.confirmed && t.is_static()).map(|t| t.footprint));
+        let corridors = self.oncoming_corridors(input, ex, ey, hl);
+        let with_corridors = !corridors.is_empty();
+        self.statics.extend(corridors.iter().copied());
         let due = self.last_search.is_none_or(|t| input.tick >= t + u64::from(cfg.replan_ticks));
-        if self.path.is_empty() || due || self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin) {
+        let blocked = self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin);
+        if self.path.is_empty() || due || blocked {
+            // A still-free path is kept unless the new one is clearly shorter: between two ways of
+            // about the same length (above or below a rack block) the search flips with the
+            // robot's position and the robot wavered at the aisle entry into the rack end.
+            // Only among the mapped obstacles: around a person or pallet the best way changes for real.
+            let tracked = self.statics.len() - corridors.len();
+            let keep = !blocked && tracked == 0 && !self.path_blocked(ex, ey, hw + 2.0 * cfg.lateral_margin);
+            let previous = if keep { self.path.clone() } else { Vec::new() };
             self.search(input, (ex, ey), target);
+            if with_corridors {
+                // Step aside for an oncoming object only when that keeps to the way the robot would
+                // take anyway; else plan as if it were not there and yield to it (stop short of it).
+                let aside = core::mem::take(&mut self.path);
+                self.statics.truncate(self.statics.len() - corridors.len());
+                self.search(input, (ex, ey), target);
+                let direct = path_length(&self.path);
+                if aside.len() >= 2 && path_length(&aside) <= direct + ONCOMING_DETOUR {
+                    self.path = aside;
+                }
+                self.statics.extend(corridors.iter().copied());
+            }
+            if previous.len() >= 2 && self.path.len() >= 2 {
+                let seg = closest_segment(&previous, ex, ey);
+                let (nx, ny) = previous[seg + 1];
+                let rest = crate::geometry::norm(nx - ex, ny - ey) + path_length(&previous[seg + 1..]);
+                let flip = libm::fabs(wrap_angle(first_heading(&previous, ex, ey) - first_heading(&self.path, ex, ey)));
+                if flip > PATH_FLIP && rest <= path_length(&self.path) + PATH_STICK {
+                    self.path = previous;
+                }
+            }
         }
         if self.path.len() < 2 {
             return Plan::stop(ego, Behaviour::NoPath, cfg.idm_decel);
@@ -411,8 +509,11 @@ impl AreaPlanner {
             if let Some((s, lateral, heading)) = project(&ahead, tx, ty) {
                 let (vx, vy) = t.velocity();
                 let half = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading + FRAC_PI_2);
-                if s > 0.0 && lateral < hw + half + cfg.lateral_margin {
-                    let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+                let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+                // An oncoming object the path already steps aside from is passed, not stopped for.
+                let oncoming = along_speed < -ONCOMING_SPEED;
+                let clear = if oncoming { ONCOMING_PASS } else { cfg.lateral_margin };
+                if s > 0.0 && lateral < hw + half + clear {
                     let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading);
                     self.constraints.push(Constraint {
                         rear: s - half_len,
@@ -443,6 +544,48 @@ impl AreaPlanner {
         }
     }
 
+    /// The stretch of floor each oncoming object ahead will sweep before it meets the ego (from its
+    /// rear to a little short of the ego's front), widened by a passing clearance: blocked in the
+    /// search so that the path steps aside to give it room.
+    fn oncoming_corridors(&self, input: &PlanInput<'_>, ex: f64, ey: f64, hl: f64) -> Vec<OrientedBox> {
+        let mut out = Vec::new();
+        if self.path.len() < 2 {
+            return out;
+        }
+        let seg = closest_segment(&self.path, ex, ey);
+        let mut ahead = Vec::with_capacity(self.path.len() - seg + 1);
+        ahead.push((ex, ey));
+        ahead.extend_from_slice(&self.path[seg + 1..]);
+        for t in input.tracks.iter().filter(|t| t.confirmed && !t.is_static()) {
+            let (tx, ty) = t.position();
+            let Some((s, _, heading)) = project(&ahead, tx, ty) else { continue };
+            let (vx, vy) = t.velocity();
+            let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
+            let speed = t.speed();
+            if s <= 0.0 || along_speed > -ONCOMING_SPEED || along_speed > -0.7 * speed {
+                continue;
+            }
+            // It comes down the path: its measured heading is too noisy to extrapolate far.
+            let dir = heading + core::f64::consts::PI;
+            let (c, sn) = (libm::cos(dir), libm::sin(dir));
+            let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, dir);
+            let half_wid = crate::geometry::projected_half_extent(t.length, t.width, t.heading, dir + FRAC_PI_2);
+            // From the object's rear to `front` ahead of its centre, short of where the ego is.
+            let to_ego = (ex - tx) * c + (ey - ty) * sn;
+            let front = (to_ego.min(s) - hl - ONCOMING_GAP).max(half_len);
+            let length = front + half_len;
+            let mid = 0.5 * (front - half_len);
+            out.push(OrientedBox {
+                x: tx + c * mid,
+                y: ty + sn * mid,
+                heading: dir,
+                length,
+                width: 2.0 * (half_wid + ONCOMING_CLEARANCE),
+            });
+        }
+        out
+    }
+
     fn search(&mut self, input: &PlanInput<'_>, start: (f64, f64), goal: (f64, f64)) {
         self.last_search = Some(input.tick);
         let (min_x, min_y, max_x, max_y) = *self.bounds.get_or_insert_with(|| {
@@ -461,6 +604,10 @@ impl AreaPlanner {
         let tightest = hw + 0.05;
         for inflation in [tightest, hw + 2.0 * margin, hw + margin] {
             let mut grid = Grid::new(min_x, min_y, max_x, max_y, input.config.grid_resolution);
+            if inflation == tightest {
+                // The tight berth is for passing through gaps: centred in them, entered straight.
+                grid = grid.with_soft_clearance(hw + 2.0 * margin);
+            }
             // Near the goal only the tightest berth applies, so a bay between rails stays open.
             let zone = Some((goal, GOAL_ZONE, tightest));
             for b in self.map_obstacles.iter().chain(self.statics.iter()) {
@@ -520,6 +667,15 @@ impl AreaPlanner {
         }
         false
     }
+}
+
+/// Heading from (x, y) to the point 2 m along the path from its closest segment.
+fn first_heading(path: &[(f64, f64)], x: f64, y: f64) -> f64 {
+    let seg = closest_segment(path, x, y);
+    let mut ahead = vec![(x, y)];
+    ahead.extend_from_slice(&path[seg + 1..]);
+    let (tx, ty) = crate::control::lookahead_point(&ahead, x, y, 2.0).unwrap_or(ahead[ahead.len() - 1]);
+    libm::atan2(ty - y, tx - x)
 }
 
 /// Index of the path segment closest to (x, y).
