@@ -37,39 +37,9 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
     let sim_ms = typical_simulation_ms();
     runtime.block_on(async {
         let store = Store::open(&args.database_url).await.context("cannot open the database")?;
-        let name = format!("queue-bench-{}", uuid::Uuid::new_v4().simple());
-        let new = NewCandidate {
-            name: name.clone(),
-            git_sha: None,
-            stack_config: "{}".into(),
-            config_hash: name.clone(),
-            suite: "{}".into(),
-            baseline: None,
-            idempotency_key: None,
-        };
-        let id = uuid::Uuid::new_v4().to_string();
-        candidates::create(&store, &new, &id, now_ms()).await?;
-        let version = ScenarioVersion {
-            content_hash: format!("bench-{name}"),
-            scenario_id: "bench".into(),
-            file: "bench".into(),
-            body: String::new(),
-        };
-        let runs: Vec<PlannedRun> = (0..args.runs)
-            .map(|i| PlannedRun {
-                variant_key: format!("{i:032x}"),
-                scenario_id: "bench".into(),
-                content_hash: version.content_hash.clone(),
-                ord: i as i64,
-                tags: "[]".into(),
-                cell: "{}".into(),
-            })
-            .collect();
-        let t = Instant::now();
-        candidates::enqueue(&store, &id, &[version], &runs, now_ms()).await?;
-        let enqueue_s = t.elapsed().as_secs_f64();
-        let result = format!("{{\"padding\":\"{}\"}}", "x".repeat(2000)); // about the size of a real result
-                                                                          // Phase 1: one worker alone, as each worker of a farm mostly is: per-run queue latency.
+        let enqueue_s = synthetic_candidate(&store, "queue-bench", args.runs).await?;
+        let result = synthetic_result();
+        // Phase 1: one worker alone, as each worker of a farm mostly is: per-run queue latency.
         let solo_runs = (args.runs / 10).clamp(1, 500) as u64;
         let t = Instant::now();
         let solo = drain(&store, "bench-solo", args.batch, &result, Some(solo_runs)).await?;
@@ -116,11 +86,10 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs `worker::drive` (one thread) over `n` fresh runs whose "simulation" busy-waits `sim_ms`;
-/// returns (wall time / pure simulation time) - 1.
-async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Result<f64> {
-    let name = format!("queue-bench-pipelined-{}", uuid::Uuid::new_v4().simple());
-    let id = uuid::Uuid::new_v4().to_string();
+/// Posts a candidate of `n` synthetic runs (their scenario version is a placeholder: the bench's
+/// workers never load it); returns how long enqueueing took, seconds.
+async fn synthetic_candidate(store: &Store, prefix: &str, n: usize) -> anyhow::Result<f64> {
+    let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
     let new = NewCandidate {
         name: name.clone(),
         git_sha: None,
@@ -130,6 +99,7 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Res
         baseline: None,
         idempotency_key: None,
     };
+    let id = uuid::Uuid::new_v4().to_string();
     candidates::create(store, &new, &id, now_ms()).await?;
     let version = ScenarioVersion {
         content_hash: format!("bench-{name}"),
@@ -139,7 +109,7 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Res
     };
     let runs: Vec<PlannedRun> = (0..n)
         .map(|i| PlannedRun {
-            variant_key: format!("p{i:031x}"),
+            variant_key: format!("{i:032x}"),
             scenario_id: "bench".into(),
             content_hash: version.content_hash.clone(),
             ord: i as i64,
@@ -147,7 +117,20 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Res
             cell: "{}".into(),
         })
         .collect();
+    let t = Instant::now();
     candidates::enqueue(store, &id, &[version], &runs, now_ms()).await?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// A result document about the size of a real one.
+fn synthetic_result() -> String {
+    format!("{{\"padding\":\"{}\"}}", "x".repeat(2000))
+}
+
+/// Runs `worker::drive` (one thread) over `n` fresh runs whose "simulation" busy-waits `sim_ms`;
+/// returns (wall time / pure simulation time) - 1.
+async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Result<f64> {
+    synthetic_candidate(store, "queue-bench-pipelined", n).await?;
     let settings = WorkerSettings {
         id: format!("bench-pipelined-{}", uuid::Uuid::new_v4().simple()),
         threads: 1,
@@ -157,7 +140,7 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Res
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let executed = AtomicUsize::new(0);
     let busy = std::time::Duration::from_secs_f64(sim_ms / 1000.0);
-    let result = format!("{{\"padding\":\"{}\"}}", "x".repeat(2000));
+    let result = synthetic_result();
     let execute = |_claim| {
         let (stop, executed, result) = (&stop, &executed, result.clone());
         async move {
