@@ -4,7 +4,7 @@
 
 use crate::config::{MotionModel, PredictionConfig};
 use crate::geometry::{wrap_angle, RoadGeometry};
-use crate::interface::{ObjectClass, OrientedBox};
+use crate::interface::ObjectClass;
 use crate::tracking::Track;
 
 /// One predicted pose.
@@ -117,9 +117,8 @@ impl Predictor {
             (p.vx, p.vy) = track.velocity();
             p.points.clear();
             if track.is_static() {
-                // Standing still: where the filter puts it (not the last raw sighting, which jitters
-                // with sensor and localisation noise), with the sighting's shape, for the whole horizon.
-                let f = OrientedBox { x: track.state[0], y: track.state[1], ..track.footprint };
+                // Standing still: where it stands, for the whole horizon.
+                let f = track.standing_box();
                 p.length = f.length;
                 p.width = f.width;
                 (p.vx, p.vy) = (0.0, 0.0);

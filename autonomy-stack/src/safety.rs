@@ -498,11 +498,10 @@ pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, i
     let confirmed = |id: u64| input.tracks.binary_search_by_key(&id, |t| t.id).ok().map(|i| &input.tracks[i]);
     let tracks = input.tracks.iter().filter(|t| t.confirmed).map(|t| {
         if t.is_static() {
-            // The filtered position: the raw sighting jitters with sensor and localisation noise.
-            let f = t.footprint;
+            let f = t.standing_box();
             Object {
-                x: t.state[0],
-                y: t.state[1],
+                x: f.x,
+                y: f.y,
                 vx: 0.0,
                 vy: 0.0,
                 heading: f.heading,

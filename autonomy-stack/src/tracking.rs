@@ -35,8 +35,9 @@ pub struct Track {
     pub misses: u32,
     /// Confirmed (enough hits); only confirmed tracks are published.
     pub confirmed: bool,
-    /// The last measured box. A lidar sees only the near faces, so the centre of a static object
-    /// shifts as the viewpoint moves; geometry of static tracks comes from here, not the filter.
+    /// The last measured box. A lidar sees only the near faces, so the shape and heading of a
+    /// static object come from here, not the filter; its centre jitters with sensor and
+    /// localisation noise (see [`Track::standing_box`]).
     pub footprint: OrientedBox,
 }
 
@@ -63,6 +64,13 @@ impl Track {
     /// Velocity (vx, vy).
     pub fn velocity(&self) -> (f64, f64) {
         (self.state[2], self.state[3])
+    }
+
+    /// Where a standing track is: the last sighting's shape and heading at the filtered centre
+    /// (the raw sighting jumps by up to half a metre from frame to frame, enough to put a car
+    /// parked beside the lane into the ego's corridor).
+    pub fn standing_box(&self) -> OrientedBox {
+        OrientedBox { x: self.state[0], y: self.state[1], ..self.footprint }
     }
 }
 
