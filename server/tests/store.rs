@@ -4,51 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
+use server::store::candidates;
 use server::store::queue::{self, Completion, Outcome};
 use server::store::Store;
 
 mod common;
 
-fn candidate(name: &str, config: &str, key: Option<&str>) -> NewCandidate {
-    NewCandidate {
-        name: name.into(),
-        git_sha: Some("abc123".into()),
-        stack_config: config.into(),
-        config_hash: format!("hash-of-{config}"),
-        suite: "{}".into(),
-        baseline: None,
-        idempotency_key: key.map(str::to_owned),
-    }
-}
-
-fn plan(n: usize) -> (Vec<ScenarioVersion>, Vec<PlannedRun>) {
-    let scenario = ScenarioVersion {
-        content_hash: "c0ffee".into(),
-        scenario_id: "highway.cut_in".into(),
-        file: "cut_in.yaml".into(),
-        body: "version: 1".into(),
-    };
-    let runs = (0..n)
-        .map(|i| PlannedRun {
-            variant_key: format!("{i:032x}"),
-            scenario_id: "highway.cut_in".into(),
-            content_hash: "c0ffee".into(),
-            ord: i as i64,
-            tags: "[\"smoke\"]".into(),
-            cell: "{}".into(),
-        })
-        .collect();
-    (vec![scenario], runs)
-}
-
-async fn seeded(store: &Store, n: usize) -> String {
-    let (c, _) =
-        candidates::create(store, &candidate("rc1", "{}", None), &uuid::Uuid::new_v4().to_string(), 0).await.unwrap();
-    let (scenarios, runs) = plan(n);
-    assert_eq!(candidates::enqueue(store, &c.id, &scenarios, &runs, 0).await.unwrap(), n as u64);
-    c.id
-}
+use common::{candidate, plan, seeded};
 
 fn outcome(status: &str) -> Outcome {
     Outcome {

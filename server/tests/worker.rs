@@ -7,42 +7,9 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
 use server::store::queue::{Claim, Outcome};
 use server::store::{runs, Store};
 use server::worker::{drive, WorkerSettings};
-
-/// A candidate with `n` synthetic runs; returns its id.
-async fn candidate(store: &Store, n: usize) -> String {
-    let new = NewCandidate {
-        name: "rc".into(),
-        git_sha: None,
-        stack_config: "{}".into(),
-        config_hash: "h".into(),
-        suite: "{}".into(),
-        baseline: None,
-        idempotency_key: None,
-    };
-    candidates::create(store, &new, "c1", 0).await.unwrap();
-    let version = ScenarioVersion {
-        content_hash: "v1".into(),
-        scenario_id: "synthetic".into(),
-        file: "synthetic.yaml".into(),
-        body: String::new(),
-    };
-    let planned: Vec<PlannedRun> = (0..n)
-        .map(|i| PlannedRun {
-            variant_key: format!("{i:032x}"),
-            scenario_id: "synthetic".into(),
-            content_hash: "v1".into(),
-            ord: i as i64,
-            tags: "[]".into(),
-            cell: "{}".into(),
-        })
-        .collect();
-    candidates::enqueue(store, "c1", &[version], &planned, 0).await.unwrap();
-    "c1".into()
-}
 
 fn passed(claim: &Claim) -> Outcome {
     Outcome {
@@ -59,7 +26,7 @@ fn settings(threads: usize) -> WorkerSettings {
 }
 
 async fn a_long_run_does_not_hold_up_the_other_thread(store: &Store) {
-    let id = candidate(store, 30).await;
+    let id = common::seeded(store, 30).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (executed, in_flight, most_in_flight) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
     let done_while_long = AtomicUsize::new(usize::MAX);
@@ -93,7 +60,7 @@ async fn a_long_run_does_not_hold_up_the_other_thread(store: &Store) {
 }
 
 async fn shutdown_writes_what_ran_and_hands_back_the_rest(store: &Store) {
-    let id = candidate(store, 40).await;
+    let id = common::seeded(store, 40).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let executed = AtomicUsize::new(0);
     let execute = |claim: Claim| {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
 use server::store::Store;
 
 /// A fresh, migrated store of the given kind, and what it takes to clean it up.
@@ -56,4 +57,47 @@ macro_rules! on_both_databases {
             $(#[tokio::test] async fn $name() { let db = $crate::common::TestDb::new("postgres").await; super::$name(&db.store).await; db.drop_db().await; })*
         }
     };
+}
+
+/// A candidate named `name` with stack configuration `config`.
+pub fn candidate(name: &str, config: &str, key: Option<&str>) -> NewCandidate {
+    NewCandidate {
+        name: name.into(),
+        git_sha: Some("abc123".into()),
+        stack_config: config.into(),
+        config_hash: format!("hash-of-{config}"),
+        suite: "{}".into(),
+        baseline: None,
+        idempotency_key: key.map(str::to_owned),
+    }
+}
+
+/// One scenario version and `n` planned runs of it.
+pub fn plan(n: usize) -> (Vec<ScenarioVersion>, Vec<PlannedRun>) {
+    let scenario = ScenarioVersion {
+        content_hash: "c0ffee".into(),
+        scenario_id: "highway.cut_in".into(),
+        file: "cut_in.yaml".into(),
+        body: "version: 1".into(),
+    };
+    let runs = (0..n)
+        .map(|i| PlannedRun {
+            variant_key: format!("{i:032x}"),
+            scenario_id: "highway.cut_in".into(),
+            content_hash: "c0ffee".into(),
+            ord: i as i64,
+            tags: "[\"smoke\"]".into(),
+            cell: "{}".into(),
+        })
+        .collect();
+    (vec![scenario], runs)
+}
+
+/// A candidate with `n` queued runs; returns its id.
+pub async fn seeded(store: &Store, n: usize) -> String {
+    let (c, _) =
+        candidates::create(store, &candidate("rc1", "{}", None), &uuid::Uuid::new_v4().to_string(), 0).await.unwrap();
+    let (scenarios, runs) = plan(n);
+    assert_eq!(candidates::enqueue(store, &c.id, &scenarios, &runs, 0).await.unwrap(), n as u64);
+    c.id
 }
