@@ -35,7 +35,7 @@ pub const RUNAWAY_SPEED: f64 = 120.0;
 pub const EGO_HEIGHT: f64 = 1.5;
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every criterion held and the goal was reached.
@@ -455,7 +455,17 @@ fn conclude(
                 observer.metrics().progress * 100.0
             )),
         ),
-        None => (Verdict::Passed, None),
+        // A collision is never a pass, whether or not the scenario lists `no_collision` (ADR 0006).
+        None => match observer.metrics().collisions.first() {
+            Some(c) => (
+                Verdict::Failed,
+                Some(format!(
+                    "collision with {} at t={:.2} s, {:.1} m/s relative (a collision always fails a run)",
+                    c.with, c.time, c.relative_speed
+                )),
+            ),
+            None => (Verdict::Passed, None),
+        },
     };
     assemble(verdict, reason, outcomes, &observer, ticks, digest, trace, latencies, split)
 }

@@ -63,6 +63,20 @@ fn driving_into_a_stopped_car_is_a_collision_found_by_rapier() {
 }
 
 #[test]
+fn a_collision_fails_the_run_even_without_a_no_collision_criterion() {
+    // Only a comfort criterion: the crash used to end the run with nothing failed, i.e. `passed`.
+    let text =
+        ROAD.replace("  - no_collision: {}\n  - min_ttc: { threshold: 2.0 }\n", "  - max_decel: { threshold: 9.0 }\n");
+    assert!(!text.contains("no_collision"));
+    let r = run_scripted(&variant(&text), |_| ControlCommand { accel: 0.0, steer: 0.0 });
+    assert_eq!(r.metrics.collisions.len(), 1);
+    assert!(r.criteria.iter().all(|c| c.passed), "{:?}", r.criteria);
+    assert_eq!(r.verdict, Verdict::Failed);
+    let reason = r.reason.unwrap();
+    assert!(reason.starts_with("collision with lead at t=4.78 s, 20.0 m/s relative"), "{reason}");
+}
+
+#[test]
 fn braking_in_time_passes_collision_but_a_late_stop_breaches_ttc() {
     // Brake hard from the start: stops after ~25 m, 70 m short of the car; never near it.
     let r = run_scripted(&variant(ROAD), |_| ControlCommand { accel: -6.0, steer: 0.0 });
