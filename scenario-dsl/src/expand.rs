@@ -85,6 +85,15 @@ impl VariantKey {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for VariantKey {
+    /// Only a well-formed key deserialises: 32 lowercase hex digits.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        VariantKey::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a variant key (32 hex digits)")))
+    }
+}
+
 impl fmt::Display for VariantKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -129,6 +129,27 @@ impl Serialize for CoverageCell {
     }
 }
 
+impl<'de> Deserialize<'de> for CoverageCell {
+    /// Reads the map `Serialize` writes, keeping the dimensions in the order they were written.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CellVisitor;
+        impl<'de> serde::de::Visitor<'de> for CellVisitor {
+            type Value = CoverageCell;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of dimension to bin label")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CoverageCell, A::Error> {
+                let mut bins = Vec::new();
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    bins.push(entry);
+                }
+                Ok(CoverageCell(bins))
+            }
+        }
+        d.deserialize_map(CellVisitor)
+    }
+}
+
 impl std::fmt::Display for CoverageCell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();

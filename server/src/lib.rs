@@ -1,21 +1,16 @@
-//! Scenario Farm's server crate: the `farm` command line, the HTTP API, the results store, the
-//! scheduler and the workers. Only this crate does I/O.
+//! Scenario Farm's server crate: the `farm` binary's library. Four layers, each a folder:
+//!
+//! - `domain`: what runs, candidates, suites, gates, comparisons, coverage and evidence are, and the
+//!   pure computations over them (no I/O);
+//! - `infra`: the store (SQL), workers, the scheduler, metrics, clocks, files and keys;
+//! - `usecases`: what the farm does for its users, combining the two;
+//! - transports: `api` (HTTP) and `cli` (the `farm` command line), which extract input, call a use
+//!   case and map the result.
+//!
+//! Lower layers never import higher ones; `tests/tidy.rs` holds the rule per folder.
 
 pub mod api;
-pub mod catalog_index;
 pub mod cli;
-pub mod clock;
-pub mod compare;
-pub mod coverage;
-pub mod evidence;
-pub mod gate;
-pub mod junit;
-pub mod metrics;
-pub mod report;
-pub mod scheduler;
-pub mod significance;
-pub mod sources;
-pub mod stack_config;
-pub mod stats;
-pub mod store;
-pub mod worker;
+pub mod domain;
+pub mod infra;
+pub mod usecases;

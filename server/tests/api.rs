@@ -13,9 +13,11 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use server::api::{self, AppState};
-use server::catalog_index::CatalogIndex;
-use server::store::queue::{self, Outcome};
-use server::store::{access, Store};
+use server::domain::catalog::CatalogIndex;
+use server::domain::report::RunRecord;
+use server::infra::store::queue::{self, Outcome};
+use server::infra::store::{access, Store};
+use server::usecases::Farm;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -29,20 +31,20 @@ dimensions:
 
 /// The API over the two valid fixture scenarios (1 + 72 variants), with a ci and a qa token.
 async fn app(store: &Store) -> axum::Router {
-    let sources = server::sources::read_sources(&[root().join("scenario-dsl/tests/fixtures/valid")], None);
+    let sources = server::infra::catalog_files::read_sources(&[root().join("scenario-dsl/tests/fixtures/valid")], None);
     let odd = scenario_dsl::SourceFile { name: "odd.yaml".into(), text: ODD.into() };
     let catalog = scenario_dsl::Catalog::load(&sources.scenarios, Some(&odd));
     assert!(!catalog.has_errors());
     access::create_token(store, "ci-token", "ci", 0).await.unwrap();
     access::create_token(store, "qa-token", "qa", 0).await.unwrap();
     access::create_token(store, "release-token", "release", 0).await.unwrap();
-    let state = AppState {
+    let farm = Farm {
         store: store.clone(),
         catalog: Arc::new(CatalogIndex::new(catalog, sources.scenarios)),
-        gate: server::gate::GatePolicy::default(),
-        metrics: server::metrics::Metrics::new().unwrap(),
+        gate: server::domain::gate::GatePolicy::default(),
         signing_key: ed25519_dalek::SigningKey::from_bytes(&[42; 32]),
     };
+    let state = AppState { farm, metrics: server::infra::metrics::Metrics::new().unwrap() };
     api::router(Arc::new(state))
 }
 
@@ -107,7 +109,36 @@ on_both_databases!(
     traces_are_stored_for_failures_and_resimulated_for_passes,
     validation_health_metrics_and_openapi,
     comparison_with_a_baseline_and_coverage,
+    a_failed_runs_trace_is_the_stored_one,
+    tokens_can_be_listed_and_revoked,
 );
+
+async fn tokens_can_be_listed_and_revoked(store: &Store) {
+    let app = app(store).await;
+    let admin = server::usecases::tokens::create(store, "admin", "test").await.unwrap();
+    // Only an admin lists tokens; the list never holds a token, only its id and role.
+    call(&app, "GET", "/api/v1/tokens", Some("ci-token"), None, &[]).await.problem(StatusCode::FORBIDDEN, "forbidden");
+    let list = call(&app, "GET", "/api/v1/tokens", Some(&admin), None, &[]).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        !String::from_utf8_lossy(&list.body).contains("ci-token")
+            && !String::from_utf8_lossy(&list.body).contains(&admin)
+    );
+    let tokens = list.json()["tokens"].as_array().unwrap().clone();
+    assert_eq!(tokens.len(), 4);
+    let ci = tokens.iter().find(|t| t["role"] == "ci").unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(ci.len(), 16);
+    // The ci token works, is revoked, and is refused at once with 401.
+    assert_eq!(post(&app, r#"{"name": "before-revoke"}"#, None).await.status, StatusCode::CREATED);
+    let revoke = call(&app, "DELETE", &format!("/api/v1/tokens/{ci}"), Some(&admin), None, &[]).await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", String::from_utf8_lossy(&revoke.body));
+    post(&app, r#"{"name": "after-revoke"}"#, None).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    let listed = call(&app, "GET", "/api/v1/tokens", Some(&admin), None, &[]).await.json();
+    assert!(listed["tokens"].as_array().unwrap().iter().any(|t| t["id"] == ci.as_str() && t["revoked_at"].is_i64()));
+    call(&app, "DELETE", "/api/v1/tokens/0123456789abcdef", Some(&admin), None, &[])
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+}
 
 /// Drains the queue (failures come back once for confirmation), failing the runs `fail` picks by
 /// queue position.
@@ -121,7 +152,7 @@ async fn finish_all(store: &Store, worker: &str, fail: impl Fn(usize) -> bool) {
             let (status, reason) =
                 if fail(c.ord as usize) { ("failed", Some("min_ttc: too close")) } else { ("passed", None) };
             let o = Outcome {
-                status: status.into(),
+                status: status.parse().unwrap(),
                 digest: Some("d".into()),
                 reason: reason.map(str::to_owned),
                 result: record("test.sweep", status, reason),
@@ -219,10 +250,14 @@ async fn bad_requests_are_problem_documents_never_500s(store: &Store) {
     let r = post(&app, r#"{"name": "rc", "stack_config": {"safety": {"aeb_ttc": -1}}}"#, None).await;
     r.problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_stack_config");
     assert!(r.json()["detail"].as_str().unwrap().contains("safety.aeb_ttc"));
-    post(&app, r#"{"name": "rc", "suite": {"scenarios": ["no.such"]}}"#, None)
-        .await
-        .problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_scenario");
-    post(&app, r#"{"name": "rc", "suite": {"tags": ["nothing-has-this"]}}"#, None)
+    let r = post(&app, r#"{"name": "rc", "suite": {"scenarios": ["test.swep"]}}"#, None).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_scenario");
+    assert_eq!(r.json()["detail"], "unknown scenario `test.swep`; did you mean `test.sweep`?");
+    let r = post(&app, r#"{"name": "rc", "suite": {"tags": ["urbn"]}}"#, None).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_tag");
+    assert_eq!(r.json()["detail"], "unknown tag `urbn`: no scenario carries it; did you mean `urban`?");
+    // Both exist, but no scenario is both: nothing to run.
+    post(&app, r#"{"name": "rc", "suite": {"tags": ["vru"], "scenarios": ["test.minimal"]}}"#, None)
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY, "empty_suite");
     let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(api::BODY_LIMIT + 10));
@@ -302,14 +337,15 @@ async fn runs_are_filtered_and_paginated(store: &Store) {
         .problem(StatusCode::NOT_FOUND, "not_found");
 }
 
-fn record(scenario: &str, verdict: &str, reason: Option<&str>) -> String {
-    json!({
-        "key": "k", "scenario": scenario, "index": 0, "params": {"gap": 10.0}, "seed": 1, "verdict": verdict, "reason": reason,
+fn record(scenario: &str, verdict: &str, reason: Option<&str>) -> Option<RunRecord> {
+    let metrics = serde_json::to_value(sim_core::oracle::Metrics::default()).unwrap();
+    let record = json!({
+        "key": "k", "scenario": scenario, "index": 0, "tags": [], "params": {"gap": 10.0}, "seed": 1, "verdict": verdict, "reason": reason,
         "criteria": [{"criterion": "no_collision", "severity": "critical", "passed": verdict == "passed", "message": "m"}],
-        "metrics": {"deadline_misses": 0}, "latency": {"planning": {"p50": 20.0, "p95": 30.0, "p99": 40.0, "max": 50.0, "count": 100, "total": 2000.0}},
+        "metrics": metrics, "latency": {"planning": {"p50": 20.0, "p95": 30.0, "p99": 40.0, "max": 50.0, "count": 100, "total": 2000.0}},
         "sim_s": 10.0, "wall_s": 0.02, "digest": "d"
-    })
-    .to_string()
+    });
+    Some(serde_json::from_value(record).unwrap())
 }
 
 async fn a_finished_candidate_has_stats_a_gate_and_valid_junit(store: &Store) {
@@ -326,7 +362,7 @@ async fn a_finished_candidate_has_stats_a_gate_and_valid_junit(store: &Store) {
         let (status, reason) =
             if c.ord == 5 { ("failed", Some("no_collision: collision with walker")) } else { ("passed", None) };
         Outcome {
-            status: status.into(),
+            status: status.parse().unwrap(),
             digest: Some("d".into()),
             reason: reason.map(str::to_owned),
             result: record("test.sweep", status, reason),
@@ -390,13 +426,14 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
         .problem(StatusCode::CONFLICT, "no_trace_yet");
     // A real worker simulates it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let settings = server::worker::WorkerSettings {
+    let settings = server::infra::worker::WorkerSettings {
         id: "w1".into(),
         threads: 1,
         lease_ms: 60_000,
         poll: std::time::Duration::from_millis(20),
+        stack_bytes: None,
     };
-    let worker = tokio::spawn(server::worker::run(store.clone(), settings, stopped, None));
+    let worker = tokio::spawn(server::infra::worker::run(store.clone(), settings, stopped, None));
     let detail = loop {
         let d = call(&app, "GET", &format!("/api/v1/runs/{run_id}"), None, None, &[]).await.json();
         if d["status"] != "queued" && d["status"] != "running" {
@@ -410,8 +447,10 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
     let trace = call(&app, "GET", &format!("/api/v1/runs/{run_id}/trace"), None, None, &[]).await;
     assert_eq!(trace.status, StatusCode::OK, "{}", String::from_utf8_lossy(&trace.body));
     let source = trace.headers["x-trace-source"].to_str().unwrap().to_owned();
-    let expected = if detail["status"] == "passed" { "resimulated" } else { "stored" };
-    assert_eq!(source, expected);
+    // The minimal scenario passes on the default stack: its trace is not stored but re-simulated,
+    // and the re-simulation's digest is checked against the stored one.
+    assert_eq!(detail["status"], "passed", "{detail}");
+    assert_eq!(source, "resimulated");
     assert_eq!(trace.json()["variant"], run["variant_key"]);
     assert!(trace.json()["ticks"].as_array().unwrap().len() > 100);
 
@@ -443,7 +482,7 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
             && text.contains("1 re-simulated variants reproduce their digests"),
         "{text}"
     );
-    let names = server::evidence::verify(
+    let names = server::domain::evidence::verify(
         &pack.body,
         &ed25519_dalek::VerifyingKey::from_bytes(&hex::decode(&public).unwrap().try_into().unwrap()).unwrap(),
     )
@@ -464,7 +503,7 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
         assert!(names.iter().any(|n| n == f), "{f} missing from {names:?}");
     }
     // A pack forged with a changed summary but the original manifest fails in the CLI too.
-    let reader = server::evidence::verify(
+    let reader = server::domain::evidence::verify(
         &pack.body,
         &ed25519_dalek::VerifyingKey::from_bytes(&hex::decode(&public).unwrap().try_into().unwrap()).unwrap(),
     )
@@ -483,6 +522,68 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID: `summary.json` does not match its hash"));
+
+    // A pack whose recorded digest was altered and then re-sealed with another key: the signature
+    // holds under that key, but re-simulating the variant shows the digest is not what it gave.
+    let mut files = reader.contents.clone();
+    files.remove("manifest.sha256");
+    files.remove("manifest.sig");
+    let digest = detail["digest"].as_str().unwrap();
+    let forged_digest = "0".repeat(digest.len());
+    let csv = String::from_utf8(files["runs.csv"].clone()).unwrap();
+    assert!(csv.contains(digest));
+    files.insert("runs.csv".into(), csv.replace(digest, &forged_digest).into_bytes());
+    let test_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    std::fs::write(&path, server::domain::evidence::seal(files, &test_key).unwrap()).unwrap();
+    let test_public = hex::encode(test_key.verifying_key().to_bytes());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+        .args(["evidence", "verify", path.to_str().unwrap(), "--public-key", &test_public, "--resimulate", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let key = run["variant_key"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("MISMATCH: variant {key} re-simulates to {digest} but the pack says {forged_digest}")),
+        "{text}"
+    );
+}
+
+async fn a_failed_runs_trace_is_the_stored_one(store: &Store) {
+    let app = app(store).await;
+    post(&app, r#"{"name": "rc", "suite": {"scenarios": ["test.minimal"]}}"#, None).await;
+    // The run fails twice with the same digest (confirmed), and its trace is stored with it.
+    let text = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    let variant = scenario_dsl::parse("minimal.yaml", &text).scenario.unwrap().variants()[0].clone();
+    let result =
+        sim_core::run_variant(&variant, &autonomy_stack::StackConfig::default(), &mut autonomy_stack::FrozenClock);
+    let outcome = Outcome {
+        status: server::domain::run::RunStatus::Failed,
+        digest: Some(result.digest.clone()),
+        reason: Some("max_decel: stored for the test".into()),
+        result: None,
+        trace: Some(result.trace.to_bytes()),
+    };
+    for attempt in 0..2 {
+        let claim = queue::claim(store, &format!("w{attempt}"), 1, 0, 60_000).await.unwrap().remove(0);
+        assert_eq!(claim.variant_key, variant.key);
+        queue::complete(store, &format!("w{attempt}"), &claim, &outcome, 1).await.unwrap();
+    }
+    let run_id = queue_run_id(store).await;
+    let trace = call(&app, "GET", &format!("/api/v1/runs/{run_id}/trace"), None, None, &[]).await;
+    assert_eq!(trace.status, StatusCode::OK, "{}", String::from_utf8_lossy(&trace.body));
+    assert_eq!(trace.headers["x-trace-source"], "stored");
+    let stored = sim_core::Trace::from_bytes(&result.trace.to_bytes()).unwrap();
+    assert!(trace.body == serde_json::to_vec(&stored).unwrap(), "the served trace is not the stored one");
+    assert_eq!(trace.json()["ticks"].as_array().unwrap().len(), result.trace.ticks.len());
+}
+
+/// The id of the only run in the store.
+async fn queue_run_id(store: &Store) -> String {
+    let candidates = server::infra::store::candidates::list(store, 10).await.unwrap();
+    let runs = server::infra::store::runs::all(store, &candidates[0].id).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    runs[0].id.to_string()
 }
 
 async fn validation_health_metrics_and_openapi(store: &Store) {

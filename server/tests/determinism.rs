@@ -10,7 +10,7 @@ use autonomy_stack::{FrozenClock, StackConfig};
 #[test]
 fn digests_do_not_depend_on_threads_or_order() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let sources = server::sources::read_sources(&[root.join("catalog")], None);
+    let sources = server::infra::catalog_files::read_sources(&[root.join("catalog")], None);
     let catalog = scenario_dsl::Catalog::load(&sources.scenarios, sources.odd.as_ref());
     let variants: Vec<_> = catalog
         .scenarios

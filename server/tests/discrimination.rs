@@ -28,11 +28,11 @@ const DISCRIMINATING: &[(&str, usize)] = &[
 
 #[test]
 fn the_weak_stack_fails_named_scenarios_for_the_right_reason() {
-    let sources = server::sources::read_sources(&[root().join("catalog")], None);
+    let sources = server::infra::catalog_files::read_sources(&[root().join("catalog")], None);
     let catalog = scenario_dsl::Catalog::load(&sources.scenarios, sources.odd.as_ref());
     assert!(!catalog.has_errors());
-    let weak = server::stack_config::load(&root().join("catalog/stacks/weak.yaml")).unwrap();
-    let default = server::stack_config::load(&root().join("catalog/stacks/default.yaml")).unwrap();
+    let weak = server::infra::config_files::load_stack_config(&root().join("catalog/stacks/weak.yaml")).unwrap();
+    let default = server::infra::config_files::load_stack_config(&root().join("catalog/stacks/default.yaml")).unwrap();
     assert_eq!(default, StackConfig::default(), "default.yaml restates the defaults");
     assert!(DISCRIMINATING.len() >= 5);
     for (id, index) in DISCRIMINATING {

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use server::stats::is_finished;
-use server::store::queue::{self, Claim, Completion, Outcome};
-use server::store::runs;
-use server::store::Store;
+use server::domain::ids::CandidateId;
+use server::domain::run::RunStatus;
+use server::infra::store::queue::{self, Claim, Completion, Outcome};
+use server::infra::store::runs;
+use server::infra::store::Store;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -100,7 +101,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
         .unwrap()
         .into_json()
         .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = CandidateId::parse(created["id"].as_str().unwrap()).unwrap();
     let total = created["runs_total"].as_i64().unwrap();
     assert!(total >= 250, "{created}");
 
@@ -112,7 +113,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     let held: RunInHand = 'victims: loop {
         let victim_prefix = format!("worker-{}-", victim.0.id());
         loop {
-            let done = runs::all(&store, &id).await.unwrap().iter().filter(|r| is_finished(&r.status)).count();
+            let done = runs::all(&store, &id).await.unwrap().iter().filter(|r| r.status.is_finished()).count();
             if done >= 30 && !held_by(&store, &id, &victim_prefix).await.is_empty() {
                 break;
             }
@@ -142,19 +143,19 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     let all = runs::all(&store, &id).await.unwrap();
     assert_eq!(all.len() as i64, total, "no run lost, none duplicated");
     assert!(
-        all.iter().all(|r| is_finished(&r.status) && r.result.is_some() && r.digest.is_some()),
+        all.iter().all(|r| r.status.is_finished() && r.result.is_some() && r.digest.is_some()),
         "every run has its one result"
     );
     let rescued = all.iter().find(|r| r.id == held.claim.run_id).unwrap();
     assert!(rescued.attempt >= 1, "the killed worker's run was re-queued with attempt + 1");
-    assert_ne!(rescued.status, "error", "one lost lease is not an infrastructure error");
+    assert_ne!(rescued.status, RunStatus::Error, "one lost lease is not an infrastructure error");
 
     // The killed worker "wakes up" and writes its stale result: rejected, nothing changes.
     let stale = Outcome {
-        status: "failed".into(),
+        status: RunStatus::Failed,
         digest: Some("stale".into()),
         reason: Some("stale".into()),
-        result: "{}".into(),
+        result: None,
         trace: None,
     };
     assert_eq!(queue::complete(&store, &held.owner, &held.claim, &stale, 0).await.unwrap(), Completion::LeaseLost);
@@ -175,14 +176,14 @@ struct RunInHand {
 }
 
 /// The runs of `candidate` that are `running` under a lease of a worker whose id starts with `prefix`.
-async fn held_by(store: &Store, candidate: &str, prefix: &str) -> Vec<RunInHand> {
+async fn held_by(store: &Store, candidate: &CandidateId, prefix: &str) -> Vec<RunInHand> {
     let mut held = Vec::new();
-    for r in runs::all(store, candidate).await.unwrap().into_iter().filter(|r| r.status == "running") {
+    for r in runs::all(store, candidate).await.unwrap().into_iter().filter(|r| r.status == RunStatus::Running) {
         if let Some((status, attempt, Some(owner))) = queue::run_state(store, &r.id).await.unwrap() {
-            if status == "running" && owner.starts_with(prefix) {
+            if status == RunStatus::Running && owner.starts_with(prefix) {
                 let claim = Claim {
                     run_id: r.id.clone(),
-                    candidate_id: candidate.to_owned(),
+                    candidate_id: candidate.clone(),
                     variant_key: r.variant_key.clone(),
                     content_hash: r.content_hash.clone(),
                     attempt,

@@ -115,13 +115,23 @@ fn a_bad_stack_config_or_an_unknown_variant_is_refused_clearly() {
     assert!(err.contains("`safety.aeb_tcc`: ") && err.contains("unknown field `aeb_tcc`"), "{err}");
     let out = farm(&["run", "--variant", "00000000000000000000000000000000"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no variant matches"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("variant 00000000000000000000000000000000 is in none of the selected scenarios"), "{err}");
+    // An unknown scenario id or tag is named, with the nearest one, never silently ignored.
+    let out = farm(&["run", "--scenario", "highway.cut_inn"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown scenario `highway.cut_inn`; did you mean `highway.cut_in`?"), "{err}");
+    let out = farm(&["bench", "--tag", "smoek"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown tag `smoek`: no scenario carries it; did you mean `smoke`?"), "{err}");
 }
 
 #[test]
 fn junit_keeps_failures_and_errors_apart_and_validates() {
     use sim_core::Verdict;
-    let record = |verdict: Verdict, reason: Option<&str>| server::report::RunRecord {
+    let record = |verdict: Verdict, reason: Option<&str>| server::domain::report::RunRecord {
         key: "0123456789abcdef0123456789abcdef".into(),
         scenario: "demo.<scenario> & \"quotes\"".into(),
         index: 0,
@@ -144,7 +154,7 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
         record(Verdict::Error, Some("the stack panicked\u{1}")),
         record(Verdict::Timeout, Some("goal not reached")),
     ];
-    let xml = server::junit::render("farm", &records);
+    let xml = server::domain::junit::render("farm", &records);
     assert!(xml.contains(r#"tests="4" failures="2" errors="1""#), "{xml}");
     assert!(xml.contains(r#"<error type="simulation" message="the stack panicked ">"#), "{xml}");
     assert!(xml.contains(r#"<failure type="timeout" message="goal not reached">"#), "{xml}");

@@ -4,20 +4,22 @@
 
 use std::collections::BTreeSet;
 
-use server::store::candidates;
-use server::store::queue::{self, Completion, Outcome};
-use server::store::Store;
+use server::domain::ids::CandidateId;
+use server::domain::run::RunStatus;
+use server::infra::store::candidates;
+use server::infra::store::queue::{self, Completion, Outcome};
+use server::infra::store::Store;
 
 mod common;
 
-use common::{candidate, plan, seeded};
+use common::{candidate, cid, plan, seeded};
 
 fn outcome(status: &str) -> Outcome {
     Outcome {
-        status: status.into(),
+        status: status.parse().unwrap(),
         digest: Some("d".into()),
         reason: None,
-        result: "{}".into(),
+        result: None,
         trace: Some(vec![1, 2, 3]),
     }
 }
@@ -33,16 +35,49 @@ on_both_databases!(
     concurrent_workers_claim_every_run_exactly_once,
     an_interrupted_expansion_is_found_and_finished,
     a_failure_counts_only_once_a_rerun_confirms_it,
+    a_restarted_worker_holding_an_old_attempt_cannot_write,
+    a_confirmation_rerun_goes_to_another_live_worker,
 );
+
+async fn a_restarted_worker_holding_an_old_attempt_cannot_write(store: &Store) {
+    seeded(store, 1).await;
+    // Worker `w` claims attempt 0, stalls past its lease, and is restarted under the same name.
+    let old = queue::claim(store, "w", 1, 0, 100).await.unwrap().remove(0);
+    assert_eq!(queue::rescue(store, 200, 3).await.unwrap().requeued, 1);
+    let new = queue::claim(store, "w", 1, 210, 100).await.unwrap().remove(0);
+    assert_eq!((new.run_id.clone(), new.attempt), (old.run_id.clone(), 1));
+    // Same owner, same run, status `running`: only the attempt tells the old result apart.
+    assert_eq!(queue::complete(store, "w", &old, &outcome("failed"), 220).await.unwrap(), Completion::LeaseLost);
+    assert_eq!(queue::run_state(store, &old.run_id).await.unwrap().unwrap().0, RunStatus::Running);
+    assert_eq!(queue::complete(store, "w", &new, &outcome("passed"), 230).await.unwrap(), Completion::Recorded);
+    assert_eq!(queue::run_state(store, &old.run_id).await.unwrap(), Some((RunStatus::Passed, 1, None)));
+}
+
+async fn a_confirmation_rerun_goes_to_another_live_worker(store: &Store) {
+    use server::infra::store::access;
+    seeded(store, 1).await;
+    access::worker_seen(store, "worker-a", "t", 0).await.unwrap();
+    access::worker_seen(store, "worker-b", "t", 0).await.unwrap();
+    let first = queue::claim(store, "worker-a", 1, 0, 1000).await.unwrap().remove(0);
+    let fail = Outcome { status: RunStatus::Failed, ..outcome("failed") };
+    assert_eq!(queue::complete(store, "worker-a", &first, &fail, 10).await.unwrap(), Completion::Confirming);
+    // Worker A asks first and is alone in asking, but B was seen within the lease: A does not get it.
+    assert!(queue::claim(store, "worker-a", 1, 20, 1000).await.unwrap().is_empty());
+    assert_eq!(queue::claim(store, "worker-b", 1, 30, 1000).await.unwrap().len(), 1);
+    // Once B has not been seen for a lease, A may confirm its own failure (nobody else would).
+    queue::release(store, "worker-b").await.unwrap();
+    assert!(queue::claim(store, "worker-a", 1, 40, 1000).await.unwrap().is_empty());
+    assert_eq!(queue::claim(store, "worker-a", 1, 2000, 1000).await.unwrap().len(), 1);
+}
 
 async fn a_failure_counts_only_once_a_rerun_confirms_it(store: &Store) {
     seeded(store, 3).await;
     let first = queue::claim(store, "worker-a", 3, 0, 60_000).await.unwrap();
     let fail = |digest: &str| Outcome {
-        status: "failed".into(),
+        status: RunStatus::Failed,
         digest: Some(digest.into()),
         reason: Some("collision".into()),
-        result: "{}".into(),
+        result: None,
         trace: Some(vec![9]),
     };
     assert_eq!(queue::complete(store, "worker-a", &first[0], &fail("d0"), 1).await.unwrap(), Completion::Confirming);
@@ -51,7 +86,7 @@ async fn a_failure_counts_only_once_a_rerun_confirms_it(store: &Store) {
         queue::complete(store, "worker-a", &first[2], &outcome("passed"), 1).await.unwrap(),
         Completion::Recorded
     );
-    assert_eq!(queue::run_state(store, &first[0].run_id).await.unwrap().unwrap().0, "queued");
+    assert_eq!(queue::run_state(store, &first[0].run_id).await.unwrap().unwrap().0, RunStatus::Queued);
     // Worker A asks first, but the runs it failed go to it last; here they are all there is.
     let b = queue::claim(store, "worker-b", 1, 2, 60_000).await.unwrap();
     assert_eq!(b.len(), 1);
@@ -59,37 +94,37 @@ async fn a_failure_counts_only_once_a_rerun_confirms_it(store: &Store) {
     let confirmed = b.into_iter().next().unwrap();
     let same = if confirmed.run_id == first[0].run_id { "d0" } else { "d1" };
     assert_eq!(queue::complete(store, "worker-b", &confirmed, &fail(same), 3).await.unwrap(), Completion::Recorded);
-    assert_eq!(queue::run_state(store, &confirmed.run_id).await.unwrap().unwrap().0, "failed");
+    assert_eq!(queue::run_state(store, &confirmed.run_id).await.unwrap().unwrap().0, RunStatus::Failed);
     // Another digest on the re-run: nondeterminism, an error, never averaged into a verdict.
     let other = queue::claim(store, "worker-b", 1, 4, 60_000).await.unwrap().remove(0);
-    let r = queue::complete(store, "worker-b", &other, &Outcome { status: "passed".into(), ..fail("zz") }, 5)
+    let r = queue::complete(store, "worker-b", &other, &Outcome { status: RunStatus::Passed, ..fail("zz") }, 5)
         .await
         .unwrap();
     assert_eq!(r, Completion::Nondeterministic);
-    let run = server::store::runs::get(store, &other.run_id).await.unwrap().unwrap();
-    assert_eq!(run.status, "error");
+    let run = server::infra::store::runs::get(store, &other.run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Error);
     assert!(run.reason.unwrap().starts_with("nondeterminism: the re-run gave digest zz, the first run d"), "reason");
     assert!(queue::claim(store, "worker-a", 5, 6, 60_000).await.unwrap().is_empty());
 }
 
 async fn posting_a_candidate_is_idempotent(store: &Store) {
-    let (a, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), "id-a", 1).await.unwrap();
+    let (a, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), &cid(1), 1).await.unwrap();
     assert!(created);
-    let (again, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), "id-b", 2).await.unwrap();
+    let (again, created) = candidates::create(store, &candidate("rc1", "{}", Some("key-1")), &cid(2), 2).await.unwrap();
     assert!(!created);
     assert_eq!(again.id, a.id);
     // Without a key, the same name and configuration is the same candidate.
-    let (b, created) = candidates::create(store, &candidate("rc2", "{x}", None), "id-c", 3).await.unwrap();
+    let (b, created) = candidates::create(store, &candidate("rc2", "{x}", None), &cid(3), 3).await.unwrap();
     assert!(created);
-    let (b2, created) = candidates::create(store, &candidate("rc2", "{x}", None), "id-d", 4).await.unwrap();
+    let (b2, created) = candidates::create(store, &candidate("rc2", "{x}", None), &cid(4), 4).await.unwrap();
     assert!(!created);
     assert_eq!(b2.id, b.id);
     // A different configuration under the same name is a new candidate.
-    let (c, created) = candidates::create(store, &candidate("rc2", "{y}", None), "id-e", 5).await.unwrap();
+    let (c, created) = candidates::create(store, &candidate("rc2", "{y}", None), &cid(5), 5).await.unwrap();
     assert!(created);
     assert_ne!(c.id, b.id);
-    assert_eq!(candidates::get(store, "id-a").await.unwrap().unwrap().name, "rc1");
-    assert_eq!(candidates::get(store, "nope").await.unwrap(), None);
+    assert_eq!(candidates::get(store, &cid(1)).await.unwrap().unwrap().name, "rc1");
+    assert_eq!(candidates::get(store, &CandidateId::random()).await.unwrap(), None);
 }
 
 async fn enqueueing_twice_never_duplicates_runs(store: &Store) {
@@ -99,7 +134,7 @@ async fn enqueueing_twice_never_duplicates_runs(store: &Store) {
     let c = candidates::get(store, &id).await.unwrap().unwrap();
     assert!(c.expanded);
     assert_eq!(c.runs_total, 450);
-    assert_eq!(candidates::status_counts(store, &id).await.unwrap(), [("queued".to_owned(), 450)].into());
+    assert_eq!(candidates::status_counts(store, &id).await.unwrap(), [(RunStatus::Queued, 450)].into());
 }
 
 async fn claims_come_in_batches_and_never_overlap(store: &Store) {
@@ -127,7 +162,7 @@ async fn only_the_lease_holder_writes_a_result(store: &Store) {
     assert_eq!(queue::complete(store, "worker-a", &a, &outcome("failed"), 1100).await.unwrap(), Completion::LeaseLost);
     assert_eq!(queue::complete(store, "worker-b", &b, &outcome("passed"), 1200).await.unwrap(), Completion::Recorded);
     assert_eq!(queue::complete(store, "worker-b", &b, &outcome("failed"), 1300).await.unwrap(), Completion::LeaseLost);
-    assert_eq!(queue::run_state(store, &a.run_id).await.unwrap(), Some(("passed".into(), 1, None)));
+    assert_eq!(queue::run_state(store, &a.run_id).await.unwrap(), Some((RunStatus::Passed, 1, None)));
     // A restarted A with the same name but the old attempt cannot write either.
     let stale = queue::Claim { ..a.clone() };
     assert_eq!(
@@ -139,7 +174,7 @@ async fn only_the_lease_holder_writes_a_result(store: &Store) {
 async fn heartbeats_keep_a_lease_alive(store: &Store) {
     seeded(store, 2).await;
     let claims = queue::claim(store, "worker-a", 2, 0, 1000).await.unwrap();
-    let mut held: Vec<String> = claims.iter().map(|c| c.run_id.clone()).collect();
+    let mut held: Vec<_> = claims.iter().map(|c| c.run_id.clone()).collect();
     held.sort();
     assert_eq!(queue::heartbeat(store, "worker-a", 900, 1000).await.unwrap(), held);
     assert_eq!(queue::rescue(store, 1500, 3).await.unwrap().requeued, 0, "the heartbeat extended the lease to 1900");
@@ -211,12 +246,12 @@ async fn concurrent_workers_claim_every_run_exactly_once(store: &Store) {
 
 async fn an_interrupted_expansion_is_found_and_finished(store: &Store) {
     // The server died after recording the candidate and before enqueueing its runs.
-    let (c, _) = candidates::create(store, &candidate("rc9", "{}", Some("k9")), "id-9", 0).await.unwrap();
+    let (c, _) = candidates::create(store, &candidate("rc9", "{}", Some("k9")), &cid(9), 0).await.unwrap();
     assert!(!c.expanded);
     let pending = candidates::unexpanded(store).await.unwrap();
-    assert_eq!(pending.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["id-9"]);
+    assert_eq!(pending.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), [cid(9)]);
     let (scenarios, runs) = plan(10);
-    candidates::enqueue(store, "id-9", &scenarios, &runs, 5).await.unwrap();
+    candidates::enqueue(store, &cid(9), &scenarios, &runs, 5).await.unwrap();
     assert!(candidates::unexpanded(store).await.unwrap().is_empty());
-    assert_eq!(candidates::get(store, "id-9").await.unwrap().unwrap().runs_total, 10);
+    assert_eq!(candidates::get(store, &cid(9)).await.unwrap().unwrap().runs_total, 10);
 }

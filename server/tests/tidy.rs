@@ -111,3 +111,77 @@ fn transcendental_maths_goes_through_libm() {
     let hits = find_in_library_code(&methods.map(|m| (format!(".{m}("), format!(".{m}() (use libm::{m})"))));
     assert!(hits.is_empty(), "{}", hits.join("\n"));
 }
+
+/// The layers of the server crate, lowest first, and what each folder may not name: a lower layer
+/// never imports a higher one, and only the layers that need them see the async runtime, the
+/// database, HTTP or the file system.
+#[test]
+fn server_layers_import_only_downwards() {
+    let layers: &[(&str, &[&str])] = &[
+        (
+            "domain",
+            &[
+                "crate::infra",
+                "crate::usecases",
+                "crate::api",
+                "crate::cli",
+                "tokio",
+                "sqlx",
+                "axum",
+                "prometheus",
+                "std::fs",
+                "std::net",
+                "std::env",
+                "Instant::now",
+                "SystemTime",
+            ],
+        ),
+        ("infra", &["crate::usecases", "crate::api", "crate::cli", "axum"]),
+        ("usecases", &["crate::api", "crate::cli", "axum", "sqlx::"]),
+        ("api", &["crate::cli", "sqlx::"]),
+    ];
+    let src = root().join("server/src");
+    let mut hits = Vec::new();
+    for (folder, banned) in layers {
+        let mut files = Vec::new();
+        rust_files(&src.join(folder), &mut files);
+        assert!(!files.is_empty(), "server/src/{folder} is gone: update this test and ARCHITECTURE.md");
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for b in banned.iter().filter(|b| code.contains(**b)) {
+                    hits.push(format!(
+                        "{}:{}: `{b}` in the {folder} layer",
+                        f.strip_prefix(root()).unwrap().display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(hits.is_empty(), "layering broken (domain < infra < usecases < api/cli):\n{}", hits.join("\n"));
+    // Every module of the crate lives in a layer's folder: nothing flat beside them.
+    let top: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !["lib.rs", "main.rs", "domain", "infra", "usecases", "api", "cli"].contains(&n.as_str()))
+        .collect();
+    assert!(top.is_empty(), "modules outside the layers' folders: {top:?}");
+}
+
+#[test]
+fn the_stored_result_is_parsed_in_one_place() {
+    // Every consumer reads the typed `Run`; the store decodes a row once (`RawRun::decode`).
+    let mut files = Vec::new();
+    rust_files(&root().join("server/src"), &mut files);
+    let parsers: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("from_json(\"runs.result\"") || text.contains("from_str::<RunRecord>")
+        })
+        .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert_eq!(parsers, ["server/src/infra/store/runs.rs"], "the stored result is parsed outside the store");
+}

@@ -7,22 +7,23 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use server::store::queue::{Claim, Outcome};
-use server::store::{runs, Store};
-use server::worker::{drive, WorkerSettings};
+use server::domain::run::RunStatus;
+use server::infra::store::queue::{Claim, Outcome};
+use server::infra::store::{runs, Store};
+use server::infra::worker::{drive, WorkerSettings};
 
 fn passed(claim: &Claim) -> Outcome {
     Outcome {
-        status: "passed".into(),
+        status: RunStatus::Passed,
         digest: Some(format!("digest-{}", claim.variant_key)),
         reason: None,
-        result: "{}".into(),
+        result: None,
         trace: None,
     }
 }
 
 fn settings(threads: usize) -> WorkerSettings {
-    WorkerSettings { id: "w1".into(), threads, lease_ms: 60_000, poll: Duration::from_millis(20) }
+    WorkerSettings { id: "w1".into(), threads, lease_ms: 60_000, poll: Duration::from_millis(20), stack_bytes: None }
 }
 
 async fn a_long_run_does_not_hold_up_the_other_thread(store: &Store) {
@@ -55,7 +56,7 @@ async fn a_long_run_does_not_hold_up_the_other_thread(store: &Store) {
     let all = runs::all(store, &id).await.unwrap();
     assert!(all
         .iter()
-        .all(|r| r.status == "passed" && r.digest.as_deref() == Some(&*format!("digest-{}", r.variant_key))));
+        .all(|r| r.status == RunStatus::Passed && r.digest.as_deref() == Some(&*format!("digest-{}", r.variant_key))));
     assert_eq!(all.len(), 30);
 }
 
@@ -76,12 +77,12 @@ async fn shutdown_writes_what_ran_and_hands_back_the_rest(store: &Store) {
     drive(store, &settings(2), stopped, None, execute).await.unwrap();
     let ran = executed.load(Ordering::SeqCst);
     let all = runs::all(store, &id).await.unwrap();
-    let count = |s: &str| all.iter().filter(|r| r.status == s).count();
+    let count = |s: &str| all.iter().filter(|r| r.status.as_str() == s).count();
     assert!((10..=11).contains(&ran), "stopped after the runs in flight, ran {ran}");
     assert_eq!(count("passed"), ran, "every run that ran has its result");
     assert_eq!(count("running"), 0, "no claim is kept after shutdown");
     assert_eq!(count("queued"), 40 - ran, "what did not run went back to the queue");
-    assert!(all.iter().filter(|r| r.status == "queued").all(|r| r.result.is_none()));
+    assert!(all.iter().filter(|r| r.status == RunStatus::Queued).all(|r| r.result.is_none()));
 }
 
 on_both_databases!(a_long_run_does_not_hold_up_the_other_thread, shutdown_writes_what_ran_and_hands_back_the_rest);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use scenario_dsl::model::{ActorKind, Bounds, Criterion, Criticality};
 
@@ -19,7 +19,7 @@ pub const MOVING: f64 = 0.5;
 pub const LANE_CHANGE_ALLOWANCE: f64 = 4.0;
 
 /// An extreme value with when and with whom it happened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Extreme {
     /// The value.
     pub value: f64,
@@ -31,7 +31,7 @@ pub struct Extreme {
 }
 
 /// One collision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Collision {
     /// What the ego hit: an actor id, or `obstacle#i`.
     pub with: String,
@@ -42,7 +42,7 @@ pub struct Collision {
 }
 
 /// What a run measured.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Metrics {
     /// Collisions, in order.
     pub collisions: Vec<Collision>,
@@ -77,7 +77,7 @@ pub struct Metrics {
 }
 
 /// The outcome of one criterion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CriterionOutcome {
     /// Criterion name, e.g. `min_ttc`.
     pub criterion: String,

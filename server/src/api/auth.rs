@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, StatusCode};
 
 use super::error::ApiError;
-use crate::store::{access, Store};
+use crate::infra::store::{access, Store};
 
 /// The role of the request's bearer token, if it is one of `allowed` (admin may do anything).
 pub async fn require(store: &Store, headers: &HeaderMap, allowed: &[&str]) -> Result<String, ApiError> {

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog_index::Suite;
-use crate::gate::Gate;
-use crate::stats::CandidateStats;
+use crate::domain::catalog::Suite;
+use crate::domain::gate::Gate;
+use crate::domain::run::RunStatus;
+use crate::domain::stats::CandidateStats;
+use crate::infra::store::TokenInfo;
 
 /// `POST /api/v1/candidates`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -101,7 +103,7 @@ pub struct RunSummary {
     /// Scenario id.
     pub scenario: String,
     /// queued, running, passed, failed, error or timeout.
-    pub status: String,
+    pub status: RunStatus,
     /// Attempts used.
     pub attempt: i32,
     /// Why it did not pass.
@@ -225,4 +227,15 @@ pub struct Health {
     pub status: String,
     /// Per-check details.
     pub checks: BTreeMap<String, String>,
+    /// The farm's version.
+    pub version: String,
+    /// The git commit the farm was built from (`unknown` if the build did not know it).
+    pub git_sha: String,
+}
+
+/// `GET /api/v1/tokens`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct TokenList {
+    /// Oldest first; revoked ones included, marked.
+    pub tokens: Vec<TokenInfo>,
 }

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::infra::store::StoreError;
+use crate::usecases::UseCaseError;
 
 /// An error the API returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +59,18 @@ impl From<StoreError> for ApiError {
             "store_unavailable",
             "the results database is unavailable; retry later",
         )
+    }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> Self {
+        match e {
+            UseCaseError::NotFound(what) => ApiError::not_found(&what),
+            UseCaseError::Invalid { code, detail } => ApiError::unprocessable(code, detail),
+            UseCaseError::Conflict { code, detail } => ApiError::new(StatusCode::CONFLICT, code, detail),
+            UseCaseError::Store(e) => e.into(),
+            UseCaseError::Internal { code, detail } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, detail),
+        }
     }
 }
 

@@ -7,68 +7,58 @@ pub mod dto;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod routes;
 pub mod runs;
 pub mod scenarios;
+pub mod tokens;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::http::Uri;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
-use crate::catalog_index::CatalogIndex;
-use crate::gate::GatePolicy;
-use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::infra::metrics::Metrics;
+use crate::usecases::Farm;
 use error::ApiError;
 
 /// Largest accepted request body, bytes.
 pub const BODY_LIMIT: usize = 2 << 20;
 
-/// What every handler can reach.
+/// What every handler can reach: the use cases' context and the metrics.
 pub struct AppState {
-    /// The results database.
-    pub store: Store,
-    /// The loaded catalog.
-    pub catalog: Arc<CatalogIndex>,
-    /// The gate policy.
-    pub gate: GatePolicy,
+    /// Store, catalog, gate policy and signing key.
+    pub farm: Farm,
     /// Metrics.
     pub metrics: Metrics,
-    /// The farm's key for signing evidence packs.
-    pub signing_key: ed25519_dalek::SigningKey,
 }
 
 /// Shared state.
 pub type Shared = Arc<AppState>;
 
-/// The whole API.
+/// The whole API, built from the route table (`routes::operations`) the OpenAPI document is built from.
 pub fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/api/v1/candidates", post(candidates::create).get(candidates::list))
-        .route("/api/v1/candidates/{id}", get(candidates::detail))
-        .route("/api/v1/candidates/{id}/runs", get(candidates::runs))
-        .route("/api/v1/candidates/{id}/junit.xml", get(candidates::junit))
-        .route("/api/v1/candidates/{id}/compare", get(candidates::compare))
-        .route("/api/v1/candidates/{id}/coverage", get(candidates::coverage))
-        .route("/api/v1/candidates/{id}/evidence", get(candidates::evidence))
-        .route("/api/v1/keys", get(health::keys))
-        .route("/api/v1/runs/{id}", get(runs::detail))
-        .route("/api/v1/runs/{id}/trace", get(runs::trace))
-        .route("/api/v1/scenarios", get(scenarios::list))
-        .route("/api/v1/scenarios/validate", post(scenarios::validate))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::serve))
+    let mut generator = schemars::SchemaGenerator::default();
+    let mut router = Router::new();
+    for op in routes::operations(&mut generator) {
+        router = router.route(op.path, op.handler);
+    }
+    router
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A query string decoded into `T`, or a 400 problem document.
+pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    axum::extract::Query::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }
 
 async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {

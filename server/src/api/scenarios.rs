@@ -12,6 +12,7 @@ use super::Shared;
 /// `GET /api/v1/scenarios`.
 pub async fn list(State(state): State<Shared>) -> Json<ScenarioList> {
     let scenarios = state
+        .farm
         .catalog
         .catalog()
         .scenarios
@@ -35,8 +36,7 @@ struct ValidateQuery {
 
 /// `POST /api/v1/scenarios/validate?file=NAME` with the file's text as the body.
 pub async fn validate(uri: Uri, body: axum::body::Bytes) -> Result<Json<LintReport>, ApiError> {
-    let q: ValidateQuery =
-        axum::extract::Query::try_from_uri(&uri).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?.0;
+    let q: ValidateQuery = super::query(&uri)?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8 text: {e}")))?;
     let file = q.file.unwrap_or_else(|| "scenario.yaml".into());

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
 
-use crate::clock::MonotonicClock;
+use crate::domain::catalog::Suite;
+use crate::infra::catalog_files::load_index;
+use crate::infra::config_files::load_stack_config;
+use crate::usecases::local::simulate_one;
 
 /// Arguments of `farm bench`.
 #[derive(Debug, Args)]
@@ -50,29 +52,33 @@ struct BenchReport {
 }
 
 pub(super) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from("catalog")] } else { args.paths.clone() };
-    let (catalog, _) = super::load_catalog(&paths, None);
-    if catalog.has_errors() {
-        eprintln!("the catalog has errors; run `farm lint` first");
-        return Ok(ExitCode::from(2));
-    }
+    let paths = super::default_paths(&args.paths);
+    let catalog = match load_index(&paths, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let config = match &args.stack_config {
-        Some(p) => crate::stack_config::load(p)?,
+        Some(p) => load_stack_config(p)?,
         None => autonomy_stack::StackConfig::default(),
+    };
+    let suite = Suite { tags: args.tags.clone(), scenarios: Vec::new() };
+    let scenarios = match catalog.select(&suite) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
     };
     let mut speeds = Vec::new();
     let mut split: BTreeMap<String, f64> = BTreeMap::new();
-    for s in &catalog.scenarios {
-        let tags = s.template().metadata.all_tags();
-        if !args.tags.is_empty() && !args.tags.iter().any(|t| tags.contains(t)) {
-            continue;
-        }
+    for s in scenarios {
         let Some(v) = s.variants().first() else { continue };
         let mut best: Option<(f64, sim_core::RunResult)> = None;
         for _ in 0..args.repeat.max(1) {
-            let t = Instant::now();
-            let r = sim_core::run_variant(v, &config, &mut MonotonicClock::default());
-            let wall = t.elapsed().as_secs_f64();
+            let (r, wall) = simulate_one(v, &config);
             if best.as_ref().is_none_or(|(w, _)| wall < *w) {
                 best = Some((wall, r));
             }

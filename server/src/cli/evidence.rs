@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 
-use crate::clock::MonotonicClock;
+use crate::domain::evidence::verify;
+use crate::domain::variant::{scenario_from_text, variant_by_key};
+use crate::usecases::local::simulate_one;
 
 /// Arguments of `farm evidence`.
 #[derive(Debug, Args)]
@@ -54,7 +56,7 @@ pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| anyhow!("the public key is not 32 hex bytes"))?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).map_err(|_| anyhow!("invalid Ed25519 public key"))?;
-    let verified = match crate::evidence::verify(&bytes, &key) {
+    let verified = match verify(&bytes, &key) {
         Ok(v) => v,
         Err(e) => {
             println!("INVALID: {e}");
@@ -70,8 +72,14 @@ pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
         let provenance: serde_json::Value = serde_json::from_slice(
             verified.contents.get("provenance.json").ok_or_else(|| anyhow!("the pack has no provenance.json"))?,
         )?;
-        let config: autonomy_stack::StackConfig = serde_json::from_value(provenance["stack_config"].clone())
-            .context("stack configuration in provenance.json")?;
+        let config = &provenance["stack_config"];
+        if !config.is_object() {
+            anyhow::bail!(
+                "provenance.json carries no stack configuration (`stack_config` is {config}): cannot re-simulate"
+            );
+        }
+        let config: autonomy_stack::StackConfig =
+            serde_json::from_value(config.clone()).context("stack configuration in provenance.json")?;
         let csv = String::from_utf8_lossy(
             verified.contents.get("runs.csv").ok_or_else(|| anyhow!("the pack has no runs.csv"))?,
         )
@@ -82,18 +90,22 @@ pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
             .map(|l| l.splitn(6, ',').collect())
             .filter(|r: &Vec<&str>| r.len() == 6 && !r[4].is_empty())
             .collect();
+        let mut scenarios = Vec::new();
+        for (name, body) in verified.contents.iter().filter(|(n, _)| n.starts_with("scenarios/")) {
+            let text = std::str::from_utf8(body).with_context(|| format!("{name} is not UTF-8 text"))?;
+            scenarios.push(scenario_from_text(name, text)?);
+        }
         let step = rows.len().checked_div(resimulate).unwrap_or(1).max(1);
         let mut checked = 0;
         for row in rows.iter().step_by(step).take(resimulate) {
             let (key, digest) = (row[0], row[4]);
-            let variant = verified
-                .contents
+            let key = scenario_dsl::VariantKey::parse(key)
+                .ok_or_else(|| anyhow!("runs.csv names `{key}`, not a variant key"))?;
+            let variant = scenarios
                 .iter()
-                .filter(|(n, _)| n.starts_with("scenarios/"))
-                .filter_map(|(n, b)| scenario_dsl::parse(n, &String::from_utf8_lossy(b)).scenario)
-                .find_map(|s| s.variants().iter().find(|v| v.key.as_str() == key).cloned())
+                .find_map(|s| variant_by_key(s, &key).ok())
                 .ok_or_else(|| anyhow!("variant {key} is not in the pack's scenarios"))?;
-            let r = sim_core::run_variant(&variant, &config, &mut MonotonicClock::default());
+            let (r, _) = simulate_one(&variant, &config);
             if r.digest != digest {
                 println!("MISMATCH: variant {key} re-simulates to {} but the pack says {digest}", r.digest);
                 return Ok(ExitCode::FAILURE);

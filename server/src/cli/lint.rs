@@ -31,8 +31,9 @@ struct Report<'a> {
 
 pub(super) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let paths = if args.paths.is_empty() { vec![PathBuf::from("catalog")] } else { args.paths };
-    let (catalog, texts) = super::load_catalog(&paths, args.odd.as_deref());
+    let paths = super::default_paths(&args.paths);
+    let loaded = crate::infra::catalog_files::load(&paths, args.odd.as_deref());
+    let (catalog, texts) = (&loaded.catalog, &loaded.texts);
     let errors = catalog.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = catalog.diagnostics.len() - errors;
     if args.json {

@@ -15,10 +15,17 @@ pub struct MigrateArgs {
 
 pub(super) fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let store = runtime
-        .block_on(crate::store::Store::open(&args.database_url))
+    let (store, applied) = runtime
+        .block_on(async {
+            let store = crate::infra::store::Store::connect(&args.database_url).await?;
+            let applied = store.migrate().await?;
+            Ok::<_, crate::infra::store::StoreError>((store, applied))
+        })
         .with_context(|| format!("cannot open and migrate {}", redact(&args.database_url)))?;
-    println!("{} database is at the latest schema", store.dialect());
+    match applied {
+        0 => println!("{} database is already at the latest schema", store.dialect()),
+        n => println!("{} database migrated: {n} migration(s) applied", store.dialect()),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

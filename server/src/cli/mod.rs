@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 
 /// Scenario Farm: scenario-based simulation and regression for autonomy software.
 #[derive(Debug, Parser)]
-#[command(name = "farm", version, about)]
+#[command(name = "farm", version = crate::domain::provenance::LONG_VERSION, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -74,23 +74,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`, with Postgres' NOTICEs such as
+/// "relation already exists, skipping" from idempotent migrations kept out); colour only on a
+/// terminal, so a log file holds no escape codes.
 pub(crate) fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
-/// Loads a catalog from paths on disk: read errors and language diagnostics together.
-pub(crate) fn load_catalog(
-    paths: &[PathBuf],
-    odd: Option<&std::path::Path>,
-) -> (scenario_dsl::Catalog, Vec<scenario_dsl::SourceFile>) {
-    let sources = crate::sources::read_sources(paths, odd);
-    let mut catalog = scenario_dsl::Catalog::load(&sources.scenarios, sources.odd.as_ref());
-    catalog.diagnostics.extend(sources.diagnostics);
-    catalog.diagnostics.sort();
-    let mut texts = sources.scenarios;
-    texts.extend(sources.odd);
-    (catalog, texts)
+/// The catalog folder to use when a command is given no path.
+pub(crate) fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("catalog")]
+    } else {
+        paths.to_vec()
+    }
 }

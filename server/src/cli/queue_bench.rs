@@ -9,11 +9,18 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use crate::clock::MonotonicClock;
-use crate::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
-use crate::store::queue::{self, Outcome};
-use crate::store::{now_ms, Store};
-use crate::worker::{self, WorkerSettings};
+use crate::domain::candidate::NewCandidate;
+use crate::domain::catalog::Suite;
+use crate::domain::ids::CandidateId;
+use crate::domain::report::RunRecord;
+use crate::domain::run::{PlannedRun, RunStatus, ScenarioVersion};
+use crate::infra::catalog_files::load_index;
+use crate::infra::clock::now_ms;
+use crate::infra::store::candidates;
+use crate::infra::store::queue::{self, Outcome};
+use crate::infra::store::Store;
+use crate::infra::worker::{self, WorkerSettings};
+use crate::usecases::local::simulate_one;
 
 /// Arguments of `farm queue-bench`.
 #[derive(Debug, Args)]
@@ -30,15 +37,17 @@ pub struct QueueBenchArgs {
     /// Concurrent workers.
     #[arg(long, default_value_t = 8)]
     pub workers: usize,
+    /// The catalog whose smoke set gives the typical simulation time and result.
+    #[arg(long, default_value = "catalog")]
+    pub catalog: std::path::PathBuf,
 }
 
 pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let sim_ms = typical_simulation_ms();
+    let (sim_ms, result) = typical_simulation(&args.catalog)?;
     runtime.block_on(async {
         let store = Store::open(&args.database_url).await.context("cannot open the database")?;
         let enqueue_s = synthetic_candidate(&store, "queue-bench", args.runs).await?;
-        let result = synthetic_result();
         // Phase 1: one worker alone, as each worker of a farm mostly is: per-run queue latency.
         let solo_runs = (args.runs / 10).clamp(1, 500) as u64;
         let t = Instant::now();
@@ -61,7 +70,7 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
         // Phase 3: the worker's own pipelined loop, with a busy wait of the typical length standing in
         // for each simulation: the share of its wall time that is not simulation is the queue's.
         let pipelined_runs = (args.runs / 10).clamp(20, 200);
-        let pipelined = pipelined_overhead(&store, pipelined_runs, sim_ms).await?;
+        let pipelined = pipelined_overhead(&store, pipelined_runs, sim_ms, &result).await?;
         println!(
             "{} database, {} runs, batch {}, {} concurrent workers",
             store.dialect(),
@@ -72,7 +81,10 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
         println!("enqueue: {:.0} runs/s", args.runs as f64 / enqueue_s);
         println!("claim+complete, {} workers: {cycles} cycles in {secs:.2} s = {per_second:.0} cycles/s", args.workers);
         println!("claim+complete, one worker: {solo_ms:.2} ms per run ({solo} runs)");
-        println!("typical simulation: {sim_ms:.1} ms wall per run (median over the smoke set's default variants)");
+        println!(
+            "typical simulation: {sim_ms:.1} ms wall per run (median over the smoke set's default variants of {})",
+            args.catalog.display()
+        );
         println!("queue overhead of a worker claiming and writing between runs: {:.2} % of its time", serial * 100.0);
         println!(
             "queue overhead of a pipelined worker (farm's loop, 1 thread, {pipelined_runs} runs): {:.2} % of its time",
@@ -90,16 +102,9 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
 /// workers never load it); returns how long enqueueing took, seconds.
 async fn synthetic_candidate(store: &Store, prefix: &str, n: usize) -> anyhow::Result<f64> {
     let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
-    let new = NewCandidate {
-        name: name.clone(),
-        git_sha: None,
-        stack_config: "{}".into(),
-        config_hash: name.clone(),
-        suite: "{}".into(),
-        baseline: None,
-        idempotency_key: None,
-    };
-    let id = uuid::Uuid::new_v4().to_string();
+    let mut new = NewCandidate::new(&name, None, autonomy_stack::StackConfig::default(), Suite::default());
+    new.config_hash = name.clone();
+    let id = CandidateId::random();
     candidates::create(store, &new, &id, now_ms()).await?;
     let version = ScenarioVersion {
         content_hash: format!("bench-{name}"),
@@ -108,39 +113,50 @@ async fn synthetic_candidate(store: &Store, prefix: &str, n: usize) -> anyhow::R
         body: String::new(),
     };
     let runs: Vec<PlannedRun> = (0..n)
-        .map(|i| PlannedRun {
-            variant_key: format!("{i:032x}"),
-            scenario_id: "bench".into(),
-            content_hash: version.content_hash.clone(),
-            ord: i as i64,
-            tags: "[]".into(),
-            cell: "{}".into(),
+        .map(|i| {
+            let variant_key = scenario_dsl::VariantKey::parse(&format!("{i:032x}"))
+                .ok_or_else(|| anyhow::anyhow!("synthetic key {i} is not a key"))?;
+            Ok(PlannedRun {
+                variant_key,
+                scenario_id: "bench".into(),
+                content_hash: version.content_hash.clone(),
+                ord: i as i64,
+                tags: Default::default(),
+                cell: Default::default(),
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     let t = Instant::now();
     candidates::enqueue(store, &id, &[version], &runs, now_ms()).await?;
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// A result document about the size of a real one.
-fn synthetic_result() -> String {
-    format!("{{\"padding\":\"{}\"}}", "x".repeat(2000))
+/// A passed outcome carrying `result` (a real run's result, so writes are their real size).
+fn passed(result: &RunRecord) -> Outcome {
+    Outcome {
+        status: RunStatus::Passed,
+        digest: Some(result.digest.clone()),
+        reason: None,
+        result: Some(result.clone()),
+        trace: None,
+    }
 }
 
 /// Runs `worker::drive` (one thread) over `n` fresh runs whose "simulation" busy-waits `sim_ms`;
 /// returns (wall time / pure simulation time) - 1.
-async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Result<f64> {
+async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64, typical: &RunRecord) -> anyhow::Result<f64> {
     synthetic_candidate(store, "queue-bench-pipelined", n).await?;
     let settings = WorkerSettings {
         id: format!("bench-pipelined-{}", uuid::Uuid::new_v4().simple()),
         threads: 1,
         lease_ms: 60_000,
         poll: std::time::Duration::from_millis(100),
+        stack_bytes: None,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let executed = AtomicUsize::new(0);
     let busy = std::time::Duration::from_secs_f64(sim_ms / 1000.0);
-    let result = synthetic_result();
+    let result = typical.clone();
     let execute = |_claim| {
         let (stop, executed, result) = (&stop, &executed, result.clone());
         async move {
@@ -154,7 +170,7 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64) -> anyhow::Res
             if executed.fetch_add(1, Ordering::SeqCst) + 1 == n {
                 let _ = stop.send(true);
             }
-            Outcome { status: "passed".into(), digest: Some("d".into()), reason: None, result, trace: None }
+            passed(&result)
         }
     };
     let t = Instant::now();
@@ -168,9 +184,9 @@ async fn drain(
     store: &Store,
     worker: &str,
     batch: i64,
-    result: &str,
+    result: &RunRecord,
     limit: Option<u64>,
-) -> Result<u64, crate::store::StoreError> {
+) -> Result<u64, crate::infra::store::StoreError> {
     let mut n = 0u64;
     loop {
         let want = limit.map_or(batch, |l| batch.min(i64::try_from(l - n).unwrap_or(batch)));
@@ -182,37 +198,28 @@ async fn drain(
             return Ok(n);
         }
         for c in &claims {
-            let o = Outcome {
-                status: "passed".into(),
-                digest: Some("d".into()),
-                reason: None,
-                result: result.to_owned(),
-                trace: None,
-            };
-            queue::complete(store, worker, c, &o, now_ms()).await?;
+            queue::complete(store, worker, c, &passed(result), now_ms()).await?;
             n += 1;
         }
     }
 }
 
-/// Median wall time of the smoke set's default variants, ms; 50 ms if the catalog is not at hand.
-fn typical_simulation_ms() -> f64 {
-    let sources = crate::sources::read_sources(&[std::path::PathBuf::from("catalog")], None);
-    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, None);
-    let mut times: Vec<f64> = catalog
-        .scenarios
+/// Median wall time (ms) of the smoke set's default variants and the result of the median run;
+/// a catalog that cannot be read or has no smoke scenario is an error, never a made-up figure.
+fn typical_simulation(dir: &std::path::Path) -> anyhow::Result<(f64, RunRecord)> {
+    let catalog = load_index(&[dir.to_path_buf()], None)?;
+    let suite = Suite { tags: vec!["smoke".into()], scenarios: Vec::new() };
+    let scenarios = catalog.select(&suite).with_context(|| format!("the catalog in {}", dir.display()))?;
+    let config = autonomy_stack::StackConfig::default();
+    let mut runs: Vec<(f64, RunRecord)> = scenarios
         .iter()
-        .filter(|s| s.template().metadata.tags.iter().any(|t| t == "smoke"))
         .filter_map(|s| s.variants().first())
         .map(|v| {
-            let t = Instant::now();
-            let _ = sim_core::run_variant(v, &autonomy_stack::StackConfig::default(), &mut MonotonicClock::default());
-            t.elapsed().as_secs_f64() * 1000.0
+            let (r, wall) = simulate_one(v, &config);
+            (wall * 1000.0, RunRecord::new(v, Vec::new(), None, &r, wall))
         })
         .collect();
-    if times.is_empty() {
-        return 50.0;
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let median = runs.len() / 2;
+    runs.into_iter().nth(median).ok_or_else(|| anyhow::anyhow!("no smoke scenario in {}", dir.display()))
 }

@@ -10,13 +10,15 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use rayon::prelude::*;
 
-use scenario_dsl::{Variant, VariantKey};
+use scenario_dsl::VariantKey;
 use sim_core::Verdict;
 
-use crate::clock::MonotonicClock;
-use crate::report::{self, RunRecord};
+use crate::domain::catalog::Suite;
+use crate::domain::report::{self, RunRecord};
+use crate::infra::catalog_files::load_index;
+use crate::infra::config_files::load_stack_config;
+use crate::usecases::local;
 
 /// Arguments of `farm run`.
 #[derive(Debug, Args)]
@@ -52,85 +54,41 @@ pub struct RunArgs {
     pub odd: Option<PathBuf>,
 }
 
-/// A variant selected for running, with what the report needs from its scenario.
-pub(crate) struct Selected<'a> {
-    pub variant: &'a Variant,
-    pub tags: Vec<String>,
-    pub cell: Option<scenario_dsl::CoverageCell>,
-}
-
-/// The variants of `catalog` that pass the filters, in catalog order.
-pub(crate) fn select<'a>(
-    catalog: &'a scenario_dsl::Catalog,
-    tags: &[String],
-    scenarios: &[String],
-    variant: Option<&VariantKey>,
-) -> Vec<Selected<'a>> {
-    let mut out = Vec::new();
-    for s in &catalog.scenarios {
-        let all_tags = s.template().metadata.all_tags();
-        if !tags.is_empty() && !tags.iter().any(|t| all_tags.contains(t)) {
-            continue;
-        }
-        if !scenarios.is_empty() && !scenarios.iter().any(|id| id == s.id()) {
-            continue;
-        }
-        for v in s.variants() {
-            if variant.is_some_and(|k| *k != v.key) {
-                continue;
-            }
-            let cell = catalog.odd.as_ref().and_then(|o| o.cell(v).ok());
-            out.push(Selected { variant: v, tags: all_tags.clone(), cell });
-        }
-    }
-    out
-}
-
 pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from("catalog")] } else { args.paths.clone() };
-    let (catalog, texts) = super::load_catalog(&paths, args.odd.as_deref());
-    if catalog.has_errors() {
-        for d in catalog.diagnostics.iter().filter(|d| d.is_error()) {
-            let source = texts.iter().find(|t| t.name == d.file).map(|t| t.text.as_str());
-            eprintln!("{}", d.render(source));
+    let paths = super::default_paths(&args.paths);
+    let catalog = match load_index(&paths, args.odd.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
         }
-        eprintln!("the catalog has errors; fix them first (`farm lint`)");
-        return Ok(ExitCode::from(2));
-    }
+    };
     let config = match &args.stack_config {
-        Some(p) => {
-            crate::stack_config::load(p).with_context(|| format!("invalid stack configuration {}", p.display()))?
-        }
+        Some(p) => load_stack_config(p)?,
         None => autonomy_stack::StackConfig::default(),
     };
     let key = match &args.variant {
         Some(k) => Some(VariantKey::parse(k).with_context(|| format!("`{k}` is not a variant key (32 hex digits)"))?),
         None => None,
     };
-    let selected = select(&catalog, &args.tags, &args.scenarios, key.as_ref());
-    if selected.is_empty() {
-        eprintln!("no variant matches the filters");
-        return Ok(ExitCode::from(2));
-    }
+    let suite = Suite { tags: args.tags.clone(), scenarios: args.scenarios.clone() };
+    let selected = match catalog.select_variants(&suite, key.as_ref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().context("cannot start the simulation pool")?;
-    eprintln!("running {} variants of {} scenarios on {jobs} threads", selected.len(), catalog.scenarios.len());
+    eprintln!(
+        "running {} variants of {} scenarios on {jobs} threads",
+        selected.len(),
+        catalog.catalog().scenarios.len()
+    );
 
     let progress = Progress::new(selected.len());
     let started = Instant::now();
-    let results: Vec<(RunRecord, sim_core::Trace)> = pool.install(|| {
-        selected
-            .par_iter()
-            .map(|s| {
-                let t = Instant::now();
-                let result = sim_core::run_variant(s.variant, &config, &mut MonotonicClock::default());
-                let record =
-                    RunRecord::new(s.variant, s.tags.clone(), s.cell.clone(), &result, t.elapsed().as_secs_f64());
-                progress.tick(&record);
-                (record, result.trace)
-            })
-            .collect()
-    });
+    let results = local::simulate_all(&selected, &config, jobs, &|r| progress.tick(r))?;
     progress.finish();
     let wall = started.elapsed().as_secs_f64();
     let records: Vec<RunRecord> = results.iter().map(|(r, _)| r.clone()).collect();
@@ -147,7 +105,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, crate::junit::render("scenario-farm", &records))
+        std::fs::write(path, crate::domain::junit::render("scenario-farm", &records))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let sim: f64 = records.iter().map(|r| r.sim_s).sum();

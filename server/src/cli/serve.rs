@@ -11,10 +11,16 @@ use clap::Args;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
-use crate::catalog_index::CatalogIndex;
-use crate::metrics::Metrics;
-use crate::store::Store;
-use crate::worker::{self, WorkerSettings};
+use crate::domain::gate::GatePolicy;
+use crate::infra::catalog_files::load_index;
+use crate::infra::config_files::load_gate_policy;
+use crate::infra::metrics::Metrics;
+use crate::infra::scheduler::{self, SchedulerSettings};
+use crate::infra::shutdown::terminated;
+use crate::infra::signing::load_or_create_key;
+use crate::infra::store::Store;
+use crate::infra::worker::{self, worker_id, WorkerSettings};
+use crate::usecases::{candidates, Farm};
 
 /// Arguments of `farm serve`.
 #[derive(Debug, Args)]
@@ -45,38 +51,6 @@ pub struct ServeArgs {
     pub signing_key: PathBuf,
 }
 
-/// Loads the catalog folder; errors are printed like `farm lint` and refuse the start.
-pub(crate) fn load_catalog_index(dir: &std::path::Path) -> anyhow::Result<CatalogIndex> {
-    let sources = crate::sources::read_sources(&[dir.to_path_buf()], None);
-    let catalog = scenario_dsl::Catalog::load(&sources.scenarios, sources.odd.as_ref());
-    if catalog.has_errors() || !sources.diagnostics.is_empty() {
-        for d in catalog.diagnostics.iter().chain(&sources.diagnostics).filter(|d| d.is_error()) {
-            eprintln!("{}", d.render(None));
-        }
-        anyhow::bail!("the catalog in {} has errors (see `farm lint`)", dir.display());
-    }
-    Ok(CatalogIndex::new(catalog, sources.scenarios))
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub(crate) async fn terminated() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
 pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::cli::init_tracing();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -84,24 +58,20 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let catalog = Arc::new(load_catalog_index(&args.catalog)?);
+    let catalog = Arc::new(load_index(std::slice::from_ref(&args.catalog), None)?);
     let gate_path = args.gate.clone().unwrap_or_else(|| args.catalog.join("gate.yaml"));
-    let gate = if gate_path.exists() {
-        crate::gate::load(&gate_path).with_context(|| format!("invalid gate policy {}", gate_path.display()))?
+    let gate = if args.gate.is_some() || gate_path.exists() {
+        load_gate_policy(&gate_path, &catalog.tags())?
     } else {
-        crate::gate::GatePolicy::default()
+        tracing::warn!(path = %gate_path.display(), "no gate policy file: using the built-in default policy");
+        GatePolicy::default()
     };
     let store = Store::open(&args.database_url).await.context("cannot open the results database")?;
     let metrics = Metrics::new().context("cannot register metrics")?;
-    let signing_key = crate::evidence::load_or_create_key(&args.signing_key)
+    let signing_key = load_or_create_key(&args.signing_key)
         .with_context(|| format!("cannot load or create the signing key {}", args.signing_key.display()))?;
-    let state = Arc::new(AppState {
-        store: store.clone(),
-        catalog: catalog.clone(),
-        gate,
-        metrics: metrics.clone(),
-        signing_key,
-    });
+    let farm = Farm { store: store.clone(), catalog: catalog.clone(), gate, signing_key };
+    let state = Arc::new(AppState { farm, metrics: metrics.clone() });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -110,11 +80,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(%addr, database = store.dialect(), scenarios = catalog.catalog().scenarios.len(), "farm serving");
 
     let (stop, stopped) = watch::channel(false);
-    let scheduler = tokio::spawn(crate::scheduler::run(
+    let decide = state.clone();
+    let after_pass: scheduler::AfterPass = Box::new(move || {
+        let state = decide.clone();
+        Box::pin(async move {
+            if let Err(e) = candidates::decide_finished(&state.farm).await {
+                tracing::error!(error = %e, "deciding the gates of finished candidates failed");
+            }
+        })
+    });
+    let settings = SchedulerSettings { lease_ms: args.lease_ms, max_attempts: args.max_attempts };
+    let scheduler = tokio::spawn(scheduler::run(
         store.clone(),
         catalog.clone(),
-        args.lease_ms,
-        args.max_attempts,
+        settings,
+        metrics.clone(),
+        after_pass,
         stopped.clone(),
     ));
     let threads = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -124,6 +105,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             threads,
             lease_ms: args.lease_ms,
             poll: Duration::from_millis(500),
+            stack_bytes: None,
         };
         tokio::spawn(worker::run(store.clone(), settings, stopped.clone(), Some(metrics.clone())))
     });
@@ -132,18 +114,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the HTTP server failed")?;
     let _ = stop.send(true);
+    let mut failed = false;
     if let Some(w) = embedded {
         match w.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "embedded worker stopped with an error"),
-            Err(e) => tracing::error!(error = %e, "embedded worker panicked"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "embedded worker stopped with an error");
+                failed = true;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "embedded worker panicked");
+                failed = true;
+            }
         }
     }
     let _ = scheduler.await;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A worker id unique across processes: role, host process id and a random suffix.
-pub(crate) fn worker_id(role: &str) -> String {
-    format!("{role}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -36,7 +36,8 @@ struct Row<'a> {
 
 pub(super) fn run(args: VariantsArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let (catalog, texts) = super::load_catalog(&args.paths, args.odd.as_deref());
+    let loaded = crate::infra::catalog_files::load(&args.paths, args.odd.as_deref());
+    let (catalog, texts) = (&loaded.catalog, &loaded.texts);
     if catalog.has_errors() {
         for d in &catalog.diagnostics {
             let source = texts.iter().find(|t| t.name == d.file).map(|t| t.text.as_str());

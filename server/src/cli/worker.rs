@@ -8,8 +8,10 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
-use crate::store::Store;
-use crate::worker::{self, WorkerSettings};
+use crate::infra::metrics::Metrics;
+use crate::infra::shutdown::terminated;
+use crate::infra::store::Store;
+use crate::infra::worker::{self, worker_id, WorkerSettings};
 
 /// Arguments of `farm worker`.
 #[derive(Debug, Args)]
@@ -26,6 +28,9 @@ pub struct WorkerArgs {
     /// How long to wait between empty claims, milliseconds.
     #[arg(long, env = "FARM_POLL_MS", default_value_t = 1_000)]
     pub poll_ms: u64,
+    /// Stack size of each simulation thread, bytes (default: the platform's).
+    #[arg(long, env = "FARM_SIM_STACK_BYTES")]
+    pub stack_bytes: Option<usize>,
     /// Serve this worker's /metrics and /healthz here (e.g. 0.0.0.0:9100).
     #[arg(long, env = "FARM_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
@@ -38,13 +43,14 @@ pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let store = Store::open(&args.database_url).await.context("cannot open the results database")?;
         let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let settings = WorkerSettings {
-            id: super::serve::worker_id("worker"),
+            id: worker_id("worker"),
             threads,
             lease_ms: args.lease_ms,
             poll: Duration::from_millis(args.poll_ms),
+            stack_bytes: args.stack_bytes,
         };
         println!("worker {} started", settings.id);
-        let metrics = crate::metrics::Metrics::new().context("cannot register metrics")?;
+        let metrics = Metrics::new().context("cannot register metrics")?;
         if let Some(addr) = &args.metrics_listen {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
@@ -55,10 +61,17 @@ pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
         let (stop, stopped) = watch::channel(false);
-        let work = tokio::spawn(worker::run(store, settings, stopped, Some(metrics)));
-        super::serve::terminated().await;
-        let _ = stop.send(true);
-        work.await.context("the worker panicked")?.context("the worker failed")?;
+        let mut work = tokio::spawn(worker::run(store, settings, stopped, Some(metrics)));
+        // A worker that stops on its own (it cannot start its pool, the queue failed) exits non-zero
+        // at once with the reason; on SIGTERM it finishes the runs in flight first.
+        let finished = tokio::select! {
+            finished = &mut work => finished,
+            () = terminated() => {
+                let _ = stop.send(true);
+                work.await
+            }
+        };
+        finished.context("the worker panicked")?.context("the worker failed")?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::significance::{mcnemar, wilson, Rate};
-use crate::stats::is_finished;
-use crate::store::runs::RunRow;
+use super::run::{Run, RunStatus};
+use super::significance::{mcnemar, wilson, Rate};
 
 /// One variant whose verdict changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -86,34 +85,35 @@ pub struct Comparison {
     pub metric_deltas: BTreeMap<String, BTreeMap<String, MetricDelta>>,
 }
 
-fn metrics_of(r: &RunRow) -> BTreeMap<&'static str, f64> {
-    let v: serde_json::Value = r.result.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
-    let m = &v["metrics"];
+/// The metrics a comparison follows, from a run's stored result.
+fn metrics_of(r: &Run) -> BTreeMap<&'static str, f64> {
     let mut out = BTreeMap::new();
-    if let Some(x) = m["min_ttc"]["value"].as_f64() {
-        out.insert("min_ttc", x);
+    let Some(result) = &r.result else { return out };
+    let m = &result.metrics;
+    if let Some(x) = &m.min_ttc {
+        out.insert("min_ttc", x.value);
     }
-    if let Some(x) = m["max_decel"].as_f64() {
-        out.insert("max_decel", x);
-    }
-    if let Some(x) = m["time_to_goal"].as_f64() {
+    out.insert("max_decel", m.max_decel);
+    if let Some(x) = m.time_to_goal {
         out.insert("time_to_goal", x);
     }
-    if let Some(map) = m["guardrail_activations"].as_object() {
-        out.insert("guardrail_activations", map.values().filter_map(serde_json::Value::as_f64).sum());
-    }
-    if let Some(x) = v["latency"]["planning"]["p99"].as_f64() {
-        out.insert("planning_p99_us", x);
+    out.insert("guardrail_activations", m.guardrail_activations.values().map(|n| f64::from(*n)).sum());
+    if let Some(l) = result.latency.get("planning") {
+        out.insert("planning_p99_us", l.p99);
     }
     out
 }
 
-fn group(pairs: &[(&RunRow, &RunRow)], level: f64) -> GroupComparison {
+fn passed(r: &Run) -> bool {
+    r.status == RunStatus::Passed
+}
+
+fn group(pairs: &[(&Run, &Run)], level: f64) -> GroupComparison {
     let n = pairs.len() as u64;
-    let now = pairs.iter().filter(|(c, _)| c.status == "passed").count() as u64;
-    let then = pairs.iter().filter(|(_, b)| b.status == "passed").count() as u64;
-    let regressions = pairs.iter().filter(|(c, b)| b.status == "passed" && c.status != "passed").count() as u64;
-    let fixes = pairs.iter().filter(|(c, b)| b.status != "passed" && c.status == "passed").count() as u64;
+    let now = pairs.iter().filter(|(c, _)| passed(c)).count() as u64;
+    let then = pairs.iter().filter(|(_, b)| passed(b)).count() as u64;
+    let regressions = pairs.iter().filter(|(c, b)| passed(b) && !passed(c)).count() as u64;
+    let fixes = pairs.iter().filter(|(c, b)| !passed(b) && passed(c)).count() as u64;
     let p_value = mcnemar(regressions, fixes);
     GroupComparison {
         candidate: wilson(now, n),
@@ -126,34 +126,28 @@ fn group(pairs: &[(&RunRow, &RunRow)], level: f64) -> GroupComparison {
 }
 
 /// Compares a candidate's runs with its baseline's at significance `level`.
-pub fn compare(candidate: (&str, &[RunRow]), baseline: (&str, &str, &[RunRow]), level: f64) -> Comparison {
-    let base: BTreeMap<&str, &RunRow> =
-        baseline.2.iter().filter(|r| is_finished(&r.status)).map(|r| (r.variant_key.as_str(), r)).collect();
-    let mine: Vec<&RunRow> = candidate.1.iter().filter(|r| is_finished(&r.status)).collect();
-    let pairs: Vec<(&RunRow, &RunRow)> =
+pub fn compare(candidate: (&str, &[Run]), baseline: (&str, &str, &[Run]), level: f64) -> Comparison {
+    let base: BTreeMap<&str, &Run> =
+        baseline.2.iter().filter(|r| r.status.is_finished()).map(|r| (r.variant_key.as_str(), r)).collect();
+    let mine: Vec<&Run> = candidate.1.iter().filter(|r| r.status.is_finished()).collect();
+    let pairs: Vec<(&Run, &Run)> =
         mine.iter().filter_map(|c| base.get(c.variant_key.as_str()).map(|b| (*c, *b))).collect();
     let mine_keys: std::collections::BTreeSet<&str> = mine.iter().map(|r| r.variant_key.as_str()).collect();
-    let flip = |c: &RunRow, b: &RunRow, reason: Option<String>| Flip {
-        variant_key: c.variant_key.clone(),
+    let flip = |c: &Run, b: &Run, reason: Option<String>| Flip {
+        variant_key: c.variant_key.to_string(),
         scenario: c.scenario_id.clone(),
-        baseline: b.status.clone(),
-        candidate: c.status.clone(),
+        baseline: b.status.as_str().to_owned(),
+        candidate: c.status.as_str().to_owned(),
         reason,
     };
-    let regressions = pairs
-        .iter()
-        .filter(|(c, b)| b.status == "passed" && c.status != "passed")
-        .map(|(c, b)| flip(c, b, c.reason.clone()))
-        .collect();
-    let fixes = pairs
-        .iter()
-        .filter(|(c, b)| b.status != "passed" && c.status == "passed")
-        .map(|(c, b)| flip(c, b, b.reason.clone()))
-        .collect();
-    let mut tags: BTreeMap<String, Vec<(&RunRow, &RunRow)>> = BTreeMap::new();
+    let regressions =
+        pairs.iter().filter(|(c, b)| passed(b) && !passed(c)).map(|(c, b)| flip(c, b, c.reason.clone())).collect();
+    let fixes =
+        pairs.iter().filter(|(c, b)| !passed(b) && passed(c)).map(|(c, b)| flip(c, b, b.reason.clone())).collect();
+    let mut tags: BTreeMap<String, Vec<(&Run, &Run)>> = BTreeMap::new();
     for p in &pairs {
-        for t in serde_json::from_str::<Vec<String>>(&p.0.tags).unwrap_or_default() {
-            tags.entry(t).or_default().push(*p);
+        for t in p.0.tags.iter() {
+            tags.entry(t.to_owned()).or_default().push(*p);
         }
     }
     let mut sums: BTreeMap<String, BTreeMap<&'static str, (f64, f64, u64)>> = BTreeMap::new();
@@ -189,7 +183,7 @@ pub fn compare(candidate: (&str, &[RunRow]), baseline: (&str, &str, &[RunRow]), 
         paired: pairs.len() as u64,
         new_variants: mine.iter().filter(|r| !base.contains_key(r.variant_key.as_str())).count() as u64,
         dropped_variants: base.keys().filter(|k| !mine_keys.contains(*k)).count() as u64,
-        still_failing: pairs.iter().filter(|(c, b)| b.status != "passed" && c.status != "passed").count() as u64,
+        still_failing: pairs.iter().filter(|(c, b)| !passed(b) && !passed(c)).count() as u64,
         overall: group(&pairs, level),
         by_tag: tags.into_iter().map(|(t, p)| (t, group(&p, level))).collect(),
         regressions,
@@ -202,24 +196,46 @@ pub fn compare(candidate: (&str, &[RunRow]), baseline: (&str, &str, &[RunRow]), 
 mod tests {
     use super::*;
 
-    fn row(key: usize, status: &str, tags: &str) -> RunRow {
-        RunRow {
-            id: format!("r{key}"),
-            candidate_id: "c".into(),
-            variant_key: format!("{key:032x}"),
+    fn row(key: usize, status: &str, tags: &[&str]) -> Run {
+        let status: RunStatus = status.parse().unwrap();
+        let verdict = status.verdict();
+        let variant_key = scenario_dsl::VariantKey::parse(&format!("{key:032x}")).unwrap();
+        let reason = (status != RunStatus::Passed).then(|| format!("reason {key}"));
+        let metrics = sim_core::oracle::Metrics {
+            max_decel: if status == RunStatus::Passed { 3.0 } else { 8.0 },
+            guardrail_activations: [("AebTtc".to_owned(), 1)].into(),
+            ..Default::default()
+        };
+        Run {
+            id: crate::domain::ids::RunId::random(),
+            candidate_id: crate::domain::ids::CandidateId::random(),
             scenario_id: if key.is_multiple_of(2) { "even".into() } else { "odd".into() },
             content_hash: "h".into(),
             ord: key as i64,
-            tags: tags.into(),
-            status: status.into(),
+            tags: tags.iter().copied().collect(),
+            status,
             attempt: 0,
             digest: Some("d".into()),
-            reason: (status != "passed").then(|| format!("reason {key}")),
-            result: Some(format!(
-                r#"{{"metrics": {{"max_decel": {}, "guardrail_activations": {{"AebTtc": 1}}}}}}"#,
-                if status == "passed" { 3.0 } else { 8.0 }
-            )),
-            cell: "{}".into(),
+            reason: reason.clone(),
+            result: verdict.map(|verdict| crate::domain::report::RunRecord {
+                key: variant_key.to_string(),
+                scenario: "s".into(),
+                index: key,
+                tags: Vec::new(),
+                params: BTreeMap::new(),
+                seed: 0,
+                cell: None,
+                verdict,
+                reason,
+                criteria: Vec::new(),
+                metrics,
+                latency: BTreeMap::new(),
+                sim_s: 1.0,
+                wall_s: 0.01,
+                digest: "d".into(),
+            }),
+            variant_key,
+            cell: Default::default(),
         }
     }
 
@@ -236,13 +252,13 @@ mod tests {
                 12..=14 => ("failed", "timeout"),
                 _ => ("passed", "passed"),
             };
-            let tags = if k < 50 { r#"["critical","vru"]"# } else { r#"["major"]"# };
+            let tags: &[&str] = if k < 50 { &["critical", "vru"] } else { &["major"] };
             base.push(row(k, b, tags));
             cand.push(row(k, c, tags));
         }
-        cand.extend((100..105).map(|k| row(k, "passed", "[]")));
-        base.extend((200..204).map(|k| row(k, "passed", "[]")));
-        cand.push(row(300, "queued", "[]"));
+        cand.extend((100..105).map(|k| row(k, "passed", &[])));
+        base.extend((200..204).map(|k| row(k, "passed", &[])));
+        cand.push(row(300, "queued", &[]));
         let c = compare(("cand", &cand), ("base", "rc0", &base), 0.05);
         assert_eq!((c.paired, c.new_variants, c.dropped_variants, c.still_failing), (100, 5, 4, 3));
         assert_eq!((c.overall.regressions, c.overall.fixes), (10, 2));

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use scenario_dsl::Odd;
 
-use crate::stats::is_finished;
-use crate::store::runs::RunRow;
+use super::run::{Run, RunStatus};
 
 /// One cell of a heatmap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -63,15 +62,14 @@ pub struct Coverage {
 pub struct UnknownDimension(pub String);
 
 /// Coverage of `runs` in `odd`, with a heatmap over `x` and `y` (names of dimensions).
-pub fn compute(odd: &Odd, runs: &[RunRow], axes: Option<(&str, &str)>) -> Result<Coverage, UnknownDimension> {
+pub fn compute(odd: &Odd, runs: &[Run], axes: Option<(&str, &str)>) -> Result<Coverage, UnknownDimension> {
     let dims: Vec<String> = odd.dimensions().iter().map(|d| d.name.clone()).collect();
     let declared: Vec<BTreeMap<String, String>> = odd.cells().into_iter().map(|c| c.0.into_iter().collect()).collect();
     let mut by_cell: BTreeMap<BTreeMap<String, String>, (u64, u64)> = BTreeMap::new();
-    for r in runs.iter().filter(|r| is_finished(&r.status)) {
-        let cell: BTreeMap<String, String> = serde_json::from_str(&r.cell).unwrap_or_default();
-        let e = by_cell.entry(cell).or_default();
+    for r in runs.iter().filter(|r| r.status.is_finished()) {
+        let e = by_cell.entry(r.cell.clone()).or_default();
         e.0 += 1;
-        e.1 += u64::from(r.status == "passed");
+        e.1 += u64::from(r.status == RunStatus::Passed);
     }
     let exercised: BTreeSet<&BTreeMap<String, String>> = by_cell.keys().filter(|c| !c.is_empty()).collect();
     let holes: Vec<BTreeMap<String, String>> = declared.iter().filter(|c| !exercised.contains(c)).cloned().collect();

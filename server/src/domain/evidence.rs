@@ -7,10 +7,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Cursor, Read, Write};
-use std::path::Path;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
+
+use autonomy_stack::StackConfig;
+
+use super::candidate::Candidate;
+use super::compare::Comparison;
+use super::coverage::Coverage;
+use super::gate::{Gate, GatePolicy};
+use super::run::{Run, RunStatus, ScenarioVersion};
+use super::stats::CandidateStats;
 
 /// Errors building or verifying a pack.
 #[derive(Debug, thiserror::Error)]
@@ -24,26 +32,6 @@ pub enum EvidenceError {
     /// The pack is not valid.
     #[error("{0}")]
     Invalid(String),
-}
-
-/// Loads the farm's signing key from `path`, creating it (readable by the owner only) on first use.
-pub fn load_or_create_key(path: &Path) -> Result<SigningKey, EvidenceError> {
-    if path.exists() {
-        let text = std::fs::read_to_string(path)?;
-        let bytes: [u8; 32] = hex::decode(text.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| EvidenceError::Invalid(format!("{} is not a hex Ed25519 key", path.display())))?;
-        return Ok(SigningKey::from_bytes(&bytes));
-    }
-    let key = SigningKey::generate(&mut rand_core::OsRng);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path)?;
-    writeln!(f, "{}", hex::encode(key.to_bytes()))?;
-    Ok(key)
 }
 
 /// Writes `files` into a zip with sorted entries and fixed timestamps, then adds the manifest and
@@ -218,23 +206,23 @@ pub fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String
 /// Everything a candidate's pack is made of.
 pub struct PackInput<'a> {
     /// The candidate.
-    pub candidate: &'a crate::store::candidates::Candidate,
-    /// Its effective stack configuration, JSON.
-    pub stack_config: &'a str,
+    pub candidate: &'a Candidate,
+    /// Its effective stack configuration.
+    pub stack_config: &'a StackConfig,
     /// Its runs, in queue order.
-    pub runs: &'a [crate::store::runs::RunRow],
+    pub runs: &'a [Run],
     /// Its statistics.
-    pub stats: &'a crate::stats::CandidateStats,
+    pub stats: &'a CandidateStats,
     /// The gate verdict (when done).
-    pub gate: Option<&'a crate::gate::Gate>,
+    pub gate: Option<&'a Gate>,
     /// The gate policy used.
-    pub policy: &'a crate::gate::GatePolicy,
+    pub policy: &'a GatePolicy,
     /// The comparison with the baseline.
-    pub comparison: Option<&'a crate::compare::Comparison>,
+    pub comparison: Option<&'a Comparison>,
     /// ODD coverage.
-    pub coverage: Option<&'a crate::coverage::Coverage>,
-    /// Scenario versions the runs used: content hash, file, text.
-    pub scenarios: Vec<(String, String, String)>,
+    pub coverage: Option<&'a Coverage>,
+    /// Scenario versions the runs used.
+    pub scenarios: Vec<ScenarioVersion>,
     /// Traces of the runs that did not pass, by variant key.
     pub traces: Vec<(String, sim_core::Trace)>,
     /// The farm's public key, hex.
@@ -269,13 +257,7 @@ pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
             "gate_policy": input.policy,
         })),
     );
-    let cases: Vec<crate::junit::Case> = input
-        .runs
-        .iter()
-        .filter(|r| crate::stats::is_finished(&r.status))
-        .map(crate::api::candidates::case_of)
-        .collect();
-    files.insert("junit.xml".to_owned(), crate::junit::render_cases(&c.name, &cases).into_bytes());
+    files.insert("junit.xml".to_owned(), super::junit::render_runs(&c.name, input.runs).into_bytes());
     let mut csv = String::from("variant_key,scenario,status,attempt,digest,reason\n");
     for r in input.runs {
         let _ = writeln!(
@@ -283,7 +265,7 @@ pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
             "{},{},{},{},{},{}",
             r.variant_key,
             csv_field(&r.scenario_id),
-            r.status,
+            r.status.as_str(),
             r.attempt,
             r.digest.as_deref().unwrap_or(""),
             csv_field(r.reason.as_deref().unwrap_or(""))
@@ -300,26 +282,25 @@ pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
         let failure_time = input
             .runs
             .iter()
-            .find(|r| &r.variant_key == key)
-            .and_then(|r| r.result.as_deref())
-            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-            .and_then(|v| v["metrics"]["collisions"][0]["time"].as_f64().or(v["sim_s"].as_f64()));
+            .find(|r| r.variant_key.as_str() == key)
+            .and_then(|r| r.result.as_ref())
+            .map(|result| result.metrics.collisions.first().map_or(result.sim_s, |c| c.time));
         files.insert(format!("failures/{key}.json"), json(trace));
         files.insert(format!("failures/{key}.svg"), plot(trace, failure_time).into_bytes());
     }
-    for (hash, _, body) in &input.scenarios {
-        files.insert(format!("scenarios/{hash}.yaml"), body.clone().into_bytes());
+    for v in &input.scenarios {
+        files.insert(format!("scenarios/{}.yaml", v.content_hash), v.body.clone().into_bytes());
     }
     files.insert(
         "provenance.json".to_owned(),
         json(&serde_json::json!({
-            "farm_version": env!("CARGO_PKG_VERSION"),
-            "farm_git_sha": option_env!("FARM_GIT_SHA").unwrap_or("unknown"),
+            "farm_version": super::provenance::VERSION,
+            "farm_git_sha": super::provenance::GIT_SHA,
             "metric_definitions": "v1 (docs/adr/0006-run-semantics.md)",
             "variant_key_recipe": "v1 (docs/adr/0003-variant-keys.md)",
-            "stack_config": serde_json::from_str::<serde_json::Value>(input.stack_config).unwrap_or_default(),
+            "stack_config": input.stack_config,
             "stack_config_sha256": c.config_hash,
-            "scenarios": input.scenarios.iter().map(|(h, f, _)| serde_json::json!({"content_hash": h, "file": f})).collect::<Vec<_>>(),
+            "scenarios": input.scenarios.iter().map(|v| serde_json::json!({"content_hash": v.content_hash, "file": v.file})).collect::<Vec<_>>(),
             "public_key_ed25519": input.public_key,
         })),
     );
@@ -335,7 +316,7 @@ fn report_html(input: &PackInput<'_>) -> String {
         name = xml(&c.name)
     );
     if let Some(g) = input.gate {
-        let _ = write!(h, "<h2>Gate: {}</h2><ul>", xml(&g.verdict));
+        let _ = write!(h, "<h2>Gate: {}</h2><ul>", g.verdict.as_str());
         for r in &g.reasons {
             let _ = write!(h, "<li>{}</li>", xml(r));
         }
@@ -404,13 +385,13 @@ fn report_html(input: &PackInput<'_>) -> String {
         );
     }
     h.push_str("<h2>Failures</h2><table><tr><th>scenario</th><th>variant</th><th>status</th><th>reason</th></tr>");
-    for r in input.runs.iter().filter(|r| crate::stats::is_finished(&r.status) && r.status != "passed") {
+    for r in input.runs.iter().filter(|r| r.status.is_finished() && r.status != RunStatus::Passed) {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             xml(&r.scenario_id),
-            &r.variant_key,
-            xml(&r.status),
+            r.variant_key,
+            r.status,
             xml(r.reason.as_deref().unwrap_or(""))
         );
     }

@@ -1,15 +1,16 @@
 //! The gate: a candidate's pass/fail verdict against a policy (`catalog/gate.yaml`), with every
 //! reason it failed spelled out.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::compare::Comparison;
-use crate::coverage::Coverage;
-use crate::stats::CandidateStats;
-use crate::store::runs::RunRow;
+use scenario_dsl::diagnostic::did_you_mean;
+
+use super::compare::{Comparison, Flip};
+use super::coverage::Coverage;
+use super::run::{Run, RunStatus};
+use super::stats::CandidateStats;
 
 /// The gate policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -71,19 +72,129 @@ impl Default for GatePolicy {
     }
 }
 
-/// Reads a gate policy file.
-pub fn load(path: &Path) -> anyhow::Result<GatePolicy> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(serde_yaml::from_str(&text)?)
+/// Why a gate policy was rejected: the file, and where in it, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct PolicyError {
+    /// The policy file.
+    pub file: String,
+    /// 1-based line (1 when the problem has no single place).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl GatePolicy {
+    /// Parses a policy document; unknown keys and wrong types are named with their line and column.
+    pub fn parse(file: &str, text: &str) -> Result<GatePolicy, PolicyError> {
+        serde_yaml::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            PolicyError { file: file.to_owned(), line, column, message: e.to_string() }
+        })
+    }
+
+    /// Checks every tag and module the policy names against what exists: a policy that names a tag no
+    /// scenario carries (or a module the stack does not have) would silently never fire.
+    pub fn check(&self, file: &str, text: &str, known_tags: &BTreeSet<String>) -> Result<(), PolicyError> {
+        let modules: Vec<&str> =
+            autonomy_stack::Module::ALL.iter().map(|m| sim_core::latency::module_name(*m)).collect();
+        let tag_uses = self
+            .min_pass_rate_by_tag
+            .keys()
+            .map(|t| ("min_pass_rate_by_tag", t))
+            .chain(self.no_failures_in_tags.iter().map(|t| ("no_failures_in_tags", t)))
+            .chain(self.no_new_failures_in_tags.iter().map(|t| ("no_new_failures_in_tags", t)));
+        for (rule, tag) in tag_uses {
+            if !known_tags.contains(tag) {
+                let hint = did_you_mean(tag, known_tags.iter().map(String::as_str))
+                    .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+                return Err(located(
+                    file,
+                    text,
+                    rule,
+                    tag,
+                    format!("`{rule}`: no scenario carries the tag `{tag}`{hint}"),
+                ));
+            }
+        }
+        for module in self.latency_budget_us.keys() {
+            if !modules.contains(&module.as_str()) {
+                let hint = did_you_mean(module, modules.iter().copied())
+                    .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+                return Err(located(
+                    file,
+                    text,
+                    "latency_budget_us",
+                    module,
+                    format!(
+                        "`latency_budget_us`: unknown module `{module}` (the stack has {}){hint}",
+                        modules.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (rule, v) in
+            [("min_pass_rate", self.min_pass_rate), ("max_deadline_miss_rate", self.max_deadline_miss_rate)]
+                .into_iter()
+                .chain(self.min_pass_rate_by_tag.values().map(|v| ("min_pass_rate_by_tag", *v)))
+        {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(located(file, text, rule, rule, format!("`{rule}` must be within 0..1, not {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error placed at the first occurrence of `word` after the line that holds `key`.
+fn located(file: &str, text: &str, key: &str, word: &str, message: String) -> PolicyError {
+    let lines: Vec<&str> = text.lines().collect();
+    let key_line = lines.iter().position(|l| l.trim_start().starts_with(key)).unwrap_or(0);
+    let (line, column) = lines
+        .iter()
+        .enumerate()
+        .skip(key_line)
+        .find_map(|(i, l)| l.find(word).map(|c| (i + 1, c + 1)))
+        .unwrap_or((key_line + 1, 1));
+    PolicyError { file: file.to_owned(), line, column, message }
+}
+
+/// Pass or fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GateVerdict {
+    /// Every rule held.
+    Pass,
+    /// At least one rule failed.
+    Fail,
+}
+
+impl GateVerdict {
+    /// `pass` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateVerdict::Pass => "pass",
+            GateVerdict::Fail => "fail",
+        }
+    }
 }
 
 /// The verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Gate {
     /// `pass` or `fail`.
-    pub verdict: String,
+    pub verdict: GateVerdict,
     /// Why it failed (empty when it passed).
     pub reasons: Vec<String>,
+}
+
+impl Gate {
+    /// Whether the gate passed.
+    pub fn passed(&self) -> bool {
+        self.verdict == GateVerdict::Pass
+    }
 }
 
 /// What the gate knows beyond the candidate's own runs.
@@ -96,7 +207,7 @@ pub struct Context<'a> {
 }
 
 /// Evaluates the policy on a finished candidate.
-pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[RunRow], context: Context<'_>) -> Gate {
+pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], context: Context<'_>) -> Gate {
     let mut reasons = Vec::new();
     if let Some(c) = context.comparison {
         if policy.no_significant_regression && c.overall.significant_regression {
@@ -106,11 +217,10 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[RunRow], co
             ));
         }
         for tag in &policy.no_new_failures_in_tags {
-            let quoted = format!("\"{tag}\"");
-            let new: Vec<&crate::compare::Flip> = c
+            let new: Vec<&Flip> = c
                 .regressions
                 .iter()
-                .filter(|f| runs.iter().any(|r| r.variant_key == f.variant_key && r.tags.contains(&quoted)))
+                .filter(|f| runs.iter().any(|r| r.variant_key.as_str() == f.variant_key && r.tags.contains(tag)))
                 .collect();
             if let Some(first) = new.first() {
                 reasons.push(format!(
@@ -142,11 +252,7 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[RunRow], co
         }
     }
     for tag in &policy.no_failures_in_tags {
-        let quoted = format!("\"{tag}\"");
-        let bad: Vec<&RunRow> = runs
-            .iter()
-            .filter(|r| r.tags.contains(&quoted) && matches!(r.status.as_str(), "failed" | "timeout"))
-            .collect();
+        let bad: Vec<&Run> = runs.iter().filter(|r| r.tags.contains(tag) && r.status.is_failure()).collect();
         if let Some(first) = bad.first() {
             reasons.push(format!(
                 "{} run(s) failed in scenarios tagged `{tag}`, e.g. {} ({})",
@@ -170,9 +276,9 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[RunRow], co
             policy.max_deadline_miss_rate * 100.0
         ));
     }
-    let errors = stats.counts.get("error").copied().unwrap_or(0);
+    let errors = stats.counts.get(RunStatus::Error.as_str()).copied().unwrap_or(0);
     if errors > 0 && !policy.allow_errors {
         reasons.push(format!("{errors} run(s) ended in error (infrastructure): the result is incomplete"));
     }
-    Gate { verdict: if reasons.is_empty() { "pass" } else { "fail" }.into(), reasons }
+    Gate { verdict: if reasons.is_empty() { GateVerdict::Pass } else { GateVerdict::Fail }, reasons }
 }

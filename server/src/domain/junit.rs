@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use sim_core::Verdict;
 
-use crate::report::RunRecord;
+use super::report::RunRecord;
+use super::run::Run;
 
 /// What one JUnit testcase needs to know about a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,41 @@ impl From<&RunRecord> for Case {
             wall_s: r.wall_s,
         }
     }
+}
+
+impl From<&Run> for Case {
+    /// A stored run's case: from its result when the simulation finished, else (an infrastructure
+    /// error) from what the queue knows.
+    fn from(r: &Run) -> Self {
+        let verdict = r.status.verdict().unwrap_or(Verdict::Error);
+        match &r.result {
+            Some(record) => Case {
+                verdict,
+                reason: r.reason.clone(),
+                digest: r.digest.clone().unwrap_or_default(),
+                ..Case::from(record)
+            },
+            None => Case {
+                scenario: r.scenario_id.clone(),
+                index: usize::try_from(r.ord).unwrap_or(0),
+                key: r.variant_key.to_string(),
+                params: Vec::new(),
+                seed: 0,
+                verdict,
+                reason: r.reason.clone(),
+                failed_criterion: None,
+                digest: r.digest.clone().unwrap_or_default(),
+                sim_s: 0.0,
+                wall_s: 0.0,
+            },
+        }
+    }
+}
+
+/// The JUnit XML document of a candidate's finished runs.
+pub fn render_runs(name: &str, runs: &[Run]) -> String {
+    let cases: Vec<Case> = runs.iter().filter(|r| r.status.is_finished()).map(Case::from).collect();
+    render_cases(name, &cases)
 }
 
 /// Escapes text for XML attributes and content.

@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use scenario_dsl::{CoverageCell, Variant};
 use sim_core::oracle::{CriterionOutcome, Metrics};
 use sim_core::{RunResult, Verdict};
 
-/// One variant's result, as written to the JSON report.
-#[derive(Debug, Clone, Serialize)]
+/// One variant's result: a line of `farm run`'s JSON report, and the result a worker stores for a
+/// run (decoded once, at the store's boundary).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Variant key.
     pub key: String,
@@ -26,12 +27,12 @@ pub struct RunRecord {
     /// Seed.
     pub seed: u64,
     /// ODD coverage cell.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<CoverageCell>,
     /// Verdict.
     pub verdict: Verdict,
     /// Why it did not pass.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Each criterion's outcome.
     pub criteria: Vec<CriterionOutcome>,

@@ -1,21 +1,11 @@
-//! Loading a stack configuration override (YAML or JSON, partial: missing keys keep their defaults)
+//! Parsing a stack configuration override (YAML or JSON, partial: missing keys keep their defaults)
 //! with errors that name the offending key.
-
-use std::path::Path;
 
 use autonomy_stack::StackConfig;
 
 /// Why an override was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum StackConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
     /// A key is unknown or has the wrong type.
     #[error("`{key}`: {message}")]
     Invalid {
@@ -48,11 +38,19 @@ pub fn parse_override(text: &str) -> Result<StackConfig, StackConfigError> {
     }
 }
 
-/// Reads and parses an override file.
-pub fn load(path: &Path) -> Result<StackConfig, StackConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| StackConfigError::Read { path: path.display().to_string(), source })?;
-    parse_override(&text)
+/// Parses a partial override given as JSON (the API's `stack_config`) and validates it.
+pub fn from_json(value: &serde_json::Value) -> Result<StackConfig, StackConfigError> {
+    if !value.is_object() {
+        return Err(StackConfigError::Invalid { key: "(top level)".into(), message: "must be an object".into() });
+    }
+    let config: StackConfig = serde_path_to_error::deserialize(value)
+        .map_err(|e| StackConfigError::Invalid { key: e.path().to_string(), message: e.into_inner().to_string() })?;
+    let errors = config.validate();
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(StackConfigError::OutOfRange(errors))
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::runs::RunRow;
+use super::run::{Run, RunStatus};
 
 /// Latency of one module across a candidate's runs, microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -33,27 +33,6 @@ pub struct CandidateStats {
     pub deadline_miss_rate: f64,
 }
 
-#[derive(Deserialize)]
-struct Lat {
-    p50: f64,
-    p99: f64,
-    count: u64,
-}
-
-#[derive(Deserialize)]
-struct Met {
-    #[serde(default)]
-    deadline_misses: u64,
-}
-
-#[derive(Deserialize)]
-struct ResultView {
-    #[serde(default)]
-    latency: BTreeMap<String, Lat>,
-    #[serde(default)]
-    metrics: Option<Met>,
-}
-
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -63,43 +42,38 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
-/// Finished statuses: a run with one of these has its one result.
-pub fn is_finished(status: &str) -> bool {
-    matches!(status, "passed" | "failed" | "error" | "timeout")
-}
-
 /// Computes the statistics of a candidate's runs.
-pub fn compute(runs: &[RunRow]) -> CandidateStats {
+pub fn compute(runs: &[Run]) -> CandidateStats {
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     let mut by_tag: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut p50s: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut p99s: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let (mut finished, mut passed, mut misses, mut cycles) = (0u64, 0u64, 0u64, 0u64);
     for r in runs {
-        *counts.entry(r.status.clone()).or_default() += 1;
-        if !is_finished(&r.status) {
+        *counts.entry(r.status.as_str().to_owned()).or_default() += 1;
+        if !r.status.is_finished() {
             continue;
         }
         finished += 1;
-        let ok = r.status == "passed";
+        let ok = r.status == RunStatus::Passed;
         passed += u64::from(ok);
-        for tag in serde_json::from_str::<Vec<String>>(&r.tags).unwrap_or_default() {
-            let e = by_tag.entry(tag).or_default();
+        for tag in r.tags.iter() {
+            let e = by_tag.entry(tag.to_owned()).or_default();
             e.0 += 1;
             e.1 += u64::from(ok);
         }
-        if let Some(view) = r.result.as_deref().and_then(|j| serde_json::from_str::<ResultView>(j).ok()) {
-            for (module, l) in &view.latency {
+        if let Some(result) = &r.result {
+            for (module, l) in &result.latency {
                 p50s.entry(module.clone()).or_default().push(l.p50);
                 p99s.entry(module.clone()).or_default().push(l.p99);
             }
-            cycles += view.latency.get("planning").map_or(0, |l| l.count);
-            misses += view.metrics.map_or(0, |m| m.deadline_misses);
+            cycles += result.latency.get("planning").map_or(0, |l| l.count);
+            misses += u64::from(result.metrics.deadline_misses);
         }
     }
-    let status = if runs.iter().all(|r| is_finished(&r.status)) {
+    let status = if runs.iter().all(|r| r.status.is_finished()) {
         "done"
-    } else if runs.iter().all(|r| r.status == "queued") {
+    } else if runs.iter().all(|r| r.status == RunStatus::Queued) {
         "queued"
     } else {
         "running"

@@ -1,8 +1,12 @@
-//! Finding and reading catalog files on disk: scenario files, the ODD, nothing else.
+//! The catalog on disk: finding and reading scenario files and the ODD, and the one way every
+//! command loads a catalog (`load` for tools that report diagnostics, `load_index` for those that
+//! need an error-free catalog to run).
 
 use std::path::{Path, PathBuf};
 
-use scenario_dsl::{Code, Diagnostic, SourceFile, Span};
+use scenario_dsl::{Catalog, Code, Diagnostic, SourceFile, Span};
+
+use crate::domain::catalog::CatalogIndex;
 
 /// File names that live in a catalog folder but are not scenarios.
 const NOT_SCENARIOS: &[&str] = &["odd.yaml", "gate.yaml"];
@@ -115,4 +119,57 @@ pub fn read_sources(paths: &[PathBuf], odd: Option<&Path>) -> Sources {
     let odd_path = odd.map(Path::to_path_buf).or_else(|| paths.first().and_then(|p| find_odd(p)));
     s.odd = odd_path.and_then(|p| read(&p, &mut s.diagnostics));
     s
+}
+
+/// A catalog loaded from disk, with every diagnostic (read errors and language errors) and the
+/// texts the diagnostics point into.
+pub struct Loaded {
+    /// The catalog (its `diagnostics` include read errors).
+    pub catalog: Catalog,
+    /// Every file read, scenarios and the ODD.
+    pub texts: Vec<SourceFile>,
+    scenarios: Vec<SourceFile>,
+}
+
+impl Loaded {
+    /// Each error rendered like a compiler, with its source line.
+    pub fn rendered_errors(&self) -> Vec<String> {
+        self.catalog
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.render(self.texts.iter().find(|t| t.name == d.file).map(|t| t.text.as_str())))
+            .collect()
+    }
+}
+
+/// Loads a catalog from paths on disk: read errors and language diagnostics together.
+pub fn load(paths: &[PathBuf], odd: Option<&Path>) -> Loaded {
+    let sources = read_sources(paths, odd);
+    let mut catalog = Catalog::load(&sources.scenarios, sources.odd.as_ref());
+    catalog.diagnostics.extend(sources.diagnostics);
+    catalog.diagnostics.sort();
+    let mut texts = sources.scenarios.clone();
+    texts.extend(sources.odd);
+    Loaded { catalog, texts, scenarios: sources.scenarios }
+}
+
+/// A catalog with errors: it cannot be run.
+#[derive(Debug, thiserror::Error)]
+#[error("the catalog in {where_} has {} error(s) (see `farm lint`):\n{}", .errors.len(), .errors.join("\n"))]
+pub struct CatalogErrors {
+    /// The paths loaded.
+    pub where_: String,
+    /// Each error, rendered.
+    pub errors: Vec<String>,
+}
+
+/// Loads an error-free catalog to run from, or every error it has.
+pub fn load_index(paths: &[PathBuf], odd: Option<&Path>) -> Result<CatalogIndex, CatalogErrors> {
+    let loaded = load(paths, odd);
+    if loaded.catalog.has_errors() {
+        let where_ = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        return Err(CatalogErrors { where_, errors: loaded.rendered_errors() });
+    }
+    Ok(CatalogIndex::new(loaded.catalog, loaded.scenarios))
 }

@@ -1,5 +1,6 @@
-//! The wall clock, injected into simulations to *measure* latency. It lives here, at the edge:
-//! sim-core and the stack never read a clock themselves.
+//! Clocks, at the edge: the monotonic clock injected into simulations to *measure* latency (sim-core
+//! and the stack never read a clock themselves), and the wall clock the store's timestamps and
+//! leases come from (every store operation takes the time as an argument).
 
 use std::time::Instant;
 
@@ -19,4 +20,11 @@ impl Clock for MonotonicClock {
     fn now_ns(&mut self) -> u64 {
         u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
+}
+
+/// Milliseconds since the Unix epoch: the only place the service reads the wall clock for the store.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

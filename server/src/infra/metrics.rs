@@ -21,6 +21,12 @@ pub struct Metrics {
     pub runs: IntGaugeVec,
     /// Workers seen in the last minute (refreshed at scrape).
     pub active_workers: IntGauge,
+    /// Expired leases the rescuer handled, by outcome (requeued, exhausted).
+    pub rescued_runs: IntCounterVec,
+    /// 1 when the last database check (readiness, scrape) answered, else 0.
+    pub database_up: IntGauge,
+    /// Always 1, labelled with the farm's version and git commit.
+    pub build_info: IntGaugeVec,
 }
 
 impl Metrics {
@@ -43,6 +49,16 @@ impl Metrics {
         )?;
         let runs = IntGaugeVec::new(Opts::new("farm_runs", "Runs in the store by status"), &["status"])?;
         let active_workers = IntGauge::new("farm_active_workers", "Workers seen in the last minute")?;
+        let rescued_runs = IntCounterVec::new(
+            Opts::new("farm_rescued_runs_total", "Expired leases handled by the rescuer, by outcome"),
+            &["outcome"],
+        )?;
+        let database_up = IntGauge::new("farm_database_up", "1 when the results database answered the last check")?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("farm_build_info", "The farm's version and git commit"),
+            &["version", "git_sha"],
+        )?;
+        build_info.with_label_values(&[crate::domain::provenance::VERSION, crate::domain::provenance::GIT_SHA]).set(1);
         for c in [
             Box::new(runs_completed.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(run_wall_seconds.clone()),
@@ -50,10 +66,24 @@ impl Metrics {
             Box::new(http_requests.clone()),
             Box::new(runs.clone()),
             Box::new(active_workers.clone()),
+            Box::new(rescued_runs.clone()),
+            Box::new(database_up.clone()),
+            Box::new(build_info.clone()),
         ] {
             registry.register(c)?;
         }
-        Ok(Self { registry, runs_completed, run_wall_seconds, claim_seconds, http_requests, runs, active_workers })
+        Ok(Self {
+            registry,
+            runs_completed,
+            run_wall_seconds,
+            claim_seconds,
+            http_requests,
+            runs,
+            active_workers,
+            rescued_runs,
+            database_up,
+            build_info,
+        })
     }
 
     /// The text exposition format.

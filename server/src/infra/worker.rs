@@ -11,15 +11,30 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use autonomy_stack::StackConfig;
-use scenario_dsl::Variant;
+use scenario_dsl::{ValidScenario, Variant};
 
-use crate::clock::MonotonicClock;
-use crate::metrics::Metrics;
-use crate::report::RunRecord;
-use crate::store::queue::{self, Claim, Completion, Outcome};
-use crate::store::{access, now_ms, runs, Store, StoreError};
+use super::clock::{now_ms, MonotonicClock};
+use super::metrics::Metrics;
+use super::store::queue::{self, Claim, Completion, Outcome};
+use super::store::{access, candidates, runs, Store, StoreError};
+use crate::domain::ids::CandidateId;
+use crate::domain::report::RunRecord;
+use crate::domain::run::RunStatus;
+use crate::domain::variant::{scenario_from_text, variant_by_key};
+
+/// Why a worker stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The simulation thread pool could not be built.
+    #[error("cannot start the simulation pool: {0}")]
+    Pool(#[from] rayon::ThreadPoolBuildError),
+    /// The queue failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -32,16 +47,23 @@ pub struct WorkerSettings {
     pub lease_ms: i64,
     /// How long to wait for work before asking again (LISTEN/NOTIFY wakes it earlier on Postgres).
     pub poll: Duration,
+    /// Stack size of each simulation thread, bytes (default: the platform's).
+    pub stack_bytes: Option<usize>,
+}
+
+/// A worker id unique across processes: role, host process id and a random suffix.
+pub fn worker_id(role: &str) -> String {
+    format!("{role}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// Caches of what runs need: parsed scenario versions and candidates' configurations.
 #[derive(Default)]
 struct Caches {
-    scenarios: BTreeMap<String, Arc<scenario_dsl::ValidScenario>>,
-    configs: BTreeMap<String, Arc<StackConfig>>,
+    scenarios: BTreeMap<String, Arc<ValidScenario>>,
+    configs: BTreeMap<CandidateId, Arc<StackConfig>>,
 }
 
-/// Why a claimed run could not be prepared: the run ends as `error` with this reason.
+/// What a claimed run needs to simulate, or why it cannot be (the run ends as `error` with it).
 async fn prepare(
     store: &Store,
     caches: &Mutex<Caches>,
@@ -51,34 +73,27 @@ async fn prepare(
     let scenario = match cached {
         Some(s) => s,
         None => {
-            let (file, body) = runs::scenario_body(store, &claim.content_hash)
+            let version = runs::scenario(store, &claim.content_hash)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("scenario version {} is missing from the store", claim.content_hash))?;
-            let parsed = scenario_dsl::parse(&file, &body);
-            let s = Arc::new(parsed.scenario.ok_or_else(|| format!("stored scenario {file} no longer parses"))?);
+            let s = Arc::new(scenario_from_text(&version.file, &version.body).map_err(|e| e.to_string())?);
             if let Ok(mut c) = caches.lock() {
                 c.scenarios.insert(claim.content_hash.clone(), s.clone());
             }
             s
         }
     };
-    let variant = scenario
-        .variants()
-        .iter()
-        .find(|v| v.key.as_str() == claim.variant_key)
-        .cloned()
-        .ok_or_else(|| format!("variant {} is not in scenario {}", claim.variant_key, scenario.id()))?;
+    let variant = variant_by_key(&scenario, &claim.variant_key).map_err(|e| e.to_string())?;
     let cached = caches.lock().ok().and_then(|c| c.configs.get(&claim.candidate_id).cloned());
     let config = match cached {
         Some(c) => c,
         None => {
-            let json = runs::stack_config(store, &claim.candidate_id)
+            let c = candidates::stack_config(store, &claim.candidate_id)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("candidate {} is missing", claim.candidate_id))?;
-            let c: Arc<StackConfig> =
-                Arc::new(serde_json::from_str(&json).map_err(|e| format!("stored stack configuration: {e}"))?);
+            let c = Arc::new(c);
             if let Ok(mut m) = caches.lock() {
                 m.configs.insert(claim.candidate_id.clone(), c.clone());
             }
@@ -97,12 +112,15 @@ async fn simulate(
     metrics: Option<&Metrics>,
 ) -> Outcome {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let span = tracing::Span::current();
     pool.spawn(move || {
+        let _entered = span.enter();
         let started = Instant::now();
         let result = sim_core::run_variant(&variant, &config, &mut MonotonicClock::default());
         let wall = started.elapsed().as_secs_f64();
         let record = RunRecord::new(&variant, tags, None, &result, wall);
         let trace = (result.verdict != sim_core::Verdict::Passed).then(|| result.trace.to_bytes());
+        tracing::debug!(verdict = result.verdict.as_str(), wall_s = wall, "simulated");
         let _ = tx.send((record, trace, wall));
     });
     match rx.await {
@@ -111,19 +129,15 @@ async fn simulate(
                 m.run_wall_seconds.observe(wall);
             }
             Outcome {
-                status: record.verdict.as_str().to_owned(),
+                status: RunStatus::of(record.verdict),
                 digest: Some(record.digest.clone()),
                 reason: record.reason.clone(),
-                result: serde_json::to_string(&record).unwrap_or_else(|_| "{}".into()),
+                result: Some(record),
                 trace,
             }
         }
-        Err(_) => error_outcome("the simulation thread died"),
+        Err(_) => Outcome::error("the simulation thread died"),
     }
-}
-
-fn error_outcome(reason: &str) -> Outcome {
-    Outcome { status: "error".into(), digest: None, reason: Some(reason.to_owned()), result: "{}".into(), trace: None }
 }
 
 /// Runs a worker until `shutdown` turns true; then finishes the batch in hand and releases leftovers.
@@ -132,27 +146,31 @@ pub async fn run(
     settings: WorkerSettings,
     shutdown: watch::Receiver<bool>,
     metrics: Option<Metrics>,
-) -> Result<(), StoreError> {
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads.max(1))
-        .thread_name(|i| format!("sim-{i}"))
-        .build()
-    {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the simulation pool");
-            return Ok(());
+) -> Result<(), WorkerError> {
+    let pool = {
+        let mut builder =
+            rayon::ThreadPoolBuilder::new().num_threads(settings.threads.max(1)).thread_name(|i| format!("sim-{i}"));
+        if let Some(bytes) = settings.stack_bytes {
+            builder = builder.stack_size(bytes);
         }
+        builder.build()?
     };
     let caches = Mutex::new(Caches::default());
     let (store_ref, caches, pool, m) = (&store, &caches, &pool, metrics.as_ref());
-    let execute = |claim: Claim| async move {
-        match prepare(store_ref, caches, &claim).await {
-            Ok((variant, config, tags)) => simulate(pool, variant, config, tags, m).await,
-            Err(reason) => error_outcome(&reason),
+    let execute = |claim: Claim| {
+        let span = tracing::info_span!("run", run_id = %claim.run_id, candidate_id = %claim.candidate_id, variant = %claim.variant_key, attempt = claim.attempt);
+        async move {
+            match prepare(store_ref, caches, &claim).await {
+                Ok((variant, config, tags)) => simulate(pool, variant, config, tags, m).await,
+                Err(reason) => {
+                    tracing::error!(%reason, "cannot prepare the run");
+                    Outcome::error(reason)
+                }
+            }
         }
+        .instrument(span)
     };
-    drive(&store, &settings, shutdown, metrics.as_ref(), execute).await
+    Ok(drive(&store, &settings, shutdown, metrics.as_ref(), execute).await?)
 }
 
 /// The queue side of a worker, streaming so that simulation threads never wait on the database:
@@ -217,14 +235,22 @@ where
         // Claim a batch whenever the one in hand has been started, so the next is ready in time.
         let wanted = (2 * threads).saturating_sub(running.len());
         if claiming.is_none() && idle.is_none() && !stopping && in_hand.is_empty() {
-            claiming = Some(Box::pin(async move {
-                let t = Instant::now();
-                let claims = queue::claim(store, &settings.id, wanted as i64, now_ms(), settings.lease_ms).await;
-                if let Some(m) = metrics {
-                    m.claim_seconds.observe(t.elapsed().as_secs_f64());
+            claiming = Some(Box::pin(
+                async move {
+                    let t = Instant::now();
+                    let claims = queue::claim(store, &settings.id, wanted as i64, now_ms(), settings.lease_ms).await;
+                    if let Some(m) = metrics {
+                        m.claim_seconds.observe(t.elapsed().as_secs_f64());
+                    }
+                    if let Ok(claims) = &claims {
+                        for c in claims {
+                            tracing::debug!(run_id = %c.run_id, candidate_id = %c.candidate_id, attempt = c.attempt, "claimed");
+                        }
+                    }
+                    claims
                 }
-                claims
-            }));
+                .instrument(tracing::debug_span!("claim", worker = %settings.id, wanted)),
+            ));
         }
         if writing.is_none() && !done.is_empty() {
             let batch = std::mem::take(&mut done);
@@ -234,7 +260,7 @@ where
             break;
         }
         let event = tokio::select! {
-            Some(finished) = running.next(), if !running.is_empty() => Event::Finished(finished),
+            Some(finished) = running.next(), if !running.is_empty() => Event::Finished(Box::new(finished)),
             claims = pending_unless(&mut claiming) => Event::Claimed(claims),
             written = pending_unless(&mut writing) => Event::Written(written),
             _ = pending_unless(&mut idle) => Event::Wake,
@@ -242,7 +268,7 @@ where
             _ = shutdown.changed(), if !stopping => Event::Wake,
         };
         match event {
-            Event::Finished(finished) => done.push(finished),
+            Event::Finished(finished) => done.push(*finished),
             Event::Claimed(claims) => {
                 claiming = None;
                 let claims = claims?;
@@ -266,7 +292,7 @@ where
 
 /// What woke the worker's loop.
 enum Event {
-    Finished((Claim, Outcome)),
+    Finished(Box<(Claim, Outcome)>),
     Claimed(Result<Vec<Claim>, StoreError>),
     Written(Result<(), StoreError>),
     Wake,
@@ -293,6 +319,9 @@ async fn record(
     let items: Vec<(&Claim, &Outcome)> = finished.iter().map(|(c, o)| (c, o)).collect();
     let written = queue::complete_batch(store, worker, &items, now_ms()).await?;
     for ((claim, outcome), written) in finished.iter().zip(written) {
+        let span = tracing::info_span!("result", run_id = %claim.run_id, candidate_id = %claim.candidate_id);
+        let _entered = span.enter();
+        tracing::info!(status = outcome.status.as_str(), taken = ?written, "result written");
         let label = match written {
             Completion::Recorded => outcome.status.as_str(),
             Completion::Confirming => "confirming",

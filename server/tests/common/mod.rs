@@ -2,8 +2,12 @@
 
 #![allow(dead_code)]
 
-use server::store::candidates::{self, NewCandidate, PlannedRun, ScenarioVersion};
-use server::store::Store;
+use server::domain::candidate::NewCandidate;
+use server::domain::catalog::Suite;
+use server::domain::ids::CandidateId;
+use server::domain::run::{PlannedRun, ScenarioVersion};
+use server::infra::store::candidates;
+use server::infra::store::Store;
 
 /// A fresh, migrated store of the given kind, and what it takes to clean it up.
 pub struct TestDb {
@@ -59,17 +63,12 @@ macro_rules! on_both_databases {
     };
 }
 
-/// A candidate named `name` with stack configuration `config`.
+/// A candidate named `name` whose configuration hash stands for `config`.
 pub fn candidate(name: &str, config: &str, key: Option<&str>) -> NewCandidate {
-    NewCandidate {
-        name: name.into(),
-        git_sha: Some("abc123".into()),
-        stack_config: config.into(),
-        config_hash: format!("hash-of-{config}"),
-        suite: "{}".into(),
-        baseline: None,
-        idempotency_key: key.map(str::to_owned),
-    }
+    let mut c = NewCandidate::new(name, Some("abc123".into()), Default::default(), Suite::default());
+    c.config_hash = format!("hash-of-{config}");
+    c.idempotency_key = key.map(str::to_owned);
+    c
 }
 
 /// One scenario version and `n` planned runs of it.
@@ -82,22 +81,26 @@ pub fn plan(n: usize) -> (Vec<ScenarioVersion>, Vec<PlannedRun>) {
     };
     let runs = (0..n)
         .map(|i| PlannedRun {
-            variant_key: format!("{i:032x}"),
+            variant_key: scenario_dsl::VariantKey::parse(&format!("{i:032x}")).unwrap(),
             scenario_id: "highway.cut_in".into(),
             content_hash: "c0ffee".into(),
             ord: i as i64,
-            tags: "[\"smoke\"]".into(),
-            cell: "{}".into(),
+            tags: ["smoke"].into_iter().collect(),
+            cell: Default::default(),
         })
         .collect();
     (vec![scenario], runs)
 }
 
 /// A candidate with `n` queued runs; returns its id.
-pub async fn seeded(store: &Store, n: usize) -> String {
-    let (c, _) =
-        candidates::create(store, &candidate("rc1", "{}", None), &uuid::Uuid::new_v4().to_string(), 0).await.unwrap();
+pub async fn seeded(store: &Store, n: usize) -> CandidateId {
+    let (c, _) = candidates::create(store, &candidate("rc1", "{}", None), &CandidateId::random(), 0).await.unwrap();
     let (scenarios, runs) = plan(n);
     assert_eq!(candidates::enqueue(store, &c.id, &scenarios, &runs, 0).await.unwrap(), n as u64);
     c.id
+}
+
+/// A fixed candidate id, `n` in its last digits (tests that name their candidates).
+pub fn cid(n: u64) -> CandidateId {
+    CandidateId::parse(&format!("00000000-0000-4000-8000-{n:012x}")).unwrap()
 }

@@ -1,90 +1,40 @@
 //! Candidates and their runs: posting a candidate is idempotent (by `Idempotency-Key`, or by name and
 //! configuration hash), and so is enqueueing its variants, in one transaction: a retried POST or a
-//! restart in the middle of expansion never duplicates or loses a run.
+//! restart in the middle of expansion never duplicates or loses a run. A candidate's gate verdict is
+//! stored once, when its last run finishes.
 
 use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::{on_pool, Store, StoreError};
+use autonomy_stack::StackConfig;
 
-/// What a new candidate carries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewCandidate {
-    /// Name, e.g. `stack-2.4.0-rc1`.
-    pub name: String,
-    /// Git commit of the stack, if known.
-    pub git_sha: Option<String>,
-    /// The stack configuration override as canonical JSON.
-    pub stack_config: String,
-    /// SHA-256 of `stack_config`.
-    pub config_hash: String,
-    /// The selected suite as JSON.
-    pub suite: String,
-    /// Baseline candidate name.
-    pub baseline: Option<String>,
-    /// Client-chosen key that makes retries safe.
-    pub idempotency_key: Option<String>,
+use super::runs::status_of;
+use super::{from_json, on_pool, to_json, Store, StoreError};
+use crate::domain::candidate::{Candidate, NewCandidate};
+use crate::domain::gate::Gate;
+use crate::domain::ids::{CandidateId, RunId};
+use crate::domain::run::{PlannedRun, RunStatus, ScenarioVersion};
+
+/// The columns of a candidate row, as read.
+struct RawCandidate {
+    id: String,
+    name: String,
+    config_hash: String,
+    expanded: bool,
+    runs_total: i64,
+    created_at: i64,
+    git_sha: Option<String>,
+    baseline: Option<String>,
+    suite: String,
+    gate: Option<String>,
 }
 
-/// A stored candidate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    /// Id (UUID).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Configuration hash.
-    pub config_hash: String,
-    /// Whether every run has been enqueued.
-    pub expanded: bool,
-    /// Runs enqueued.
-    pub runs_total: i64,
-    /// Creation time, ms.
-    pub created_at: i64,
-    /// Git commit of the stack.
-    pub git_sha: Option<String>,
-    /// Baseline candidate name.
-    pub baseline: Option<String>,
-    /// The selected suite, JSON.
-    pub suite: String,
-}
-
-/// One scenario version a run refers to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScenarioVersion {
-    /// Content hash (hex).
-    pub content_hash: String,
-    /// Scenario id.
-    pub scenario_id: String,
-    /// File it came from.
-    pub file: String,
-    /// Full text.
-    pub body: String,
-}
-
-/// One run to enqueue.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedRun {
-    /// Variant key.
-    pub variant_key: String,
-    /// Scenario id.
-    pub scenario_id: String,
-    /// Content hash of the scenario version.
-    pub content_hash: String,
-    /// Position in the candidate's expansion order.
-    pub ord: i64,
-    /// Tags as a JSON array.
-    pub tags: String,
-    /// ODD coverage cell as a JSON object.
-    pub cell: String,
-}
-
-/// Decodes a candidate row (a macro: each dialect has its own row type).
-macro_rules! candidate_from {
+/// Reads a candidate row (a macro: each dialect has its own row type).
+macro_rules! raw_candidate {
     ($row:expr) => {{
         let row = $row;
-        Ok::<_, StoreError>(Candidate {
+        Ok::<_, StoreError>(RawCandidate {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
             config_hash: row.try_get("config_hash")?,
@@ -94,28 +44,57 @@ macro_rules! candidate_from {
             git_sha: row.try_get("git_sha")?,
             baseline: row.try_get("baseline")?,
             suite: row.try_get("suite")?,
+            gate: row.try_get("gate")?,
         })
     }};
 }
 
-const CANDIDATE_COLUMNS: &str = "id, name, config_hash, expanded, runs_total, created_at, git_sha, baseline, suite";
+impl RawCandidate {
+    /// The one place a stored candidate becomes a [`Candidate`]; a suite or gate that does not parse
+    /// is an error, never "the whole catalog" or "no verdict".
+    fn decode(self) -> Result<Candidate, StoreError> {
+        Ok(Candidate {
+            id: CandidateId::parse(&self.id).map_err(|e| StoreError::corrupt("candidates.id", e))?,
+            name: self.name,
+            config_hash: self.config_hash,
+            expanded: self.expanded,
+            runs_total: self.runs_total,
+            created_at: self.created_at,
+            git_sha: self.git_sha,
+            baseline: self.baseline,
+            suite: from_json("candidates.suite", &self.suite)?,
+            gate: self.gate.as_deref().map(|g| from_json::<Gate>("candidates.gate", g)).transpose()?,
+        })
+    }
+}
+
+const CANDIDATE_COLUMNS: &str =
+    "id, name, config_hash, expanded, runs_total, created_at, git_sha, baseline, suite, gate";
 
 /// Creates the candidate, or returns the existing one with the same idempotency key (or, without a
 /// key, the same name and configuration hash). The flag says whether it was created now.
-pub async fn create(store: &Store, new: &NewCandidate, id: &str, now: i64) -> Result<(Candidate, bool), StoreError> {
+pub async fn create(
+    store: &Store,
+    new: &NewCandidate,
+    id: &CandidateId,
+    now: i64,
+) -> Result<(Candidate, bool), StoreError> {
     let insert = "INSERT INTO candidates (id, name, git_sha, config_hash, stack_config, suite, baseline, idempotency_key, created_at) \
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
     let find = format!(
         "SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE ($1 IS NOT NULL AND idempotency_key = $1) OR ($1 IS NULL AND name = $2 AND config_hash = $3)"
     );
-    on_pool!(store, pool => {
+    let by_name_and_config = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE name = $1 AND config_hash = $2");
+    let stack_config = to_json("candidates.stack_config", &new.stack_config)?;
+    let suite = to_json("candidates.suite", &new.suite)?;
+    let (raw, inserted) = on_pool!(store, pool => {
         let inserted = sqlx::query(insert)
-            .bind(id)
+            .bind(id.as_str())
             .bind(&new.name)
             .bind(&new.git_sha)
             .bind(&new.config_hash)
-            .bind(&new.stack_config)
-            .bind(&new.suite)
+            .bind(&stack_config)
+            .bind(&suite)
             .bind(&new.baseline)
             .bind(&new.idempotency_key)
             .bind(now)
@@ -124,56 +103,106 @@ pub async fn create(store: &Store, new: &NewCandidate, id: &str, now: i64) -> Re
             .rows_affected();
         let row = sqlx::query(&find).bind(&new.idempotency_key).bind(&new.name).bind(&new.config_hash).fetch_optional(pool).await?;
         match row {
-            Some(row) => Ok((candidate_from!(&row)?, inserted == 1)),
+            Some(row) => (raw_candidate!(&row)?, inserted == 1),
             // The conflict was on the other unique constraint (same name and config under a new key).
             None => {
-                let row = sqlx::query(&format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE name = $1 AND config_hash = $2"))
-                    .bind(&new.name)
-                    .bind(&new.config_hash)
-                    .fetch_one(pool)
-                    .await?;
-                Ok((candidate_from!(&row)?, false))
+                let row = sqlx::query(&by_name_and_config).bind(&new.name).bind(&new.config_hash).fetch_one(pool).await?;
+                (raw_candidate!(&row)?, false)
             }
         }
-    })
+    });
+    Ok((raw.decode()?, inserted))
 }
 
 /// A candidate by id.
-pub async fn get(store: &Store, id: &str) -> Result<Option<Candidate>, StoreError> {
+pub async fn get(store: &Store, id: &CandidateId) -> Result<Option<Candidate>, StoreError> {
     let sql = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE id = $1");
-    on_pool!(store, pool => {
-        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-            Some(row) => Ok(Some(candidate_from!(&row)?)),
-            None => Ok(None),
-        }
-    })
+    let raw = on_pool!(store, pool => match sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await? {
+        Some(row) => Some(raw_candidate!(&row)?),
+        None => None,
+    });
+    raw.map(RawCandidate::decode).transpose()
 }
 
 /// The newest candidates first, at most `limit`.
 pub async fn list(store: &Store, limit: i64) -> Result<Vec<Candidate>, StoreError> {
     let sql = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates ORDER BY created_at DESC, id LIMIT $1");
-    on_pool!(store, pool => {
+    let raws = on_pool!(store, pool => {
         let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
-        rows.iter().map(|row| candidate_from!(row)).collect()
-    })
+        rows.iter().map(|row| raw_candidate!(row)).collect::<Result<Vec<_>, _>>()?
+    });
+    raws.into_iter().map(RawCandidate::decode).collect()
 }
 
 /// The newest candidate with this name.
 pub async fn by_name(store: &Store, name: &str) -> Result<Option<Candidate>, StoreError> {
-    let sql = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE name = $1 ORDER BY created_at DESC LIMIT 1");
-    on_pool!(store, pool => match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
-        Some(row) => Ok(Some(candidate_from!(&row)?)),
-        None => Ok(None),
-    })
+    let sql =
+        format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE name = $1 ORDER BY created_at DESC, id LIMIT 1");
+    let raw = on_pool!(store, pool => match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
+        Some(row) => Some(raw_candidate!(&row)?),
+        None => None,
+    });
+    raw.map(RawCandidate::decode).transpose()
+}
+
+/// The newest candidate created before `before` (ms) whose stored gate passed: the default baseline.
+/// One indexed query (`candidates_passed`).
+pub async fn last_passed_before(
+    store: &Store,
+    before: i64,
+    except: &CandidateId,
+) -> Result<Option<Candidate>, StoreError> {
+    let sql = format!(
+        "SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE gate_passed = TRUE AND created_at <= $1 AND id <> $2 \
+         ORDER BY created_at DESC, id DESC LIMIT 1"
+    );
+    let raw = on_pool!(store, pool => match sqlx::query(&sql).bind(before).bind(except.as_str()).fetch_optional(pool).await? {
+        Some(row) => Some(raw_candidate!(&row)?),
+        None => None,
+    });
+    raw.map(RawCandidate::decode).transpose()
 }
 
 /// Candidates whose expansion has not finished (a restart resumes them).
 pub async fn unexpanded(store: &Store) -> Result<Vec<Candidate>, StoreError> {
     let sql = format!("SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE expanded = FALSE ORDER BY created_at, id");
-    on_pool!(store, pool => {
+    let raws = on_pool!(store, pool => {
         let rows = sqlx::query(&sql).fetch_all(pool).await?;
-        rows.iter().map(|row| candidate_from!(row)).collect()
-    })
+        rows.iter().map(|row| raw_candidate!(row)).collect::<Result<Vec<_>, _>>()?
+    });
+    raws.into_iter().map(RawCandidate::decode).collect()
+}
+
+/// Expanded candidates without a stored gate verdict none of whose runs is queued or running: their
+/// verdict is due.
+pub async fn finished_without_gate(store: &Store) -> Result<Vec<Candidate>, StoreError> {
+    let sql = format!(
+        "SELECT {CANDIDATE_COLUMNS} FROM candidates c WHERE c.expanded = TRUE AND c.gate IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.candidate_id = c.id AND r.status IN ('queued', 'running')) \
+         ORDER BY c.created_at, c.id"
+    );
+    let raws = on_pool!(store, pool => {
+        let rows = sqlx::query(&sql).fetch_all(pool).await?;
+        rows.iter().map(|row| raw_candidate!(row)).collect::<Result<Vec<_>, _>>()?
+    });
+    raws.into_iter().map(RawCandidate::decode).collect()
+}
+
+/// Stores a finished candidate's gate verdict, unless one is stored already (the first verdict
+/// stands). Returns whether this call stored it.
+pub async fn record_gate(store: &Store, id: &CandidateId, gate: &Gate, now: i64) -> Result<bool, StoreError> {
+    let sql = "UPDATE candidates SET gate = $1, gate_passed = $2, finished_at = $3 WHERE id = $4 AND gate IS NULL";
+    let body = to_json("candidates.gate", gate)?;
+    on_pool!(store, pool => Ok(sqlx::query(sql).bind(body).bind(gate.passed()).bind(now).bind(id.as_str()).execute(pool).await?.rows_affected() == 1))
+}
+
+/// A candidate's effective stack configuration.
+pub async fn stack_config(store: &Store, id: &CandidateId) -> Result<Option<StackConfig>, StoreError> {
+    let text: Option<String> = on_pool!(store, pool => match sqlx::query("SELECT stack_config FROM candidates WHERE id = $1").bind(id.as_str()).fetch_optional(pool).await? {
+        Some(r) => Some(r.try_get("stack_config")?),
+        None => None,
+    });
+    text.map(|t| from_json("candidates.stack_config", &t)).transpose()
 }
 
 /// Rows per multi-row INSERT.
@@ -183,11 +212,15 @@ const BATCH: usize = 200;
 /// already exist are left alone. Marks the candidate expanded. Returns how many runs were new.
 pub async fn enqueue(
     store: &Store,
-    candidate_id: &str,
+    candidate_id: &CandidateId,
     scenarios: &[ScenarioVersion],
     runs: &[PlannedRun],
     now: i64,
 ) -> Result<u64, StoreError> {
+    let encoded: Vec<(String, String)> = runs
+        .iter()
+        .map(|r| Ok((to_json("runs.tags", &r.tags)?, to_json("runs.cell", &r.cell)?)))
+        .collect::<Result<_, StoreError>>()?;
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         for s in scenarios {
@@ -203,26 +236,26 @@ pub async fn enqueue(
             .await?;
         }
         let mut inserted = 0;
-        for chunk in runs.chunks(BATCH) {
+        for (chunk, encoded) in runs.chunks(BATCH).zip(encoded.chunks(BATCH)) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO runs (id, candidate_id, variant_key, scenario_id, content_hash, ord, tags, cell, enqueued_at) ",
             );
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(uuid::Uuid::new_v4().to_string())
-                    .push_bind(candidate_id)
-                    .push_bind(&r.variant_key)
+            q.push_values(chunk.iter().zip(encoded), |mut b, (r, (tags, cell))| {
+                b.push_bind(RunId::random().to_string())
+                    .push_bind(candidate_id.as_str())
+                    .push_bind(r.variant_key.to_string())
                     .push_bind(&r.scenario_id)
                     .push_bind(&r.content_hash)
                     .push_bind(r.ord)
-                    .push_bind(&r.tags)
-                    .push_bind(&r.cell)
+                    .push_bind(tags)
+                    .push_bind(cell)
                     .push_bind(now);
             });
             q.push(" ON CONFLICT (candidate_id, variant_key) DO NOTHING");
             inserted += q.build().execute(&mut *tx).await?.rows_affected();
         }
         sqlx::query("UPDATE candidates SET expanded = TRUE, runs_total = (SELECT COUNT(*) FROM runs WHERE candidate_id = $1) WHERE id = $1")
-            .bind(candidate_id)
+            .bind(candidate_id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -231,14 +264,11 @@ pub async fn enqueue(
 }
 
 /// Runs of a candidate by status.
-pub async fn status_counts(store: &Store, candidate_id: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+pub async fn status_counts(store: &Store, candidate_id: &CandidateId) -> Result<BTreeMap<RunStatus, i64>, StoreError> {
     let sql = "SELECT status, COUNT(*) AS n FROM runs WHERE candidate_id = $1 GROUP BY status";
-    on_pool!(store, pool => {
-        let rows = sqlx::query(sql).bind(candidate_id).fetch_all(pool).await?;
-        let mut out = BTreeMap::new();
-        for r in rows {
-            out.insert(r.try_get::<String, _>("status")?, r.try_get::<i64, _>("n")?);
-        }
-        Ok(out)
-    })
+    let rows: Vec<(String, i64)> = on_pool!(store, pool => {
+        let rows = sqlx::query(sql).bind(candidate_id.as_str()).fetch_all(pool).await?;
+        rows.iter().map(|r| Ok::<_, StoreError>((r.try_get("status")?, r.try_get("n")?))).collect::<Result<Vec<_>, _>>()?
+    });
+    rows.into_iter().map(|(s, n)| Ok((status_of(&s)?, n))).collect()
 }

@@ -7,6 +7,8 @@ pub mod candidates;
 pub mod queue;
 pub mod runs;
 
+pub use access::TokenInfo;
+
 use std::str::FromStr;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -24,9 +26,31 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Stored data could not be decoded.
-    #[error("corrupt stored value in {0}")]
-    Corrupt(&'static str),
+    /// Stored data could not be decoded into its domain type (never silently replaced).
+    #[error("corrupt stored value in {what}: {detail}")]
+    Corrupt {
+        /// Table and column.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// A stored value that does not decode.
+    pub fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt { what, detail: detail.to_string() }
+    }
+}
+
+/// Decodes a stored JSON column into its domain type.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// Encodes a domain value for a JSON column.
+pub(crate) fn to_json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::corrupt(what, e))
 }
 
 /// A connection pool to one of the two supported databases.
@@ -38,12 +62,30 @@ pub enum Store {
     Postgres(PgPool),
 }
 
+/// Runs the same statement text on either pool (both dialects accept `$N` placeholders).
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::infra::store::Store::Sqlite($pool) => $body,
+            $crate::infra::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 impl Store {
     /// Connects to `url` (`sqlite://farm.db`, `sqlite::memory:`, `postgres://...`) and migrates.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to `url` without migrating.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let store = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -58,17 +100,36 @@ impl Store {
         } else {
             return Err(StoreError::Url(url.to_owned()));
         };
-        store.migrate().await?;
         Ok(store)
     }
 
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// Applies pending migrations; returns how many were applied now.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.applied_migrations().await?;
         match self {
             Store::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
             Store::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
-        Ok(())
+        Ok(self.applied_migrations().await?.saturating_sub(before))
+    }
+
+    /// How many migrations the database has recorded (0 for a new database).
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        use sqlx::Row;
+        let exists = match self {
+            Store::Sqlite(_) => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            Store::Postgres(_) => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()"
+            }
+        };
+        let n: i64 = on_pool!(self, pool => {
+            if sqlx::query(exists).fetch_one(pool).await?.try_get::<i64, _>("n")? == 0 {
+                0
+            } else {
+                sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success").fetch_one(pool).await?.try_get("n")?
+            }
+        });
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Which dialect, for logs and metrics.
@@ -79,21 +140,3 @@ impl Store {
         }
     }
 }
-
-/// Milliseconds since the Unix epoch: the only place the service reads the wall clock for the store.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Runs the same statement text on either pool (both dialects accept `$N` placeholders).
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_pool;

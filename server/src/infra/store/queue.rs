@@ -6,17 +6,23 @@
 
 use sqlx::Row;
 
-use super::{on_pool, Store, StoreError};
+use scenario_dsl::VariantKey;
 
-/// A claimed run.
+use super::runs::{key_of, status_of};
+use super::{on_pool, to_json, Store, StoreError};
+use crate::domain::ids::{CandidateId, RunId};
+use crate::domain::report::RunRecord;
+use crate::domain::run::RunStatus;
+
+/// A claimed run: a lease on one run for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     /// Run id.
-    pub run_id: String,
+    pub run_id: RunId,
     /// Candidate id.
-    pub candidate_id: String,
+    pub candidate_id: CandidateId,
     /// Variant key.
-    pub variant_key: String,
+    pub variant_key: VariantKey,
     /// Scenario version.
     pub content_hash: String,
     /// The attempt this lease is for; the result write must quote it.
@@ -28,16 +34,23 @@ pub struct Claim {
 /// A finished run's outcome, as a worker reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// `passed`, `failed`, `error` or `timeout`.
-    pub status: String,
+    /// A final status: passed, failed, error or timeout.
+    pub status: RunStatus,
     /// Trace digest.
     pub digest: Option<String>,
     /// Why it did not pass.
     pub reason: Option<String>,
-    /// The full result as JSON.
-    pub result: String,
+    /// The full result (absent when the run could not be simulated at all).
+    pub result: Option<RunRecord>,
     /// The binary trace, kept for runs that did not pass.
     pub trace: Option<Vec<u8>>,
+}
+
+impl Outcome {
+    /// A run that could not be simulated: `error` with the reason and no result.
+    pub fn error(reason: impl Into<String>) -> Self {
+        Outcome { status: RunStatus::Error, digest: None, reason: Some(reason.into()), result: None, trace: None }
+    }
 }
 
 /// What happened to a result write.
@@ -69,10 +82,13 @@ macro_rules! claims_from {
     ($rows:expr) => {{
         let mut claims = Vec::new();
         for r in $rows {
+            let (run_id, candidate_id, key): (String, String, String) =
+                (r.try_get("id")?, r.try_get("candidate_id")?, r.try_get("variant_key")?);
             claims.push(Claim {
-                run_id: r.try_get("id")?,
-                candidate_id: r.try_get("candidate_id")?,
-                variant_key: r.try_get("variant_key")?,
+                run_id: RunId::parse(&run_id).map_err(|e| StoreError::corrupt("runs.id", e))?,
+                candidate_id: CandidateId::parse(&candidate_id)
+                    .map_err(|e| StoreError::corrupt("runs.candidate_id", e))?,
+                variant_key: key_of(&key)?,
                 content_hash: r.try_get("content_hash")?,
                 attempt: r.try_get("attempt")?,
                 ord: r.try_get("ord")?,
@@ -83,15 +99,25 @@ macro_rules! claims_from {
     }};
 }
 
-/// Claims up to `max` queued runs for `worker`, leased until `now + lease_ms`.
+/// Claims up to `max` queued runs for `worker`, leased until `now + lease_ms`. A failure waiting
+/// for its confirmation re-run is not claimed by the worker that failed it while another worker
+/// was seen within the last lease (it stays for that one); with no other live worker, it is.
 pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i64) -> Result<Vec<Claim>, StoreError> {
+    let runnable = "status = 'queued' AND NOT (avoid_worker IS NOT NULL AND avoid_worker = $1 \
+                    AND EXISTS (SELECT 1 FROM workers w WHERE w.id <> $1 AND w.last_seen_at >= $4))";
     match store {
         Store::Postgres(pool) => {
             let sql = format!(
                 "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2 \
-                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY (avoid_worker IS NOT NULL AND avoid_worker = $1), enqueued_at, ord LIMIT $3 FOR UPDATE SKIP LOCKED) {RETURNING}"
+                 WHERE id IN (SELECT id FROM runs WHERE {runnable} ORDER BY enqueued_at, ord LIMIT $3 FOR UPDATE SKIP LOCKED) {RETURNING}"
             );
-            let rows = sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(max).fetch_all(pool).await?;
+            let rows = sqlx::query(&sql)
+                .bind(worker)
+                .bind(now + lease_ms)
+                .bind(max)
+                .bind(now - lease_ms)
+                .fetch_all(pool)
+                .await?;
             claims_from!(rows)
         }
         Store::Sqlite(pool) => {
@@ -100,9 +126,16 @@ pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i6
             sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
             let sql = format!(
                 "UPDATE runs SET status = 'running', lease_owner = $1, lease_expires_at = $2 \
-                 WHERE id IN (SELECT id FROM runs WHERE status = 'queued' ORDER BY (avoid_worker IS NOT NULL AND avoid_worker = $1), enqueued_at, ord LIMIT $3) {RETURNING}"
+                 WHERE id IN (SELECT id FROM runs WHERE {runnable} ORDER BY enqueued_at, ord LIMIT $3) {RETURNING}"
             );
-            match sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(max).fetch_all(&mut *conn).await {
+            match sqlx::query(&sql)
+                .bind(worker)
+                .bind(now + lease_ms)
+                .bind(max)
+                .bind(now - lease_ms)
+                .fetch_all(&mut *conn)
+                .await
+            {
                 Ok(rows) => {
                     sqlx::query("COMMIT").execute(&mut *conn).await?;
                     claims_from!(rows)
@@ -117,14 +150,18 @@ pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i6
 }
 
 /// Extends every lease `worker` still holds; returns the ids it holds (a missing id was lost).
-pub async fn heartbeat(store: &Store, worker: &str, now: i64, lease_ms: i64) -> Result<Vec<String>, StoreError> {
+pub async fn heartbeat(store: &Store, worker: &str, now: i64, lease_ms: i64) -> Result<Vec<RunId>, StoreError> {
     let sql = "UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' AND lease_expires_at >= $3 RETURNING id";
-    on_pool!(store, pool => {
+    let ids: Vec<String> = on_pool!(store, pool => {
         let rows = sqlx::query(sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
-        let mut ids = rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
-        ids.sort();
-        Ok(ids)
-    })
+        rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
+    });
+    let mut ids = ids
+        .iter()
+        .map(|id| RunId::parse(id).map_err(|e| StoreError::corrupt("runs.id", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    Ok(ids)
 }
 
 /// Writes the outcome of `claim` if `worker` still holds its lease for that attempt.
@@ -166,17 +203,21 @@ pub async fn complete_batch(
         WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running' RETURNING status, nondeterministic";
     let trace =
         "INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
+    let results = items
+        .iter()
+        .map(|(_, o)| o.result.as_ref().map(|r| to_json("runs.result", r)).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         let mut done = Vec::with_capacity(items.len());
-        for (claim, outcome) in items {
+        for ((claim, outcome), result) in items.iter().zip(&results) {
             let row = sqlx::query(update)
-                .bind(&outcome.status)
+                .bind(outcome.status.as_str())
                 .bind(outcome.digest.as_deref().unwrap_or(""))
                 .bind(&outcome.reason)
-                .bind(&outcome.result)
+                .bind(result)
                 .bind(now)
-                .bind(&claim.run_id)
+                .bind(claim.run_id.as_str())
                 .bind(worker)
                 .bind(claim.attempt)
                 .fetch_optional(&mut *tx)
@@ -185,14 +226,14 @@ pub async fn complete_batch(
                 done.push(Completion::LeaseLost);
                 continue;
             };
-            let status: String = row.try_get("status")?;
+            let status = status_of(&row.try_get::<String, _>("status")?)?;
             let nondeterministic: bool = row.try_get("nondeterministic")?;
-            if status == "queued" {
+            if status == RunStatus::Queued {
                 done.push(Completion::Confirming);
                 continue;
             }
             if let Some(body) = &outcome.trace {
-                sqlx::query(trace).bind(&claim.run_id).bind(body).execute(&mut *tx).await?;
+                sqlx::query(trace).bind(claim.run_id.as_str()).bind(body).execute(&mut *tx).await?;
             }
             done.push(if nondeterministic { Completion::Nondeterministic } else { Completion::Recorded });
         }
@@ -226,12 +267,13 @@ pub async fn rescue(store: &Store, now: i64, max_attempts: i32) -> Result<Rescue
 }
 
 /// Status, attempt and owner of one run (for tests and the API).
-pub async fn run_state(store: &Store, run_id: &str) -> Result<Option<(String, i32, Option<String>)>, StoreError> {
+pub async fn run_state(store: &Store, run_id: &RunId) -> Result<Option<(RunStatus, i32, Option<String>)>, StoreError> {
     let sql = "SELECT status, attempt, lease_owner FROM runs WHERE id = $1";
-    on_pool!(store, pool => {
-        match sqlx::query(sql).bind(run_id).fetch_optional(pool).await? {
-            Some(r) => Ok(Some((r.try_get("status")?, r.try_get("attempt")?, r.try_get("lease_owner")?))),
-            None => Ok(None),
+    let raw: Option<(String, i32, Option<String>)> = on_pool!(store, pool => {
+        match sqlx::query(sql).bind(run_id.as_str()).fetch_optional(pool).await? {
+            Some(r) => Some((r.try_get("status")?, r.try_get("attempt")?, r.try_get("lease_owner")?)),
+            None => None,
         }
-    })
+    });
+    raw.map(|(s, a, o)| Ok((status_of(&s)?, a, o))).transpose()
 }

@@ -1,0 +1,150 @@
+//! The service commands as an operator and a CI pipeline run them, against a real `farm serve` on
+//! an embedded SQLite file: `farm submit`'s exit codes (0 gate passed, 1 gate failed, 2 any error),
+//! `farm token list|revoke`, `farm migrate`'s report, the build's git commit in `farm --version`
+//! and `/healthz`, logs without colour codes in a file, and a worker that cannot start its
+//! simulation pool exiting non-zero with the reason.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn farm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_farm")).args(args).current_dir(root()).env("RUST_LOG", "warn").output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A catalog of two scenarios: `test.minimal` passes, `test.late` cannot reach its goal in time.
+fn catalog(dir: &Path) -> PathBuf {
+    let catalog = dir.join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    std::fs::write(catalog.join("minimal.yaml"), &minimal).unwrap();
+    let late = minimal
+        .replace("id: test.minimal", "id: test.late")
+        .replace("  - no_collision: {}\n", "  - no_collision: {}\n  - reach_goal: { within: 1.0 }\n");
+    assert!(late.contains("reach_goal"));
+    std::fs::write(catalog.join("late.yaml"), late).unwrap();
+    std::fs::write(catalog.join("gate.yaml"), "min_pass_rate: 1.0\nno_failures_in_tags: []\n").unwrap();
+    catalog
+}
+
+#[test]
+fn submit_exits_by_the_gate_and_a_revoked_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(dir.path());
+    let db = format!("sqlite://{}", dir.path().join("farm.db").display());
+    let migrated = farm(&["migrate", "--database-url", &db]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert!(text(&migrated.stdout).starts_with("sqlite database migrated: "), "{}", text(&migrated.stdout));
+    assert_eq!(
+        text(&farm(&["migrate", "--database-url", &db]).stdout),
+        "sqlite database is already at the latest schema\n"
+    );
+    let token = farm(&["token", "create", "--role", "ci", "--database-url", &db]);
+    let token = text(&token.stdout).trim().to_owned();
+    let log = dir.path().join("serve.log");
+    let mut serve = Killed(
+        Command::new(env!("CARGO_BIN_EXE_farm"))
+            .args(["serve", "--database-url", &db, "--listen", "127.0.0.1:0", "--workers", "1"])
+            .args(["--catalog", catalog.to_str().unwrap(), "--lease-ms", "2000"])
+            .args(["--signing-key", dir.path().join("key").to_str().unwrap()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+    let submit = |name: &str, scenario: &str, server: &str| {
+        farm(&[
+            "submit",
+            "--server",
+            server,
+            "--token",
+            &token,
+            "--name",
+            name,
+            "--scenario",
+            scenario,
+            "--wait",
+            "--poll-seconds",
+            "1",
+        ])
+    };
+    // Gate passed: 0.
+    let ok = submit("rc-ok", "test.minimal", &addr);
+    assert_eq!(ok.status.code(), Some(0), "{}{}", text(&ok.stdout), text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("gate: pass"), "{}", text(&ok.stdout));
+    // Gate failed: 1, with the rule that failed.
+    let bad = submit("rc-late", "test.late", &addr);
+    assert_eq!(bad.status.code(), Some(1), "{}{}", text(&bad.stdout), text(&bad.stderr));
+    assert!(text(&bad.stdout).contains("gate: fail\n  - pass rate 0.0 % is below 100.0 %"), "{}", text(&bad.stdout));
+    // Rejected request: 2, with the server's code and message.
+    let rejected = submit("rc-typo", "test.minimall", &addr);
+    assert_eq!(rejected.status.code(), Some(2));
+    assert!(
+        text(&rejected.stderr)
+            .contains("(422 unknown_scenario): unknown scenario `test.minimall`; did you mean `test.minimal`?"),
+        "{}",
+        text(&rejected.stderr)
+    );
+    // Unreachable server: 2 (after its retries).
+    let gone = submit("rc-gone", "test.minimal", "http://127.0.0.1:9");
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(text(&gone.stderr).contains("cannot reach the farm"), "{}", text(&gone.stderr));
+
+    // The operator lists tokens and revokes the CI one: the next submit is refused with 401.
+    let listed = text(&farm(&["token", "list", "--database-url", &db]).stdout);
+    let id = listed.lines().find(|l| l.contains(" ci ")).unwrap_or_else(|| panic!("{listed}"))[..16].to_owned();
+    assert!(listed.contains("active") && !listed.contains(&token), "{listed}");
+    let revoked = farm(&["token", "revoke", &id, "--database-url", &db]);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let refused = submit("rc-after", "test.minimal", &addr);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("401 unauthorized"), "{}", text(&refused.stderr));
+    assert!(text(&farm(&["token", "list", "--database-url", &db]).stdout).contains("revoked at"));
+
+    // The build's commit: in `farm --version` and in /healthz.
+    let health: serde_json::Value = ureq::get(&format!("{addr}/healthz")).call().unwrap().into_json().unwrap();
+    let sha = health["git_sha"].as_str().unwrap().to_owned();
+    let head = Command::new("git").args(["rev-parse", "HEAD"]).current_dir(root()).output().unwrap();
+    if head.status.success() {
+        assert_eq!(sha, text(&head.stdout).trim(), "the binary records the commit it was built from");
+    }
+    assert_ne!(sha, "unknown");
+    assert!(text(&farm(&["--version"]).stdout).contains(&sha));
+
+    // Logs written to a file carry no terminal colour codes, and no Postgres/sqlx notice noise.
+    drop(serve);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("farm serving"), "{logged}");
+    assert!(!logged.contains('\u{1b}'), "ANSI escape codes in a log file");
+}
+
+#[test]
+fn a_worker_that_cannot_start_its_simulation_pool_fails_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("farm.db").display());
+    // 64 TiB of stack per thread: the thread cannot be created.
+    let out = farm(&["worker", "--database-url", &db, "--threads", "1", "--stack-bytes", "70368744177664"]);
+    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot start the simulation pool"), "{}", text(&out.stderr));
+}
