@@ -547,6 +547,21 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
         text.contains(&format!("MISMATCH: variant {key} re-simulates to {digest} but the pack says {forged_digest}")),
         "{text}"
     );
+    // A pack whose provenance carries no stack configuration cannot be re-simulated: said, not guessed.
+    let mut files = reader.contents.clone();
+    files.remove("manifest.sha256");
+    files.remove("manifest.sig");
+    let mut provenance: Value = serde_json::from_slice(&files["provenance.json"]).unwrap();
+    provenance["stack_config"] = Value::Null;
+    files.insert("provenance.json".into(), serde_json::to_vec(&provenance).unwrap());
+    std::fs::write(&path, server::domain::evidence::seal(files, &test_key).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+        .args(["evidence", "verify", path.to_str().unwrap(), "--public-key", &test_public, "--resimulate", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("provenance.json carries no stack configuration"), "{err}");
 }
 
 async fn a_failed_runs_trace_is_the_stored_one(store: &Store) {

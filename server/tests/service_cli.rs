@@ -148,3 +148,56 @@ fn a_worker_that_cannot_start_its_simulation_pool_fails_with_the_reason() {
     assert_eq!(out.status.code(), Some(2), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stderr).contains("cannot start the simulation pool"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn queue_bench_without_a_catalog_fails_instead_of_printing_an_unmeasured_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let missing = dir.path().join("no-catalog");
+    let out = farm(&["queue-bench", "--database-url", &db, "--runs", "10", "--catalog", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).is_empty(), "no figure is printed: {}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("no-catalog") && err.contains("no such file or folder"), "{err}");
+}
+
+#[test]
+fn a_restart_on_postgres_logs_no_migration_notice() {
+    let base = std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("farm_notice_{}", uuid::Uuid::new_v4().simple());
+    let admin = |sql: &str| {
+        let out = Command::new("psql").args([&format!("{base}/postgres"), "-qc", sql]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    admin(&format!("CREATE DATABASE {name}"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{base}/{name}");
+    // The second start finds the migrations table: Postgres answers "already exists, skipping".
+    for start in 0..2 {
+        let log = dir.path().join(format!("serve-{start}.log"));
+        let mut serve = Killed(
+            Command::new(env!("CARGO_BIN_EXE_farm"))
+                .args(["serve", "--database-url", &url, "--listen", "127.0.0.1:0", "--workers", "0"])
+                .args(["--signing-key", dir.path().join("key").to_str().unwrap()])
+                .current_dir(root())
+                .env_remove("RUST_LOG")
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("listening on "), "{line}");
+        // The log line after the address says the server is up; wait for it (at most 10 s).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string(&log).unwrap().contains("farm serving") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        drop(serve);
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.contains("farm serving"), "{logged}");
+        assert!(!logged.contains("_sqlx_migrations"), "start {start} logged sqlx's notice:\n{logged}");
+    }
+    admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

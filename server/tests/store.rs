@@ -37,7 +37,19 @@ on_both_databases!(
     a_failure_counts_only_once_a_rerun_confirms_it,
     a_restarted_worker_holding_an_old_attempt_cannot_write,
     a_confirmation_rerun_goes_to_another_live_worker,
+    a_stored_suite_that_does_not_parse_is_an_error_not_the_whole_catalog,
 );
+
+async fn a_stored_suite_that_does_not_parse_is_an_error_not_the_whole_catalog(store: &Store) {
+    let id = seeded(store, 1).await;
+    let sql = "UPDATE candidates SET suite = 'tags: smoke' WHERE id = $1";
+    match store {
+        Store::Sqlite(p) => sqlx::query(sql).bind(id.as_str()).execute(p).await.map(drop).unwrap(),
+        Store::Postgres(p) => sqlx::query(sql).bind(id.as_str()).execute(p).await.map(drop).unwrap(),
+    }
+    let e = candidates::get(store, &id).await.unwrap_err().to_string();
+    assert!(e.starts_with("corrupt stored value in candidates.suite: "), "{e}");
+}
 
 async fn a_restarted_worker_holding_an_old_attempt_cannot_write(store: &Store) {
     seeded(store, 1).await;

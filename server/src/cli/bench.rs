@@ -11,8 +11,6 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::domain::catalog::Suite;
-use crate::infra::catalog_files::load_index;
-use crate::infra::config_files::load_stack_config;
 use crate::usecases::local::simulate_one;
 
 /// Arguments of `farm bench`.
@@ -52,17 +50,8 @@ struct BenchReport {
 }
 
 pub(super) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let paths = super::default_paths(&args.paths);
-    let catalog = match load_index(&paths, None) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let config = match &args.stack_config {
-        Some(p) => load_stack_config(p)?,
-        None => autonomy_stack::StackConfig::default(),
+    let Some((catalog, config)) = super::local_inputs(&args.paths, None, args.stack_config.as_deref())? else {
+        return Ok(ExitCode::from(2));
     };
     let suite = Suite { tags: args.tags.clone(), scenarios: Vec::new() };
     let scenarios = match catalog.select(&suite) {

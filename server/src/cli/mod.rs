@@ -96,3 +96,24 @@ pub(crate) fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
         paths.to_vec()
     }
 }
+
+/// The catalog and stack configuration a local run (`farm run`, `farm bench`) works with. A catalog
+/// with errors is printed and refused: `Ok(None)`, exit code 2.
+pub(crate) fn local_inputs(
+    paths: &[PathBuf],
+    odd: Option<&std::path::Path>,
+    stack_config: Option<&std::path::Path>,
+) -> anyhow::Result<Option<(crate::domain::catalog::CatalogIndex, autonomy_stack::StackConfig)>> {
+    let catalog = match crate::infra::catalog_files::load_index(&default_paths(paths), odd) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(None);
+        }
+    };
+    let config = match stack_config {
+        Some(p) => crate::infra::config_files::load_stack_config(p)?,
+        None => autonomy_stack::StackConfig::default(),
+    };
+    Ok(Some((catalog, config)))
+}

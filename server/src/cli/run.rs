@@ -16,8 +16,6 @@ use sim_core::Verdict;
 
 use crate::domain::catalog::Suite;
 use crate::domain::report::{self, RunRecord};
-use crate::infra::catalog_files::load_index;
-use crate::infra::config_files::load_stack_config;
 use crate::usecases::local;
 
 /// Arguments of `farm run`.
@@ -55,17 +53,9 @@ pub struct RunArgs {
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let paths = super::default_paths(&args.paths);
-    let catalog = match load_index(&paths, args.odd.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let config = match &args.stack_config {
-        Some(p) => load_stack_config(p)?,
-        None => autonomy_stack::StackConfig::default(),
+    let Some((catalog, config)) = super::local_inputs(&args.paths, args.odd.as_deref(), args.stack_config.as_deref())?
+    else {
+        return Ok(ExitCode::from(2));
     };
     let key = match &args.variant {
         Some(k) => Some(VariantKey::parse(k).with_context(|| format!("`{k}` is not a variant key (32 hex digits)"))?),
