@@ -44,7 +44,7 @@ async fn app(store: &Store) -> axum::Router {
         gate: server::domain::gate::GatePolicy::default(),
         signing_key: ed25519_dalek::SigningKey::from_bytes(&[42; 32]),
     };
-    let state = AppState { farm, metrics: server::infra::metrics::Metrics::new().unwrap() };
+    let state = AppState::new(farm, server::infra::metrics::Metrics::new().unwrap(), None);
     api::router(Arc::new(state))
 }
 
@@ -267,6 +267,35 @@ async fn bad_requests_are_problem_documents_never_500s(store: &Store) {
     call(&app, "GET", "/api/v1/candidates/nope", None, None, &[]).await.problem(StatusCode::NOT_FOUND, "not_found");
     call(&app, "GET", "/api/v1/runs/nope", None, None, &[]).await.problem(StatusCode::NOT_FOUND, "not_found");
     call(&app, "GET", "/no/such/route", None, None, &[]).await.problem(StatusCode::NOT_FOUND, "not_found");
+    // Every error is a problem document, also those axum answers itself.
+    let r = call(&app, "DELETE", "/api/v1/candidates", Some("ci-token"), None, &[]).await;
+    r.problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert!(r.headers["allow"].to_str().unwrap().contains("POST"), "{:?}", r.headers);
+    call(&app, "PUT", "/healthz", None, None, &[]).await.problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let huge = "x".repeat(api::BODY_LIMIT + 10);
+    call(&app, "POST", "/api/v1/scenarios/validate", None, Some(&huge), &[])
+        .await
+        .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    call(&app, "POST", "/api/v1/scenarios/validate", None, None, &[])
+        .await
+        .problem(StatusCode::BAD_REQUEST, "empty_body");
+    // A write is authorised before its body is read: a bad body without a token is a 401.
+    call(&app, "POST", "/api/v1/candidates", None, Some("{not json"), &[])
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(&app, "POST", "/api/v1/candidates", Some("qa-token"), Some(&huge), &[])
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    // The bearer scheme is case-insensitive.
+    let lower = call(
+        &app,
+        "POST",
+        "/api/v1/candidates",
+        None,
+        Some(r#"{"name": "lower"}"#),
+        &[("authorization", "bearer ci-token")],
+    );
+    assert_eq!(lower.await.status, StatusCode::CREATED);
 }
 
 async fn posting_is_idempotent_and_enqueues_the_suite(store: &Store) {
@@ -427,11 +456,9 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
     // A real worker simulates it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let settings = server::infra::worker::WorkerSettings {
-        id: "w1".into(),
-        threads: 1,
         lease_ms: 60_000,
         poll: std::time::Duration::from_millis(20),
-        stack_bytes: None,
+        ..server::infra::worker::WorkerSettings::new("w1".into(), 1)
     };
     let worker = tokio::spawn(server::infra::worker::run(store.clone(), settings, stopped, None));
     let detail = loop {
@@ -547,6 +574,22 @@ async fn traces_are_stored_for_failures_and_resimulated_for_passes(store: &Store
         text.contains(&format!("MISMATCH: variant {key} re-simulates to {digest} but the pack says {forged_digest}")),
         "{text}"
     );
+    // Without a trusted key, verification fails closed: the forged pack above names its forger's key.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+        .args(["evidence", "verify", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--public-key"), "{}", String::from_utf8_lossy(&out.stderr));
+    // The genuine pack verifies against the key it names only when the user says so explicitly.
+    let genuine = dir.path().join("genuine.zip");
+    std::fs::write(&genuine, &pack.body).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+        .args(["evidence", "verify", genuine.to_str().unwrap(), "--trust-embedded-key"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signed by the key the pack names"));
     // A pack whose provenance carries no stack configuration cannot be re-simulated: said, not guessed.
     let mut files = reader.contents.clone();
     files.remove("manifest.sha256");

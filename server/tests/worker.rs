@@ -23,7 +23,7 @@ fn passed(claim: &Claim) -> Outcome {
 }
 
 fn settings(threads: usize) -> WorkerSettings {
-    WorkerSettings { id: "w1".into(), threads, lease_ms: 60_000, poll: Duration::from_millis(20), stack_bytes: None }
+    WorkerSettings { lease_ms: 60_000, poll: Duration::from_millis(20), ..WorkerSettings::new("w1".into(), threads) }
 }
 
 async fn a_long_run_does_not_hold_up_the_other_thread(store: &Store) {

@@ -5,13 +5,15 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 
+use super::auth::Caller;
 use super::dto::{
     CandidateCreated, CandidateDetail, CandidateList, CandidateRequest, CandidateSummary, RunPage, RunQuery, RunSummary,
 };
 use super::error::ApiError;
-use super::{auth, query, Body, Shared};
+use super::{query, Body, Shared};
 use crate::domain::compare::Comparison;
 use crate::domain::coverage::Coverage;
 use crate::domain::ids::CandidateId;
@@ -28,10 +30,10 @@ pub(crate) fn candidate_id(text: &str) -> Result<CandidateId, ApiError> {
 /// `POST /api/v1/candidates` (role ci).
 pub async fn create(
     State(state): State<Shared>,
+    Extension(Caller(role)): Extension<Caller>,
     headers: HeaderMap,
     Body(req): Body<CandidateRequest>,
 ) -> Result<Response, ApiError> {
-    let role = auth::require(&state.farm.store, &headers, &["ci"]).await?;
     let stack_config = crate::domain::stack_config::from_json(&req.stack_config).map_err(|e| {
         use crate::domain::stack_config::StackConfigError;
         let (key, message) = match e {
@@ -174,12 +176,7 @@ pub async fn junit(State(state): State<Shared>, Path(id): Path<String>) -> Resul
 }
 
 /// `GET /api/v1/candidates/{id}/evidence` (role release or admin): the signed evidence pack.
-pub async fn evidence(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    auth::require(&state.farm.store, &headers, &["release"]).await?;
+pub async fn evidence(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let pack = evidence::pack(&state.farm, &candidate_id(&id)?).await?;
     Ok((
         [

@@ -87,3 +87,35 @@ impl IntoResponse for ApiError {
         (self.status, [(axum::http::header::CONTENT_TYPE, "application/problem+json")], body).into_response()
     }
 }
+
+/// Middleware: any error response that is not already a problem document (axum's own 405, 413,
+/// 415 or 400 rejections, a layer's refusal) becomes one, with a stable code by status.
+pub async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (code, detail): (&'static str, &str) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "route not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take this method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "this content type is not accepted here"),
+        StatusCode::TOO_MANY_REQUESTS => ("too_many_requests", "too many requests; retry later"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is unavailable; retry later"),
+        s if s.is_server_error() => ("internal_error", "the farm failed to answer; see its log"),
+        _ => ("bad_request", "the request was not understood"),
+    };
+    let mut problem = ApiError::new(status, code, detail).into_response();
+    // Keep headers a client needs (Allow on 405, Retry-After on 429/503).
+    for name in [axum::http::header::ALLOW, axum::http::header::RETRY_AFTER] {
+        if let Some(v) = response.headers().get(&name) {
+            problem.headers_mut().insert(name, v.clone());
+        }
+    }
+    problem
+}

@@ -16,14 +16,22 @@ fn health(checks: std::collections::BTreeMap<String, String>) -> Health {
     Health { status: "ok".into(), checks, version: VERSION.into(), git_sha: GIT_SHA.into() }
 }
 
-/// `GET /healthz`: the process is up.
-pub async fn healthz() -> Json<Health> {
-    Json(health(Default::default()))
+/// `GET /healthz`: the process is up (and its embedded workers' loop, if it runs one, has not
+/// ended: an orchestrator restarts a process whose workers died). Never touches the database.
+pub async fn healthz(State(state): State<Shared>) -> Result<Json<Health>, ApiError> {
+    if state.worker.as_ref().is_some_and(|w| !w.is_alive()) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "worker_stopped",
+            "the embedded workers' loop has stopped; restart the process",
+        ));
+    }
+    Ok(Json(health(Default::default())))
 }
 
 /// `GET /readyz`: the database is reachable.
 pub async fn readyz(State(state): State<Shared>) -> Result<Json<Health>, ApiError> {
-    let up = runs::ping(&state.farm.store).await.is_ok();
+    let up = matches!(tokio::time::timeout(SCRAPE_DB_BUDGET, runs::ping(&state.farm.store)).await, Ok(Ok(())));
     state.metrics.database_up.set(i64::from(up));
     if !up {
         return Err(ApiError::new(
@@ -35,23 +43,35 @@ pub async fn readyz(State(state): State<Shared>) -> Result<Json<Health>, ApiErro
     Ok(Json(health([("database".to_owned(), state.farm.store.dialect().to_owned())].into())))
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// How long a scrape waits for the database before it serves the last known gauges.
+const SCRAPE_DB_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `GET /metrics`: Prometheus text format. The gauges read from the database are refreshed within a
+/// bounded time; when the database does not answer in time, the last known values are served and
+/// `farm_database_up` says 0.
 pub async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
     let store = &state.farm.store;
-    match runs::global_status_counts(store).await {
-        Ok(counts) => {
+    let refresh = async {
+        let counts = runs::global_status_counts(store).await?;
+        let workers = access::active_workers(store, now_ms() - 60_000).await?;
+        Ok::<_, crate::infra::store::StoreError>((counts, workers))
+    };
+    match tokio::time::timeout(SCRAPE_DB_BUDGET, refresh).await {
+        Ok(Ok((counts, workers))) => {
             state.metrics.database_up.set(1);
             for (status, n) in counts {
                 state.metrics.runs.with_label_values(&[status.as_str()]).set(n);
             }
+            state.metrics.active_workers.set(workers);
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: cannot count runs");
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "metrics: the database failed; serving the last known gauges");
             state.metrics.database_up.set(0);
         }
-    }
-    if let Ok(n) = access::active_workers(store, now_ms() - 60_000).await {
-        state.metrics.active_workers.set(n);
+        Err(_) => {
+            tracing::warn!("metrics: the database did not answer in time; serving the last known gauges");
+            state.metrics.database_up.set(0);
+        }
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

@@ -34,6 +34,18 @@ pub struct AppState {
     pub farm: Farm,
     /// Metrics.
     pub metrics: Metrics,
+    /// The embedded workers' loop, when this process runs one (`/healthz` fails once it ended).
+    pub worker: Option<Arc<crate::infra::worker::Liveness>>,
+    /// Permits for scenario validations running at once.
+    pub validations: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state of a server: the use cases' context, metrics, and the embedded workers' liveness.
+    pub fn new(farm: Farm, metrics: Metrics, worker: Option<Arc<crate::infra::worker::Liveness>>) -> Self {
+        let validations = Arc::new(tokio::sync::Semaphore::new(scenarios::CONCURRENT_VALIDATIONS));
+        Self { farm, metrics, worker, validations }
+    }
 }
 
 /// Shared state.
@@ -44,10 +56,26 @@ pub fn router(state: Shared) -> Router {
     let mut generator = schemars::SchemaGenerator::default();
     let mut router = Router::new();
     for op in routes::operations(&mut generator) {
-        router = router.route(op.path, op.handler);
+        let handler = match op.role {
+            // Authorisation runs before the handler's extractors: a write without a valid token
+            // gets 401 before its body is read.
+            Some(role) => {
+                op.handler.route_layer(middleware::from_fn_with_state((state.clone(), role), auth::require_role))
+            }
+            None => op.handler,
+        };
+        router = router.route(op.path, handler);
     }
     router
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take this method",
+            )
+        })
+        .layer(middleware::map_response(error::as_problem))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())

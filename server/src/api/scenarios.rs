@@ -34,29 +34,56 @@ struct ValidateQuery {
     file: Option<String>,
 }
 
-/// `POST /api/v1/scenarios/validate?file=NAME` with the file's text as the body.
-pub async fn validate(uri: Uri, body: axum::body::Bytes) -> Result<Json<LintReport>, ApiError> {
+/// Validations that may run at once; a request beyond them gets 429 at once rather than queueing
+/// work on the server (a maximal file parses for about a second).
+pub const CONCURRENT_VALIDATIONS: usize = 2;
+
+/// `POST /api/v1/scenarios/validate?file=NAME` with the file's text as the body. The parse runs on
+/// the blocking pool, never on the threads that answer other requests.
+pub async fn validate(
+    State(state): State<Shared>,
+    uri: Uri,
+    body: axum::body::Bytes,
+) -> Result<Json<LintReport>, ApiError> {
     let q: ValidateQuery = super::query(&uri)?;
-    let text = std::str::from_utf8(&body)
+    if body.is_empty() {
+        return Err(ApiError::bad_request("empty_body", "send the scenario file's text as the body"));
+    }
+    let text = String::from_utf8(body.to_vec())
         .map_err(|e| ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8 text: {e}")))?;
     let file = q.file.unwrap_or_else(|| "scenario.yaml".into());
-    let parsed = scenario_dsl::parse(&file, text);
-    let diagnostics = parsed
-        .diagnostics
-        .iter()
-        .map(|d| LintDiagnostic {
-            file: d.file.clone(),
-            line: d.line,
-            column: d.column,
-            code: d.code.as_str().to_owned(),
-            severity: if d.is_error() { "error" } else { "warning" }.to_owned(),
-            message: d.message.clone(),
-            help: d.help.clone(),
-        })
-        .collect();
-    Ok(Json(LintReport {
-        scenarios: usize::from(parsed.scenario.is_some()),
-        variants: parsed.scenario.as_ref().map_or(0, |s| s.variants().len()),
-        diagnostics,
-    }))
+    let permit = state.validations.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_validations",
+            format!("{CONCURRENT_VALIDATIONS} validations are running; retry in a second"),
+        )
+    })?;
+    let report = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let parsed = scenario_dsl::parse(&file, &text);
+        let diagnostics = parsed
+            .diagnostics
+            .iter()
+            .map(|d| LintDiagnostic {
+                file: d.file.clone(),
+                line: d.line,
+                column: d.column,
+                code: d.code.as_str().to_owned(),
+                severity: if d.is_error() { "error" } else { "warning" }.to_owned(),
+                message: d.message.clone(),
+                help: d.help.clone(),
+            })
+            .collect();
+        LintReport {
+            scenarios: usize::from(parsed.scenario.is_some()),
+            variants: parsed.scenario.as_ref().map_or(0, |s| s.variants().len()),
+            diagnostics,
+        }
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "validation_failed", "the validation crashed")
+    })?;
+    Ok(Json(report))
 }

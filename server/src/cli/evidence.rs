@@ -26,10 +26,14 @@ pub enum EvidenceAction {
     Verify {
         /// The pack.
         pack: PathBuf,
-        /// The farm's public key (hex, or a file holding it; see GET /api/v1/keys). Without it the
-        /// key named inside the pack is used, which proves integrity but not origin.
-        #[arg(long)]
+        /// The farm's public key (hex, or a file holding it; see GET /api/v1/keys).
+        #[arg(long, required_unless_present = "trust_embedded_key")]
         public_key: Option<String>,
+        /// Trust the key the pack names itself: this proves the pack is intact, not who made it (a
+        /// forger re-signs with their own key). Only with this flag does verification run without
+        /// `--public-key`.
+        #[arg(long, conflicts_with = "public_key")]
+        trust_embedded_key: bool,
         /// Re-simulate this many variants (spread over the pack) and compare their digests.
         #[arg(long, default_value_t = 0)]
         resimulate: usize,
@@ -37,16 +41,25 @@ pub enum EvidenceAction {
 }
 
 pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
-    let EvidenceAction::Verify { pack, public_key, resimulate } = args.action;
+    let EvidenceAction::Verify { pack, public_key, resimulate, trust_embedded_key: _ } = args.action;
     let bytes = std::fs::read(&pack).with_context(|| format!("cannot read {}", pack.display()))?;
     let (key_hex, trusted) = match public_key {
         Some(k) if std::path::Path::new(&k).is_file() => (std::fs::read_to_string(&k)?.trim().to_owned(), true),
         Some(k) => (k.trim().to_owned(), true),
         None => {
-            // Read the pack's own claim of its key from provenance.json (integrity only).
+            // Read the pack's own claim of its key from provenance.json (integrity only; the user
+            // asked for it with --trust-embedded-key). Bounded like every other entry.
             let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes))?;
+            let entry = zip.by_name("provenance.json")?;
+            if entry.size() > crate::domain::evidence::MAX_ENTRY_BYTES {
+                println!("INVALID: provenance.json is too large");
+                return Ok(ExitCode::FAILURE);
+            }
             let mut s = String::new();
-            std::io::Read::read_to_string(&mut zip.by_name("provenance.json")?, &mut s)?;
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(entry, crate::domain::evidence::MAX_ENTRY_BYTES),
+                &mut s,
+            )?;
             let v: serde_json::Value = serde_json::from_str(&s)?;
             (v["public_key_ed25519"].as_str().unwrap_or_default().to_owned(), false)
         }

@@ -147,11 +147,9 @@ fn passed(result: &RunRecord) -> Outcome {
 async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64, typical: &RunRecord) -> anyhow::Result<f64> {
     synthetic_candidate(store, "queue-bench-pipelined", n).await?;
     let settings = WorkerSettings {
-        id: format!("bench-pipelined-{}", uuid::Uuid::new_v4().simple()),
-        threads: 1,
         lease_ms: 60_000,
         poll: std::time::Duration::from_millis(100),
-        stack_bytes: None,
+        ..WorkerSettings::new(format!("bench-pipelined-{}", uuid::Uuid::new_v4().simple()), 1)
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let executed = AtomicUsize::new(0);

@@ -19,7 +19,7 @@ use crate::infra::scheduler::{self, SchedulerSettings};
 use crate::infra::shutdown::terminated;
 use crate::infra::signing::load_or_create_key;
 use crate::infra::store::Store;
-use crate::infra::worker::{self, worker_id, WorkerSettings};
+use crate::infra::worker::{self, worker_id, Liveness, WorkerSettings};
 use crate::usecases::{candidates, Farm};
 
 /// Arguments of `farm serve`.
@@ -71,7 +71,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signing_key = load_or_create_key(&args.signing_key)
         .with_context(|| format!("cannot load or create the signing key {}", args.signing_key.display()))?;
     let farm = Farm { store: store.clone(), catalog: catalog.clone(), gate, signing_key };
-    let state = Arc::new(AppState { farm, metrics: metrics.clone() });
+    let liveness = Liveness::new();
+    let state = Arc::new(AppState::new(farm, metrics.clone(), Some(liveness.clone())));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -99,18 +100,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         stopped.clone(),
     ));
     let threads = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let died = Arc::new(tokio::sync::Notify::new());
     let embedded = (threads > 0).then(|| {
         let settings = WorkerSettings {
-            id: worker_id("serve"),
-            threads,
             lease_ms: args.lease_ms,
             poll: Duration::from_millis(500),
-            stack_bytes: None,
+            liveness: liveness.clone(),
+            ..WorkerSettings::new(worker_id("serve"), threads)
         };
-        tokio::spawn(worker::run(store.clone(), settings, stopped.clone(), Some(metrics.clone())))
+        let (store, stopped, metrics, died) = (store.clone(), stopped.clone(), metrics.clone(), died.clone());
+        tokio::spawn(async move {
+            let ended = worker::run(store, settings, stopped, Some(metrics)).await;
+            if ended.is_err() {
+                died.notify_one();
+            }
+            ended
+        })
     });
+    // The process stops on SIGTERM, or when its embedded workers gave up (exit 1: restart me).
+    let shutdown = async move {
+        tokio::select! {
+            () = terminated() => {}
+            () = died.notified() => tracing::error!("the embedded workers stopped; shutting down"),
+        }
+    };
     axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(terminated())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
     let _ = stop.send(true);

@@ -31,6 +31,9 @@ pub struct WorkerArgs {
     /// Stack size of each simulation thread, bytes (default: the platform's).
     #[arg(long, env = "FARM_SIM_STACK_BYTES")]
     pub stack_bytes: Option<usize>,
+    /// Give up (exit non-zero) after the database has failed for this long without a break, seconds.
+    #[arg(long, env = "FARM_GIVE_UP_AFTER_S", default_value_t = 600)]
+    pub give_up_after_s: u64,
     /// Serve this worker's /metrics and /healthz here (e.g. 0.0.0.0:9100).
     #[arg(long, env = "FARM_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
@@ -43,21 +46,34 @@ pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let store = Store::open(&args.database_url).await.context("cannot open the results database")?;
         let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let settings = WorkerSettings {
-            id: worker_id("worker"),
-            threads,
             lease_ms: args.lease_ms,
             poll: Duration::from_millis(args.poll_ms),
             stack_bytes: args.stack_bytes,
+            give_up_after: Duration::from_secs(args.give_up_after_s),
+            ..WorkerSettings::new(worker_id("worker"), threads)
         };
+        let liveness = settings.liveness.clone();
         println!("worker {} started", settings.id);
         let metrics = Metrics::new().context("cannot register metrics")?;
         if let Some(addr) = &args.metrics_listen {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             let m = metrics.clone();
-            let app = axum::Router::new()
-                .route("/metrics", axum::routing::get(move || async move { m.render() }))
-                .route("/healthz", axum::routing::get(|| async { "ok" }));
+            let app =
+                axum::Router::new().route("/metrics", axum::routing::get(move || async move { m.render() })).route(
+                    "/healthz",
+                    axum::routing::get(move || {
+                        let alive = liveness.is_alive();
+                        async move {
+                            // Unhealthy once the loop has ended: an orchestrator restarts the worker.
+                            if alive {
+                                (axum::http::StatusCode::OK, "ok")
+                            } else {
+                                (axum::http::StatusCode::SERVICE_UNAVAILABLE, "the worker loop has stopped")
+                            }
+                        }
+                    }),
+                );
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
         let (stop, stopped) = watch::channel(false);

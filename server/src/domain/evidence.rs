@@ -56,6 +56,13 @@ pub fn seal(mut files: BTreeMap<String, Vec<u8>>, key: &SigningKey) -> Result<Ve
     Ok(zip.finish()?.into_inner())
 }
 
+/// Most entries a pack may have.
+pub const MAX_ENTRIES: usize = 100_000;
+/// Largest decompressed entry, bytes.
+pub const MAX_ENTRY_BYTES: u64 = 64 << 20;
+/// Largest decompressed pack, bytes.
+pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
+
 /// What verification found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
@@ -69,7 +76,11 @@ pub struct Verified {
 /// `..` or absolute paths.
 pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<Verified, EvidenceError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(EvidenceError::Invalid(format!("the pack has {} entries, more than {MAX_ENTRIES}", zip.len())));
+    }
     let mut contents = BTreeMap::new();
+    let mut total: u64 = 0;
     for i in 0..zip.len() {
         let mut f = zip.by_index(i)?;
         let name = f.name().to_owned();
@@ -80,8 +91,25 @@ pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<Verified, EvidenceErro
         {
             return Err(EvidenceError::Invalid(format!("unsafe path in pack: `{name}`")));
         }
+        // Sizes are checked before anything is decompressed (the declared size), and while
+        // decompressing (a header may lie): a small pack cannot make verification use much memory.
+        let declared = f.size();
+        if declared > MAX_ENTRY_BYTES {
+            return Err(EvidenceError::Invalid(format!(
+                "`{name}` would decompress to {declared} bytes, more than the {MAX_ENTRY_BYTES} a pack entry may hold"
+            )));
+        }
+        total += declared;
+        if total > MAX_TOTAL_BYTES {
+            return Err(EvidenceError::Invalid(format!(
+                "the pack would decompress to more than {MAX_TOTAL_BYTES} bytes"
+            )));
+        }
         let mut body = Vec::new();
-        f.read_to_end(&mut body)?;
+        (&mut f).take(MAX_ENTRY_BYTES + 1).read_to_end(&mut body)?;
+        if body.len() as u64 > declared {
+            return Err(EvidenceError::Invalid(format!("`{name}` is larger than its header says")));
+        }
         if contents.insert(name.clone(), body).is_some() {
             return Err(EvidenceError::Invalid(format!("`{name}` appears twice")));
         }

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub active_workers: IntGauge,
     /// Expired leases the rescuer handled, by outcome (requeued, exhausted).
     pub rescued_runs: IntCounterVec,
+    /// Failed store operations of workers, by operation (claim, write, heartbeat, register).
+    pub store_errors: IntCounterVec,
     /// 1 when the last database check (readiness, scrape) answered, else 0.
     pub database_up: IntGauge,
     /// Always 1, labelled with the farm's version and git commit.
@@ -53,6 +55,10 @@ impl Metrics {
             Opts::new("farm_rescued_runs_total", "Expired leases handled by the rescuer, by outcome"),
             &["outcome"],
         )?;
+        let store_errors = IntCounterVec::new(
+            Opts::new("farm_store_errors_total", "Failed store operations of workers, by operation"),
+            &["op"],
+        )?;
         let database_up = IntGauge::new("farm_database_up", "1 when the results database answered the last check")?;
         let build_info = IntGaugeVec::new(
             Opts::new("farm_build_info", "The farm's version and git commit"),
@@ -67,6 +73,7 @@ impl Metrics {
             Box::new(runs.clone()),
             Box::new(active_workers.clone()),
             Box::new(rescued_runs.clone()),
+            Box::new(store_errors.clone()),
             Box::new(database_up.clone()),
             Box::new(build_info.clone()),
         ] {
@@ -81,6 +88,7 @@ impl Metrics {
             runs,
             active_workers,
             rescued_runs,
+            store_errors,
             database_up,
             build_info,
         })

@@ -73,6 +73,26 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Creates the database file readable by its owner only (results and token hashes live in it);
+/// SQLite gives its `-wal` and `-shm` files the same mode. An existing file is left as it is.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Db(sqlx::Error::Io(e))),
+    }
+}
+
+/// How long an operation waits for a Postgres connection before it fails.
+pub const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(750);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -87,7 +107,11 @@ impl Store {
     /// Connects to `url` without migrating.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let store = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let parsed = SqliteConnectOptions::from_str(url)?;
+            if !url.contains(":memory:") {
+                create_private(parsed.get_filename())?;
+            }
+            let options = parsed
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(std::time::Duration::from_secs(10))
@@ -96,7 +120,11 @@ impl Store {
             let max = if url.contains(":memory:") { 1 } else { 8 };
             Store::Sqlite(SqlitePoolOptions::new().max_connections(max).connect_with(options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Store::Postgres(PgPoolOptions::new().max_connections(16).connect(url).await?)
+            // A request waits at most 750 ms for a connection: with the database gone, the API
+            // and /readyz answer 503 at once instead of after sqlx's default 30 s.
+            Store::Postgres(
+                PgPoolOptions::new().max_connections(16).acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT).connect(url).await?,
+            )
         } else {
             return Err(StoreError::Url(url.to_owned()));
         };
