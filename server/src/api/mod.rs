@@ -92,7 +92,9 @@ pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
 async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    state.metrics.http_seconds.with_label_values(&[route.as_str()]).observe(started.elapsed().as_secs_f64());
     state.metrics.http_requests.with_label_values(&[route.as_str(), response.status().as_str()]).inc();
     response
 }

@@ -2,7 +2,7 @@
 //! route templates, never ids or raw paths.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the farm exports.
@@ -17,6 +17,8 @@ pub struct Metrics {
     pub claim_seconds: Histogram,
     /// HTTP requests by route template and status.
     pub http_requests: IntCounterVec,
+    /// HTTP request duration by route template.
+    pub http_seconds: HistogramVec,
     /// Runs in the store by status (refreshed at scrape).
     pub runs: IntGaugeVec,
     /// Workers seen in the last minute (refreshed at scrape).
@@ -49,6 +51,11 @@ impl Metrics {
             Opts::new("farm_http_requests_total", "HTTP requests by route and status"),
             &["route", "status"],
         )?;
+        let http_seconds = HistogramVec::new(
+            HistogramOpts::new("farm_http_request_duration_seconds", "HTTP request duration by route")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            &["route"],
+        )?;
         let runs = IntGaugeVec::new(Opts::new("farm_runs", "Runs in the store by status"), &["status"])?;
         let active_workers = IntGauge::new("farm_active_workers", "Workers seen in the last minute")?;
         let rescued_runs = IntCounterVec::new(
@@ -64,12 +71,23 @@ impl Metrics {
             Opts::new("farm_build_info", "The farm's version and git commit"),
             &["version", "git_sha"],
         )?;
+        // Every label value starts at 0, so that `increase()` sees the first event of each process.
+        for outcome in ["passed", "failed", "error", "timeout", "confirming", "nondeterministic", "lease_lost"] {
+            runs_completed.with_label_values(&[outcome]).reset();
+        }
+        for outcome in ["requeued", "exhausted"] {
+            rescued_runs.with_label_values(&[outcome]).reset();
+        }
+        for op in ["claim", "write", "heartbeat", "register"] {
+            store_errors.with_label_values(&[op]).reset();
+        }
         build_info.with_label_values(&[crate::domain::provenance::VERSION, crate::domain::provenance::GIT_SHA]).set(1);
         for c in [
             Box::new(runs_completed.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(run_wall_seconds.clone()),
             Box::new(claim_seconds.clone()),
             Box::new(http_requests.clone()),
+            Box::new(http_seconds.clone()),
             Box::new(runs.clone()),
             Box::new(active_workers.clone()),
             Box::new(rescued_runs.clone()),
@@ -85,6 +103,7 @@ impl Metrics {
             run_wall_seconds,
             claim_seconds,
             http_requests,
+            http_seconds,
             runs,
             active_workers,
             rescued_runs,
