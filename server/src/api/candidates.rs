@@ -106,12 +106,7 @@ pub async fn coverage(
         y: Option<String>,
     }
     let q: Q = query(&uri)?;
-    let axes = match (&q.x, &q.y) {
-        (Some(x), Some(y)) => Some((x.as_str(), y.as_str())),
-        (None, None) => None,
-        _ => return Err(ApiError::bad_request("invalid_query", "give both `x` and `y`, or neither")),
-    };
-    match cases::coverage(&state.farm, &candidate_id(&id)?, axes).await {
+    match cases::coverage(&state.farm, &candidate_id(&id)?, q.x.as_deref(), q.y.as_deref()).await {
         Err(crate::usecases::UseCaseError::Invalid { code, detail }) => Err(ApiError::bad_request(code, detail)),
         other => Ok(Json(other?)),
     }

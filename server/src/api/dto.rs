@@ -16,7 +16,9 @@ use crate::infra::store::TokenInfo;
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CandidateRequest {
-    /// Release candidate name, e.g. `stack-2.4.0-rc1`.
+    /// Release candidate name, e.g. `stack-2.4.0-rc1`: 1 to 128 characters, no control character,
+    /// not only spaces.
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"))]
     pub name: String,
     /// Git commit of the stack.
     #[serde(default)]

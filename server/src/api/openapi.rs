@@ -35,10 +35,15 @@ pub fn document() -> Value {
         let mut o = json!({
             "summary": op.summary,
             "responses": {
-                op.ok.0.to_string(): ok,
+                op.ok.0.to_string(): ok.clone(),
                 "default": { "description": "A problem document with a stable `code`", "content": { "application/problem+json": { "schema": problem.clone() } } }
             }
         });
+        for (status, description) in op.also {
+            let mut other = ok.clone();
+            other["description"] = json!(description);
+            o["responses"][status.to_string()] = other;
+        }
         if let Some((content_type, body)) = op.body {
             o["requestBody"] = json!({ "required": true, "content": { content_type: { "schema": body } } });
         }
@@ -50,7 +55,10 @@ pub fn document() -> Value {
             o["parameters"] = Value::Array(
                 op.params
                     .iter()
-                    .map(|(name, place, what)| json!({ "name": name, "in": place, "required": *place == "path", "description": what, "schema": { "type": "string" } }))
+                    .map(|(name, place, what, schema)| {
+                        let schema: Value = serde_json::from_str(schema).unwrap_or_else(|_| json!({ "type": "string" }));
+                        json!({ "name": name, "in": place, "required": *place == "path", "description": what, "schema": schema })
+                    })
                     .collect(),
             );
         }

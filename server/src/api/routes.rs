@@ -25,13 +25,20 @@ pub struct Operation {
     pub body: Option<(&'static str, Value)>,
     /// Success status and content.
     pub ok: (u16, Value),
-    /// Parameters: name, place (path, query, header), description.
-    pub params: &'static [(&'static str, &'static str, &'static str)],
+    /// Other success statuses with the same content, and what they mean.
+    pub also: &'static [(u16, &'static str)],
+    /// Parameters: name, place (path, query, header), description, JSON Schema.
+    pub params: &'static [Param],
     /// The handler.
     pub handler: MethodRouter<Shared>,
 }
 
-const ID: &[(&str, &str, &str)] = &[("id", "path", "Candidate or run id")];
+/// One parameter: name, place (path, query or header), description, and its schema as JSON text.
+pub type Param = (&'static str, &'static str, &'static str, &'static str);
+
+const UUID: &str = r#"{"type": "string", "format": "uuid"}"#;
+const TEXT: &str = r#"{"type": "string"}"#;
+const ID: &[Param] = &[("id", "path", "Candidate or run id", UUID)];
 
 /// Every operation, in the order the document lists them.
 pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
@@ -43,7 +50,8 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: Some("ci"),
             body: Some(("application/json", schema::<CandidateRequest>(g))),
             ok: (201, json_content(schema::<CandidateCreated>(g))),
-            params: &[("Idempotency-Key", "header", "Makes retries safe")],
+            also: &[(200, "A retry of an earlier post (same Idempotency-Key, or same name and configuration): the earlier candidate")],
+            params: &[("Idempotency-Key", "header", "Makes retries safe", TEXT)],
             handler: post(candidates::create),
         },
         Operation {
@@ -53,6 +61,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<CandidateList>(g))),
+            also: &[],
             params: &[],
             handler: get(candidates::list),
         },
@@ -63,6 +72,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<CandidateDetail>(g))),
+            also: &[],
             params: ID,
             handler: get(candidates::detail),
         },
@@ -73,13 +83,19 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<RunPage>(g))),
+            also: &[],
             params: &[
-                ("id", "path", "Candidate id"),
-                ("status", "query", "queued, running, passed, failed, error or timeout"),
-                ("tag", "query", "Scenario tag"),
-                ("scenario", "query", "Scenario id"),
-                ("cursor", "query", "next_cursor of the previous page"),
-                ("limit", "query", "Page size, 1..=500 (default 100)"),
+                ("id", "path", "Candidate id", UUID),
+                (
+                    "status",
+                    "query",
+                    "queued, running, passed, failed, error or timeout",
+                    r#"{"type": "string", "enum": ["queued", "running", "passed", "failed", "error", "timeout"]}"#,
+                ),
+                ("tag", "query", "Scenario tag", TEXT),
+                ("scenario", "query", "Scenario id", TEXT),
+                ("cursor", "query", "next_cursor of the previous page", r#"{"type": "string", "pattern": "^-?[0-9]{1,18}$"}"#),
+                ("limit", "query", "Page size, 1..=500 (default 100)", r#"{"type": "integer", "minimum": 1, "maximum": 500}"#),
             ],
             handler: get(candidates::runs),
         },
@@ -90,6 +106,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json!({ "application/xml": { "schema": { "type": "string" } } })),
+            also: &[],
             params: ID,
             handler: get(candidates::junit),
         },
@@ -100,9 +117,15 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<crate::domain::compare::Comparison>(g))),
+            also: &[],
             params: &[
-                ("id", "path", "Candidate id"),
-                ("baseline", "query", "Baseline name (default: named at posting, else the last candidate whose gate passed)"),
+                ("id", "path", "Candidate id", UUID),
+                (
+                    "baseline",
+                    "query",
+                    "Baseline name (default: named at posting, else the last candidate whose gate passed)",
+                    TEXT,
+                ),
             ],
             handler: get(candidates::compare),
         },
@@ -113,10 +136,11 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<crate::domain::coverage::Coverage>(g))),
+            also: &[],
             params: &[
-                ("id", "path", "Candidate id"),
-                ("x", "query", "Heatmap column dimension"),
-                ("y", "query", "Heatmap row dimension"),
+                ("id", "path", "Candidate id", UUID),
+                ("x", "query", "Heatmap column dimension (default: the first dimension other than y)", TEXT),
+                ("y", "query", "Heatmap row dimension (default: the first dimension other than x)", TEXT),
             ],
             handler: get(candidates::coverage),
         },
@@ -127,6 +151,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: Some("release"),
             body: None,
             ok: (200, json!({ "application/zip": { "schema": { "type": "string", "format": "binary" } } })),
+            also: &[],
             params: ID,
             handler: get(candidates::evidence),
         },
@@ -137,6 +162,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(json!({ "type": "object", "properties": { "ed25519": { "type": "string" } } }))),
+            also: &[],
             params: &[],
             handler: get(health::keys),
         },
@@ -147,6 +173,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<RunDetail>(g))),
+            also: &[],
             params: ID,
             handler: get(runs::detail),
         },
@@ -157,6 +184,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(json!({ "type": "object" }))),
+            also: &[],
             params: ID,
             handler: get(runs::trace),
         },
@@ -167,6 +195,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<ScenarioList>(g))),
+            also: &[],
             params: &[],
             handler: get(scenarios::list),
         },
@@ -175,9 +204,11 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             path: "/api/v1/scenarios/validate",
             summary: "Validate a scenario file (the body is its text); the same diagnostics as `farm lint --json`.",
             role: None,
-            body: Some(("text/yaml", json!({ "type": "string" }))),
+            // Any text is a YAML document to check; what it should hold is the diagnostics' business.
+            body: Some(("text/yaml", json!({ "description": "The scenario file's text" }))),
             ok: (200, json_content(schema::<LintReport>(g))),
-            params: &[("file", "query", "File name to report diagnostics against")],
+            also: &[],
+            params: &[("file", "query", "File name to report diagnostics against", TEXT)],
             handler: post(scenarios::validate),
         },
         Operation {
@@ -187,6 +218,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: Some("admin"),
             body: None,
             ok: (200, json_content(schema::<TokenList>(g))),
+            also: &[],
             params: &[],
             handler: get(tokens::list),
         },
@@ -197,7 +229,13 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: Some("admin"),
             body: None,
             ok: (204, Value::Null),
-            params: &[("id", "path", "Token id (16 hex digits, from GET /api/v1/tokens)")],
+            also: &[],
+            params: &[(
+                "id",
+                "path",
+                "Token id (16 hex digits, from GET /api/v1/tokens)",
+                r#"{"type": "string", "pattern": "^[0-9a-f]{16}$"}"#,
+            )],
             handler: delete(tokens::revoke),
         },
         Operation {
@@ -207,6 +245,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<Health>(g))),
+            also: &[],
             params: &[],
             handler: get(health::healthz),
         },
@@ -217,6 +256,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(schema::<Health>(g))),
+            also: &[],
             params: &[],
             handler: get(health::readyz),
         },
@@ -227,6 +267,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json!({ "text/plain": { "schema": { "type": "string" } } })),
+            also: &[],
             params: &[],
             handler: get(health::metrics),
         },
@@ -237,6 +278,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
             role: None,
             body: None,
             ok: (200, json_content(json!({ "type": "object" }))),
+            also: &[],
             params: &[],
             handler: get(openapi::serve),
         },

@@ -64,7 +64,7 @@ fn suite_error(e: SuiteError) -> UseCaseError {
 /// Posts a candidate: idempotent by key (or by name and configuration), its runs enqueued once.
 pub async fn post(farm: &Farm, req: PostCandidate, actor: &str) -> Result<Posted, UseCaseError> {
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+    if name.is_empty() || req.name.chars().count() > 128 || req.name.chars().any(char::is_control) {
         return Err(UseCaseError::invalid("invalid_name", "`name` must be 1 to 128 printable characters"));
     }
     let (versions, planned) = farm.catalog.plan(&req.suite).map_err(suite_error)?;
@@ -235,10 +235,24 @@ pub async fn compare(farm: &Farm, id: &CandidateId, baseline: Option<&str>) -> R
         .ok_or_else(|| UseCaseError::not_found("baseline (none named, and no earlier candidate passed its gate)"))
 }
 
-/// ODD coverage of a candidate, with a heatmap over two dimensions (default: the first two).
-pub async fn coverage(farm: &Farm, id: &CandidateId, axes: Option<(&str, &str)>) -> Result<Coverage, UseCaseError> {
+/// ODD coverage of a candidate, with a heatmap over two dimensions: `x` and `y` when given, a missing
+/// one the first dimension other than the given one (default: the first two).
+pub async fn coverage(
+    farm: &Farm,
+    id: &CandidateId,
+    x: Option<&str>,
+    y: Option<&str>,
+) -> Result<Coverage, UseCaseError> {
     get(farm, id).await?;
     let odd = farm.catalog.odd().ok_or_else(|| UseCaseError::not_found("ODD (the catalog declares none)"))?;
+    let names: Vec<&str> = odd.dimensions().iter().map(|d| d.name.as_str()).collect();
+    let other = |than: &str| names.iter().copied().find(|n| *n != than);
+    let axes = match (x, y) {
+        (None, None) => None,
+        (Some(x), Some(y)) => Some((x, y)),
+        (Some(x), None) => other(x).map(|y| (x, y)),
+        (None, Some(y)) => other(y).map(|x| (x, y)),
+    };
     let runs = store_runs::all(&farm.store, id).await?;
     crate::domain::coverage::compute(odd, &runs, axes)
         .map_err(|e| UseCaseError::Invalid { code: "unknown_dimension", detail: e.to_string() })
