@@ -110,6 +110,7 @@ on_both_databases!(
     validation_health_metrics_and_openapi,
     comparison_with_a_baseline_and_coverage,
     a_failed_runs_trace_is_the_stored_one,
+    validation_is_bounded_per_request_and_rate_limited_without_a_token,
     tokens_can_be_listed_and_revoked,
 );
 
@@ -678,4 +679,59 @@ async fn validation_health_metrics_and_openapi(store: &Store) {
         served == committed,
         "server/openapi.json is stale: run `cargo run -p server -- schema --openapi --out server/openapi.json`"
     );
+}
+
+/// The minimal fixture swept to the language's limit: 100 x 200 = 20,000 variants.
+fn maximal_scenario() -> String {
+    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    minimal.replace(
+        "world:",
+        "parameters:\n  a: { range: { from: 1, to: 100, step: 1 } }\n  b: { range: { from: 1, to: 200, step: 1 } }\nworld:",
+    )
+}
+
+async fn validation_is_bounded_per_request_and_rate_limited_without_a_token(store: &Store) {
+    let app = app(store).await;
+    let validate = |token: Option<&'static str>, body: String| {
+        let app = app.clone();
+        async move {
+            let mut req =
+                Request::builder().method("POST").uri("/api/v1/scenarios/validate").header("content-type", "text/yaml");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            let resp = app.oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+            let status = resp.status();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let (status, report) = validate(Some("qa-token"), maximal_scenario()).await;
+    assert_eq!((status, report["variants"].as_u64()), (StatusCode::OK, Some(20_000)), "{report}");
+    // Three maximal validations at once: two run, the third is refused at once.
+    let (a, b, c) = tokio::join!(
+        validate(Some("qa-token"), maximal_scenario()),
+        validate(Some("qa-token"), maximal_scenario()),
+        validate(Some("qa-token"), maximal_scenario())
+    );
+    let statuses = [a.0, b.0, c.0];
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 2, "{statuses:?}");
+    let refused = [a, b, c].into_iter().find(|r| r.0 == StatusCode::TOO_MANY_REQUESTS).unwrap();
+    assert_eq!(refused.1["code"], "too_many_validations");
+    // Without a token: a burst of ten, then two a second.
+    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..14 {
+        let (status, body) = validate(None, minimal.clone()).await;
+        codes.push((status, body["code"].as_str().map(str::to_owned)));
+    }
+    assert!(codes[..10].iter().all(|(s, _)| *s == StatusCode::OK), "{codes:?}");
+    assert!(
+        codes.iter().any(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c.as_deref() == Some("rate_limited")),
+        "{codes:?}"
+    );
+    // With a token, the same burst is not limited.
+    for _ in 0..14 {
+        assert_eq!(validate(Some("qa-token"), minimal.clone()).await.0, StatusCode::OK);
+    }
 }

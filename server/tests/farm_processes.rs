@@ -195,3 +195,86 @@ async fn held_by(store: &Store, candidate: &CandidateId, prefix: &str) -> Vec<Ru
     }
     held
 }
+
+/// Starts `farm serve --workers 0` on `url`; returns it and its address.
+fn serve(url: &str, key: &std::path::Path) -> (Killed, String) {
+    let mut serve = Killed(
+        farm(&["serve", "--database-url", url, "--workers", "0", "--listen", "127.0.0.1:0", "--signing-key"])
+            .arg(key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+    (serve, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_expansion_resumes_it_on_restart_without_losing_or_duplicating_a_run() {
+    let base = std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("farm_expand_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let url = format!("{base}/{name}");
+    let token = farm(&["token", "create", "--role", "ci", "--database-url", &url]).output().unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let scratch = tempfile::tempdir().unwrap();
+    let key = scratch.path().join("signing.key");
+    let store = Store::open(&url).await.unwrap();
+
+    // Post the whole catalog and SIGKILL the server a little later each time, until a kill lands
+    // after the candidate was recorded and before its runs were committed.
+    let mut caught = None;
+    for attempt in 0..12u64 {
+        let (server, addr) = serve(&url, &key);
+        let (token, addr2) = (token.clone(), addr.clone());
+        let name = format!("rc-expand-{attempt}");
+        let post = std::thread::spawn(move || {
+            ureq::post(&format!("{addr2}/api/v1/candidates"))
+                .set("Authorization", &format!("Bearer {token}"))
+                .send_json(serde_json::json!({ "name": name }))
+        });
+        std::thread::sleep(Duration::from_millis(5 + 15 * attempt));
+        drop(server); // SIGKILL
+        let _ = post.join();
+        let pending = server::infra::store::candidates::unexpanded(&store).await.unwrap();
+        if let Some(c) = pending.into_iter().next() {
+            assert_eq!(runs::all(&store, &c.id).await.unwrap().len(), 0, "the expansion is one transaction");
+            caught = Some(c.id);
+            break;
+        }
+        let _ = addr;
+    }
+    let id = caught.expect("no kill landed mid-expansion in 12 attempts");
+
+    // The restarted server finishes the expansion: every variant of the catalog exactly once.
+    let (mut server, addr) = serve(&url, &key);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let expected = scenario_dsl::Catalog::load(
+        &server::infra::catalog_files::read_sources(&[root().join("catalog")], None).scenarios,
+        None,
+    )
+    .variant_count();
+    loop {
+        let c = server::infra::store::candidates::get(&store, &id).await.unwrap().unwrap();
+        if c.expanded {
+            assert_eq!(c.runs_total as usize, expected);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the restarted server did not resume the expansion");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all = runs::all(&store, &id).await.unwrap();
+    let keys: std::collections::BTreeSet<_> = all.iter().map(|r| r.variant_key.clone()).collect();
+    assert_eq!((all.len(), keys.len()), (expected, expected), "no run lost, none duplicated");
+    let d: serde_json::Value =
+        ureq::get(&format!("{addr}/api/v1/candidates/{id}")).call().unwrap().into_json().unwrap();
+    assert_eq!(d["runs_total"].as_u64(), Some(expected as u64));
+    assert!(terminate(&mut server.0).success());
+    if let Store::Postgres(p) = &store {
+        p.close().await;
+    }
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+}

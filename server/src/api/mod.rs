@@ -38,13 +38,16 @@ pub struct AppState {
     pub worker: Option<Arc<crate::infra::worker::Liveness>>,
     /// Permits for scenario validations running at once.
     pub validations: Arc<tokio::sync::Semaphore>,
+    /// Rate of validations by callers without a token (all of them together).
+    pub anonymous_validations: Arc<governor::DefaultDirectRateLimiter>,
 }
 
 impl AppState {
     /// The state of a server: the use cases' context, metrics, and the embedded workers' liveness.
     pub fn new(farm: Farm, metrics: Metrics, worker: Option<Arc<crate::infra::worker::Liveness>>) -> Self {
         let validations = Arc::new(tokio::sync::Semaphore::new(scenarios::CONCURRENT_VALIDATIONS));
-        Self { farm, metrics, worker, validations }
+        let anonymous_validations = Arc::new(governor::RateLimiter::direct(scenarios::anonymous_quota()));
+        Self { farm, metrics, worker, validations, anonymous_validations }
     }
 }
 

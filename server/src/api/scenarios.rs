@@ -38,14 +38,31 @@ struct ValidateQuery {
 /// work on the server (a maximal file parses for about a second).
 pub const CONCURRENT_VALIDATIONS: usize = 2;
 
+/// Validations callers without a token may start: 2 a second, in bursts of up to 10 (shared by all
+/// anonymous callers; a token lifts the rate limit, not the concurrency limit).
+pub fn anonymous_quota() -> governor::Quota {
+    governor::Quota::per_second(std::num::NonZeroU32::MIN.saturating_add(1))
+        .allow_burst(std::num::NonZeroU32::MIN.saturating_add(9))
+}
+
 /// `POST /api/v1/scenarios/validate?file=NAME` with the file's text as the body. The parse runs on
 /// the blocking pool, never on the threads that answer other requests.
 pub async fn validate(
     State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
     uri: Uri,
     body: axum::body::Bytes,
 ) -> Result<Json<LintReport>, ApiError> {
     let q: ValidateQuery = super::query(&uri)?;
+    let known = headers.contains_key(axum::http::header::AUTHORIZATION)
+        && super::auth::require(&state.farm.store, &headers, &["ci", "qa", "release"]).await.is_ok();
+    if !known && state.anonymous_validations.check().is_err() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many validations without a token; retry in a second, or send `Authorization: Bearer <token>`",
+        ));
+    }
     if body.is_empty() {
         return Err(ApiError::bad_request("empty_body", "send the scenario file's text as the body"));
     }

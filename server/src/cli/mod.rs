@@ -2,6 +2,7 @@
 
 mod bench;
 mod evidence;
+mod http_bench;
 mod lint;
 mod migrate;
 mod queue_bench;
@@ -40,6 +41,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Measure simulation speed over the catalog (one core) and where the time goes.
     Bench(bench::BenchArgs),
+    /// Measure /healthz latency of a running farm while maximal validations load it.
+    HttpBench(http_bench::HttpBenchArgs),
     /// Measure the queue's claim+complete throughput and overhead on a scratch database.
     QueueBench(queue_bench::QueueBenchArgs),
     /// Create or upgrade the results database (SQLite or Postgres).
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Migrate(a) => migrate::run(a),
         Command::QueueBench(a) => queue_bench::run(a),
+        Command::HttpBench(a) => http_bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Worker(a) => worker::run(a),
         Command::Token(a) => token::run(a),
