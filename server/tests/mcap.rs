@@ -107,6 +107,22 @@ fn the_same_run_gives_the_same_bytes() {
     assert!(encode(&moved, Some(&record)).unwrap() != a);
 }
 
+/// SHA-256 of the hand-made run's export. The bytes depend on nothing but the run (no clock, no
+/// machine, no hash order), so they are pinned like the golden trace digests.
+const GOLDEN: &str = "eeb8fa688d90afd868c68304651c31f4c6081165d535776b60af4c2cc6ce7e0e";
+
+#[test]
+fn the_export_is_pinned_by_a_golden_digest() {
+    use sha2::Digest;
+    let (trace, record) = hand_made();
+    let digest = hex::encode(sha2::Sha256::digest(encode(&trace, Some(&record)).unwrap()));
+    assert_eq!(
+        digest, GOLDEN,
+        "the MCAP export's bytes changed; if that is intended (a new field or topic, another mcap crate version), \
+         set GOLDEN in server/tests/mcap.rs to the new digest and say why in the commit"
+    );
+}
+
 #[test]
 fn a_run_has_its_channels_schemas_and_every_message() {
     let (trace, record) = hand_made();
