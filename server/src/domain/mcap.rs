@@ -65,8 +65,8 @@ const LIBRARY: &str = "scenario-farm";
 const WORLD: &str = "world";
 const EGO: &str = "ego";
 
-/// Why a run could not be written as MCAP (in memory, so only an encoder bug or a trace too large
-/// for MCAP's 16-bit ids can cause it).
+/// Why a run could not be written as MCAP. The file is written to memory with a fixed set of
+/// channels, so only a bug in the encoder or the `mcap` crate can cause it.
 #[derive(Debug, thiserror::Error)]
 pub enum McapError {
     /// The MCAP writer refused a record.
