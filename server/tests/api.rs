@@ -112,6 +112,7 @@ on_both_databases!(
     a_failed_runs_trace_is_the_stored_one,
     validation_is_bounded_per_request_and_rate_limited_without_a_token,
     tokens_can_be_listed_and_revoked,
+    a_runs_trace_downloads_as_mcap,
 );
 
 async fn tokens_can_be_listed_and_revoked(store: &Store) {
@@ -636,6 +637,48 @@ async fn a_failed_runs_trace_is_the_stored_one(store: &Store) {
     let stored = sim_core::Trace::from_bytes(&result.trace.to_bytes()).unwrap();
     assert!(trace.body == serde_json::to_vec(&stored).unwrap(), "the served trace is not the stored one");
     assert_eq!(trace.json()["ticks"].as_array().unwrap().len(), result.trace.ticks.len());
+}
+
+async fn a_runs_trace_downloads_as_mcap(store: &Store) {
+    let app = app(store).await;
+    post(&app, r#"{"name": "rc", "suite": {"scenarios": ["test.minimal"]}}"#, None).await;
+    let run_id = queue_run_id(store).await;
+    let url = format!("/api/v1/runs/{run_id}/trace.mcap");
+    // Like `/trace`: nothing before the run has finished, a problem document for an unknown run.
+    call(&app, "GET", &url, None, None, &[]).await.problem(StatusCode::CONFLICT, "no_trace_yet");
+    call(&app, "GET", "/api/v1/runs/nope/trace.mcap", None, None, &[])
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    // A failed run (confirmed by its re-run) with its result and its stored trace.
+    let text = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    let variant = scenario_dsl::parse("minimal.yaml", &text).scenario.unwrap().variants()[0].clone();
+    let result =
+        sim_core::run_variant(&variant, &autonomy_stack::StackConfig::default(), &mut autonomy_stack::FrozenClock);
+    let mut record = RunRecord::new(&variant, vec![], None, &result, 0.01);
+    record.verdict = sim_core::Verdict::Failed;
+    record.reason = Some("max_decel: failed for the test".into());
+    let outcome = Outcome {
+        status: server::domain::run::RunStatus::Failed,
+        digest: Some(result.digest.clone()),
+        reason: record.reason.clone(),
+        result: Some(record),
+        trace: Some(result.trace.to_bytes()),
+    };
+    for attempt in 0..2 {
+        let claim = queue::claim(store, &format!("w{attempt}"), 1, 0, 60_000).await.unwrap().remove(0);
+        queue::complete(store, &format!("w{attempt}"), &claim, &outcome, 1).await.unwrap();
+    }
+    let reply = call(&app, "GET", &url, None, None, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.headers["content-type"], server::api::runs::MCAP_MEDIA_TYPE);
+    assert_eq!(reply.headers["x-trace-source"], "stored");
+    assert_eq!(reply.headers["content-disposition"], format!("attachment; filename=\"{run_id}.mcap\""));
+    assert!(reply.body.starts_with(b"\x89MCAP0\r\n") && reply.body.ends_with(b"\x89MCAP0\r\n"), "not MCAP");
+    // The served file is the domain's export of the stored trace and result, byte for byte.
+    let id = server::domain::ids::RunId::parse(&run_id).unwrap();
+    let stored = server::infra::store::runs::get(store, &id).await.unwrap().unwrap();
+    let expected = server::domain::mcap::encode(&result.trace, stored.result.as_ref()).unwrap();
+    assert!(reply.body == expected, "the served MCAP is not the export of the stored run");
 }
 
 /// The id of the only run in the store.

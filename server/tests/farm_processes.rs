@@ -231,10 +231,11 @@ async fn a_server_killed_mid_expansion_resumes_it_on_restart_without_losing_or_d
         let (server, addr) = serve(&url, &key);
         let (token, addr2) = (token.clone(), addr.clone());
         let name = format!("rc-expand-{attempt}");
+        // The answer does not matter: the server may die before it gives one.
         let post = std::thread::spawn(move || {
-            ureq::post(&format!("{addr2}/api/v1/candidates"))
+            let _ = ureq::post(&format!("{addr2}/api/v1/candidates"))
                 .set("Authorization", &format!("Bearer {token}"))
-                .send_json(serde_json::json!({ "name": name }))
+                .send_json(serde_json::json!({ "name": name }));
         });
         std::thread::sleep(Duration::from_millis(5 + 15 * attempt));
         drop(server); // SIGKILL

@@ -201,3 +201,37 @@ fn a_restart_on_postgres_logs_no_migration_notice() {
     }
     admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("farm.db").display());
+    let log = dir.path().join("serve.log");
+    let mut serve = Killed(
+        Command::new(env!("CARGO_BIN_EXE_farm"))
+            .args(["serve", "--database-url", &db, "--listen", "127.0.0.1:0", "--workers", "0"])
+            .args(["--catalog", catalog(dir.path()).to_str().unwrap()])
+            .args(["--signing-key", dir.path().join("key").to_str().unwrap()])
+            .env("FARM_LOG_FORMAT", "json")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&log).unwrap().contains("farm serving") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(serve);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = logged
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let serving = lines.iter().find(|l| l["fields"]["message"] == "farm serving").expect("the start line");
+    assert_eq!(serving["level"], "INFO");
+    assert_eq!(serving["fields"]["database"], "sqlite");
+}

@@ -190,6 +190,17 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         },
         Operation {
             method: Method::GET,
+            path: "/api/v1/runs/{id}/trace.mcap",
+            summary: "The run's trace as an MCAP file for Foxglove: boxes (foxglove.SceneUpdate), the ego's frame (foxglove.FrameTransform), events and the verdict (foxglove.Log), numeric topics for plots; stored or re-simulated like `/trace` (header `x-trace-source`).",
+            role: None,
+            body: None,
+            ok: (200, json!({ runs::MCAP_MEDIA_TYPE: { "schema": { "type": "string", "format": "binary" } } })),
+            also: &[],
+            params: ID,
+            handler: get(runs::trace_mcap),
+        },
+        Operation {
+            method: Method::GET,
             path: "/api/v1/scenarios",
             summary: "The loaded catalog.",
             role: None,

@@ -1,7 +1,8 @@
-//! Run endpoints: one run with its full result, and its trace (stored, or re-simulated and
-//! digest-checked; the `x-trace-source` header says which).
+//! Run endpoints: one run with its full result, and its trace as JSON or as an MCAP file for
+//! Foxglove (stored, or re-simulated and digest-checked; the `x-trace-source` header says which).
 
 use axum::extract::{Path, State};
+use axum::http::{header, HeaderName};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -33,4 +34,23 @@ pub async fn detail(State(state): State<Shared>, Path(id): Path<String>) -> Resu
 pub async fn trace(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (trace, source) = cases::trace(&state.farm, &run_id(&id)?).await?;
     Ok(([("x-trace-source", source.as_str())], Json(trace)).into_response())
+}
+
+/// The media type of MCAP files.
+pub const MCAP_MEDIA_TYPE: &str = "application/x-mcap";
+
+/// `GET /api/v1/runs/{id}/trace.mcap`: the trace as an MCAP file for Foxglove.
+pub async fn trace_mcap(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = run_id(&id)?;
+    let (bytes, source) = cases::trace_mcap(&state.farm, &id).await?;
+    let disposition = format!("attachment; filename=\"{id}.mcap\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, MCAP_MEDIA_TYPE.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (HeaderName::from_static("x-trace-source"), source.as_str().to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -78,18 +78,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`, with Postgres' NOTICEs such as
+/// Logs to stderr (text, or JSON lines with `FARM_LOG_FORMAT=json`), filtered by `RUST_LOG`
+/// (default `info`, with Postgres' NOTICEs such as
 /// "relation already exists, skipping" from idempotent migrations kept out); colour only on a
 /// terminal, so a log file holds no escape codes.
 pub(crate) fn init_tracing() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // FARM_LOG_FORMAT=json: one JSON object per line (span fields such as run_id included), for
+    // ELK/OpenSearch.
+    let _ = if std::env::var("FARM_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().with_current_span(true).with_span_list(true).try_init()
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
 }
 
 /// The catalog folder to use when a command is given no path.

@@ -44,12 +44,27 @@ pub struct RunArgs {
     /// Write JUnit XML here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
-    /// Write the trace of every run that did not pass here (KEY.trace binary and KEY.json).
+    /// Write the trace of every run that did not pass here (by default KEY.trace binary and KEY.json).
     #[arg(long)]
     pub trace_dir: Option<PathBuf>,
+    /// Formats of the traces in --trace-dir, repeatable or comma-separated: binary (KEY.trace), json
+    /// (KEY.json, for replay), mcap (KEY.mcap, for Foxglove). Default: binary and json.
+    #[arg(long = "trace-format", value_enum, value_delimiter = ',', requires = "trace_dir")]
+    pub trace_formats: Vec<TraceFormat>,
     /// The ODD file (default: the nearest odd.yaml at or above the first path).
     #[arg(long)]
     pub odd: Option<PathBuf>,
+}
+
+/// A file format for the traces `--trace-dir` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    /// `KEY.json`: the trace as JSON (the replay's input).
+    Json,
+    /// `KEY.trace`: the compact binary form the store keeps.
+    Binary,
+    /// `KEY.mcap`: MCAP with Foxglove's schemas, with the run's events and verdict.
+    Mcap,
 }
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -85,9 +100,23 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     if let Some(dir) = &args.trace_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let formats = match args.trace_formats.as_slice() {
+            [] => &[TraceFormat::Binary, TraceFormat::Json][..],
+            chosen => chosen,
+        };
         for (r, trace) in results.iter().filter(|(r, _)| r.verdict != Verdict::Passed) {
-            std::fs::write(dir.join(format!("{}.trace", r.key)), trace.to_bytes())?;
-            std::fs::write(dir.join(format!("{}.json", r.key)), serde_json::to_vec(trace)?)?;
+            for format in formats {
+                let (path, bytes) = match format {
+                    TraceFormat::Binary => (dir.join(format!("{}.trace", r.key)), trace.to_bytes()),
+                    TraceFormat::Json => (dir.join(format!("{}.json", r.key)), serde_json::to_vec(trace)?),
+                    TraceFormat::Mcap => (
+                        dir.join(format!("{}.mcap", r.key)),
+                        crate::domain::mcap::encode(trace, Some(r))
+                            .with_context(|| format!("cannot export the trace of {} as MCAP", r.key))?,
+                    ),
+                };
+                std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
     }
     if let Some(path) = &args.json {

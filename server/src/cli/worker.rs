@@ -54,7 +54,7 @@ pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         };
         let liveness = settings.liveness.clone();
         println!("worker {} started", settings.id);
-        let metrics = Metrics::new().context("cannot register metrics")?;
+        let metrics = Metrics::for_worker().context("cannot register metrics")?;
         if let Some(addr) = &args.metrics_listen {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;

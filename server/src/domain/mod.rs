@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod gate;
 pub mod ids;
 pub mod junit;
+pub mod mcap;
 pub mod provenance;
 pub mod report;
 pub mod run;

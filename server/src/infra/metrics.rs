@@ -5,6 +5,13 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+/// Which process exports the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Server,
+    Worker,
+}
+
 /// Every metric the farm exports.
 #[derive(Clone)]
 pub struct Metrics {
@@ -36,6 +43,17 @@ pub struct Metrics {
 impl Metrics {
     /// A fresh registry with every metric registered.
     pub fn new() -> Result<Self, prometheus::Error> {
+        Self::with(Role::Server)
+    }
+
+    /// The metrics a `farm worker` process exports: its own counters and histograms, not the
+    /// store-wide gauges (`farm_runs`, `farm_active_workers`, `farm_database_up`) that only the
+    /// server refreshes; a gauge exported but never updated would read as a wrong zero.
+    pub fn for_worker() -> Result<Self, prometheus::Error> {
+        Self::with(Role::Worker)
+    }
+
+    fn with(role: Role) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let runs_completed =
             IntCounterVec::new(Opts::new("farm_runs_completed_total", "Runs completed, by outcome"), &["outcome"])?;
@@ -82,19 +100,24 @@ impl Metrics {
             store_errors.with_label_values(&[op]).reset();
         }
         build_info.with_label_values(&[crate::domain::provenance::VERSION, crate::domain::provenance::GIT_SHA]).set(1);
-        for c in [
-            Box::new(runs_completed.clone()) as Box<dyn prometheus::core::Collector>,
+        let mut collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(runs_completed.clone()),
             Box::new(run_wall_seconds.clone()),
             Box::new(claim_seconds.clone()),
-            Box::new(http_requests.clone()),
-            Box::new(http_seconds.clone()),
-            Box::new(runs.clone()),
-            Box::new(active_workers.clone()),
-            Box::new(rescued_runs.clone()),
             Box::new(store_errors.clone()),
-            Box::new(database_up.clone()),
             Box::new(build_info.clone()),
-        ] {
+        ];
+        if role == Role::Server {
+            collectors.extend([
+                Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(http_seconds.clone()),
+                Box::new(runs.clone()),
+                Box::new(active_workers.clone()),
+                Box::new(rescued_runs.clone()),
+                Box::new(database_up.clone()),
+            ]);
+        }
+        for c in collectors {
             registry.register(c)?;
         }
         Ok(Self {

@@ -74,3 +74,20 @@ pub async fn trace(farm: &Farm, id: &RunId) -> Result<(sim_core::Trace, TraceSou
     }
     Ok((simulated.trace, TraceSource::Resimulated))
 }
+
+/// A run as an MCAP file for Foxglove: its trace (as [`trace`] finds it) with its result's
+/// collisions, failed criteria and verdict as log lines.
+pub async fn trace_mcap(farm: &Farm, id: &RunId) -> Result<(Vec<u8>, TraceSource), UseCaseError> {
+    let run = get(farm, id).await?;
+    let (trace, source) = trace(farm, id).await?;
+    // Encoding a long run is milliseconds of CPU: off the async threads, like the re-simulation.
+    let encoded =
+        tokio::task::spawn_blocking(move || crate::domain::mcap::encode(&trace, run.result.as_ref()))
+            .await
+            .map_err(|_| UseCaseError::Internal { code: "mcap_failed", detail: "the MCAP export crashed".into() })?;
+    let bytes = encoded.map_err(|e| {
+        tracing::error!(run_id = %id, error = %e, "MCAP export failed");
+        UseCaseError::Internal { code: "mcap_failed", detail: "the run cannot be exported as MCAP".into() }
+    })?;
+    Ok((bytes, source))
+}
