@@ -115,6 +115,15 @@ impl Drivable {
     }
 }
 
+/// What one tick measured, for the trace's plots.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TickMeasures {
+    /// Smallest TTC to any actor, seconds.
+    pub ttc: Option<f64>,
+    /// Smallest footprint distance to any actor, metres.
+    pub distance: Option<f64>,
+}
+
 /// Observes every tick.
 #[derive(Debug)]
 pub struct Observer {
@@ -159,8 +168,10 @@ impl Observer {
         }
     }
 
-    /// Records one tick.
-    pub fn observe(&mut self, t: &Tick<'_>) {
+    /// Records one tick; returns this tick's smallest TTC and footprint distance to any actor (for
+    /// the trace's plots).
+    pub fn observe(&mut self, t: &Tick<'_>) -> TickMeasures {
+        let mut now = TickMeasures::default();
         let m = &mut self.metrics;
         m.max_decel = m.max_decel.max(-t.accel);
         // Jerk while moving: coming to rest ends the deceleration at once, which no passenger feels
@@ -176,11 +187,13 @@ impl Observer {
         for a in t.actors {
             let fp = a.footprint();
             if let Some(ttc) = footprint::time_to_collision(&t.ego, t.ego_velocity, &fp, a.velocity, TTC_HORIZON) {
+                now.ttc = Some(now.ttc.map_or(ttc, |v: f64| v.min(ttc)));
                 if m.min_ttc.as_ref().is_none_or(|e| ttc < e.value) {
                     m.min_ttc = Some(Extreme { value: ttc, time: t.time, actor: Some(a.id.clone()) });
                 }
             }
             let dist = footprint::distance(&t.ego, &fp);
+            now.distance = Some(now.distance.map_or(dist, |v: f64| v.min(dist)));
             if m.min_distance.as_ref().is_none_or(|e| dist < e.value) {
                 m.min_distance = Some(Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
@@ -215,6 +228,7 @@ impl Observer {
             }
             None => {}
         }
+        now
     }
 
     /// Records a collision.
