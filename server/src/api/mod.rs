@@ -46,6 +46,8 @@ pub fn router(state: Shared) -> Router {
     for op in routes::operations(&mut generator) {
         router = router.route(op.path, op.handler);
     }
+    // The web UI's pages (not API operations, so not in the route table or the OpenAPI document).
+    router = router.merge(crate::ui::routes());
     router
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

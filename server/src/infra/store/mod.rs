@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod candidates;
+pub mod overview;
 pub mod queue;
 pub mod runs;
 
