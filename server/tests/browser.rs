@@ -162,7 +162,7 @@ async fn candidate_with_gate_and_regressions(client: &Client, farm: &SeededFarm)
     }
     if gate.contains("gate failed") {
         assert!(
-            client.find_all(Locator::Css("#gate ul.reasons li")).await.unwrap().len() >= 1,
+            !client.find_all(Locator::Css("#gate ul.reasons li")).await.unwrap().is_empty(),
             "a failed gate lists its reasons"
         );
     }
@@ -273,13 +273,31 @@ async fn an_engineer_finds_a_regression_and_watches_it() {
     check_console("side by side", console(&client, &driver_url).await);
     scenario_history(&client, &farm).await;
     check_console("scenario", console(&client, &driver_url).await);
-    // Journey 5: the remaining page types, then no console error anywhere.
-    for page in ["/farm", "/scenarios", &format!("/candidates/{}", farm.baseline)] {
+    // Journey 5: the remaining page types (an open area's replay among them), then no console
+    // error anywhere.
+    let failed: Value = ureq::get(&format!(
+        "{}/api/v1/candidates/{}/runs?status=failed&scenario=warehouse.forklift.crossing_main_aisle",
+        farm.addr, farm.candidate
+    ))
+    .call()
+    .unwrap()
+    .into_json()
+    .unwrap();
+    let warehouse_run = failed["runs"][0]["id"].as_str().unwrap_or_else(|| panic!("{failed}")).to_owned();
+    client.goto(&format!("{}/runs/{warehouse_run}", farm.addr)).await.unwrap();
+    replay_ready(&client).await;
+    client.find(Locator::Id("jump-failure")).await.unwrap().click().await.unwrap();
+    screenshot(&client, "5-warehouse-replay.png").await;
+    check_console("warehouse run", console(&client, &driver_url).await);
+    for (page, shot) in [("/farm", "5-farm.png"), ("/scenarios", "5-scenarios.png"), ("/", "5-candidates.png")] {
         client.goto(&format!("{}{page}", farm.addr)).await.unwrap();
         text(&client, "h1").await;
+        screenshot(&client, shot).await;
         check_console(page, console(&client, &driver_url).await);
     }
-    screenshot(&client, "5-farm-or-baseline.png").await;
+    client.goto(&format!("{}/candidates/{}", farm.addr, farm.baseline)).await.unwrap();
+    text(&client, "h1").await;
+    check_console("baseline", console(&client, &driver_url).await);
     client.close().await.unwrap();
     assert!(errors.is_empty(), "console errors:\n{}", errors.join("\n"));
 }

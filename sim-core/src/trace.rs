@@ -244,10 +244,7 @@ impl Trace {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         out.push(TRACE_FORMAT as u8);
-        match postcard::to_extend(self, out) {
-            Ok(v) => v,
-            Err(_) => Vec::new(),
-        }
+        postcard::to_extend(self, out).unwrap_or_default()
     }
 
     /// Reads the binary form of this version or of version 1 (stored before the header existed).
@@ -313,6 +310,9 @@ impl Digester {
 mod tests {
     use super::*;
 
+    /// One tick as version 1 wrote it: t, ego, command, mode, events, actors.
+    type TickV1Written = (f64, [f64; 6], [f64; 2], Mode, Vec<Reason>, Vec<[f64; 4]>);
+
     /// The layout version-1 traces were written in (a bare postcard `Trace`).
     #[derive(Serialize)]
     struct WrittenV1 {
@@ -320,7 +320,7 @@ mod tests {
         dt: f64,
         ego_size: [f64; 2],
         actors: Vec<TraceActor>,
-        ticks: Vec<(f64, [f64; 6], [f64; 2], Mode, Vec<Reason>, Vec<[f64; 4]>)>,
+        ticks: Vec<TickV1Written>,
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub async fn list(State(state): State<Shared>, Query(query): Query<ListQuery>) -
                             td { a href={ "/candidates/" (r.candidate.id) } { (r.candidate.name) } }
                             td.nowrap { (format::time(r.candidate.created_at)) }
                             td {
-                                @if total > 0 && finished == total { "done" } @else if finished == 0 && r.counts.get(&RunStatus::Running).is_none() { "queued" } @else { "running" }
+                                @if total > 0 && finished == total { "done" } @else if finished == 0 && !r.counts.contains_key(&RunStatus::Running) { "queued" } @else { "running" }
                                 " " (finished) "/" (total)
                                 (format::bar(if total > 0 { finished as f64 / total as f64 } else { 0.0 }))
                             }

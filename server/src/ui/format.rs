@@ -13,7 +13,7 @@ pub fn status(s: RunStatus) -> Markup {
         RunStatus::Passed => "✔",
         RunStatus::Failed => "✘",
         RunStatus::Error => "⚠",
-        RunStatus::Timeout => "⏱",
+        RunStatus::Timeout => "◔",
         RunStatus::Queued => "…",
         RunStatus::Running => "▶",
     };

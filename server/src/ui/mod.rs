@@ -40,12 +40,14 @@ pub fn routes() -> Router<Shared> {
 
 const STYLE: &str = include_str!("assets/style.css");
 const SCRIPT: &str = include_str!("assets/ui.js");
+const ICON: &str = include_str!("assets/icon.svg");
 
 /// The embedded stylesheet and script (cacheable: their names change with the binary only).
 async fn asset(Path(name): Path<String>) -> Response {
     let (body, kind) = match name.as_str() {
         "style.css" => (STYLE, "text/css; charset=utf-8"),
         "ui.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "icon.svg" => (ICON, "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
@@ -73,6 +75,7 @@ fn layout(title: &str, section: Section, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Scenario Farm" }
+                link rel="icon" href="/ui/assets/icon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/ui/assets/style.css";
                 script src="/ui/assets/ui.js" defer {}
             }

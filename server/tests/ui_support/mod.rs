@@ -55,7 +55,7 @@ fn catalog(dir: &Path) -> PathBuf {
     std::fs::copy(root().join("catalog/odd.yaml"), catalog.join("odd.yaml")).unwrap();
     std::fs::write(
         catalog.join("gate.yaml"),
-        "min_pass_rate: 0.8\nno_failures_in_tags: []\nlatency_budget_us:\n  planning: 2000\nno_significant_regression: true\n",
+        "min_pass_rate: 0.8\nno_failures_in_tags: []\nlatency_budget_us:\n  planning: 1000000\nno_significant_regression: true\n",
     )
     .unwrap();
     catalog

@@ -126,11 +126,14 @@ pub struct ErrorRow {
     pub finished_at: Option<i64>,
 }
 
+/// An error row as read: id, candidate id, scenario id, reason, finish time.
+type RawError = (String, String, String, Option<String>, Option<i64>);
+
 /// The latest runs in `error`, newest first.
 pub async fn recent_errors(store: &Store, limit: i64) -> Result<Vec<ErrorRow>, StoreError> {
     let sql = "SELECT id, candidate_id, scenario_id, reason, finished_at FROM runs WHERE status = 'error' \
                ORDER BY finished_at DESC, id LIMIT $1";
-    let raw: Vec<(String, String, String, Option<String>, Option<i64>)> = on_pool!(store, pool => {
+    let raw: Vec<RawError> = on_pool!(store, pool => {
         let rows = sqlx::query(sql).bind(limit).fetch_all(pool).await?;
         rows.iter()
             .map(|r| Ok::<_, StoreError>((r.try_get("id")?, r.try_get("candidate_id")?, r.try_get("scenario_id")?, r.try_get("reason")?, r.try_get("finished_at")?)))

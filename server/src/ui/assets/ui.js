@@ -184,6 +184,12 @@
         if (vi === 0 && views.length > 1 && v.failure !== null) state.marks.push({ t: v.failure, label: who + "failure" });
       });
       state.marks.sort(function (a, b) { return a.t - b.t; });
+      // Size the scenes to the page: one wide view, or two side by side.
+      var avail = Math.max(320, (root.clientWidth || 1000) - 4);
+      views.forEach(function (v) {
+        v.canvas.width = Math.floor(views.length > 1 ? (avail - 14) / 2 : Math.min(avail, 1100));
+        v.canvas.height = views.length > 1 ? 380 : 400;
+      });
       el.scrub.max = String(Math.round(state.duration / state.dt));
       el.jump.disabled = state.failure === null;
       if (state.failure === null) el.jump.title = "This run did not fail";
@@ -320,7 +326,7 @@
         return { s: s, ox: (a.min_x + a.max_x) / 2, oy: (a.min_y + a.max_y) / 2, w: w, h: h };
       }
       var k = v.p.raw.ticks[Math.max(i, 0)];
-      var span = 70;
+      var span = Math.max(50, w / 9);
       return { s: w / span, ox: k ? k.ego[0] + 12 : 0, oy: k ? k.ego[1] : 0, w: w, h: h };
     }
 
@@ -362,7 +368,8 @@
         g.fillStyle = COLORS.fail;
         g.font = "bold 13px sans-serif";
         g.textAlign = "left";
-        g.fillText("✘ failure at t=" + v.failure.toFixed(2) + " s", q[0] + 16, q[1] - 16);
+        var radius = Math.max(14, t.ego_size[0] * cam.s);
+        g.fillText("✘ failure at t=" + v.failure.toFixed(2) + " s", q[0] - radius, q[1] + radius + 16);
       }
       g.fillStyle = "rgba(255,255,255,0.85)";
       g.fillRect(6, 6, 300, 22);
@@ -431,11 +438,29 @@
         g.fillStyle = "#fff";
         g.beginPath(); g.moveTo(L / 2, 0); g.lineTo(L / 2 - Math.min(L / 3, 8), -W / 3); g.lineTo(L / 2 - Math.min(L / 3, 8), W / 3); g.closePath(); g.fill();
       }
+      if (!nose) {
+        // Static obstacles: the id inside the box along its long side, when it fits.
+        g.font = "10px sans-serif";
+        var tw0 = g.measureText(label).width;
+        if (tw0 + 4 < Math.max(L, W) && Math.min(L, W) >= 10) {
+          if (W > L) g.rotate(-Math.PI / 2);
+          g.fillStyle = "#fff";
+          g.textAlign = "center";
+          g.fillText(label, 0, 3.5);
+        }
+        g.restore();
+        return;
+      }
       g.restore();
-      g.fillStyle = "#000";
+      // The label just above the box's on-screen extent, on a light backing so it reads on any ground.
+      var above = Math.abs(L / 2 * Math.sin(heading)) + Math.abs(W / 2 * Math.cos(heading)) + 4;
       g.font = "11px sans-serif";
       g.textAlign = "center";
-      g.fillText(label, p[0], p[1] - Math.max(L, W) / 2 - 4);
+      var tw = g.measureText(label).width;
+      g.fillStyle = "rgba(255,255,255,0.7)";
+      g.fillRect(p[0] - tw / 2 - 2, p[1] - above - 10, tw + 4, 12);
+      g.fillStyle = "#000";
+      g.fillText(label, p[0], p[1] - above);
     }
 
     function render() {
