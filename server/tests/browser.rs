@@ -167,6 +167,13 @@ async fn candidate_with_gate_and_regressions(client: &Client, farm: &SeededFarm)
         );
     }
     screenshot(client, "1-candidate.png").await;
+    // Lower on the page: pass rates, latency against the budgets, the coverage heatmap.
+    let latency = text(client, "#latency").await;
+    assert!(latency.contains("planning") && latency.contains("within"), "{latency}");
+    let coverage = text(client, "#coverage").await;
+    assert!(coverage.contains("cells exercised"), "{coverage}");
+    js(client, "document.getElementById('latency').scrollIntoView();").await;
+    screenshot(client, "1-candidate-lower.png").await;
     expected.len()
 }
 

@@ -14,15 +14,28 @@ use crate::domain::ids::RunId;
 use crate::domain::run::Run;
 use crate::usecases::browse::{self, RunPage};
 
-/// When the run failed, and what: the time its first failed criterion was decided (a collision,
-/// the minimum TTC or distance), `null` when the trace must say (a peak of deceleration, jerk or
-/// lateral acceleration: the replay finds the peak), or the end for a timeout.
-fn failure(run: &Run) -> serde_json::Value {
-    let Some(r) = &run.result else { return serde_json::Value::Null };
-    let m = &r.metrics;
+/// When the run failed, and what: the moment its first failed criterion was decided (results
+/// carry it since criteria have `decided_at`), else for older results the collision or the minimum
+/// TTC or distance, `null` when the trace must say (a peak of deceleration, jerk or lateral
+/// acceleration: the replay finds the peak), or the end of the run.
+fn failure(run: &Run) -> Option<serde_json::Value> {
+    let r = run.result.as_ref()?;
     let first = r.criteria.iter().find(|c| !c.passed);
+    let (criterion, t) = match first {
+        Some(c) if c.decided_at.is_some() => (c.criterion.clone(), c.decided_at),
+        _ => legacy_failure(run, first.map(|c| c.criterion.as_str()))?,
+    };
+    let label =
+        first.map_or_else(|| r.reason.clone().unwrap_or_default(), |c| format!("{}: {}", c.criterion, c.message));
+    Some(json!({ "criterion": criterion, "t": t, "label": label }))
+}
+
+/// The failure's moment in results stored before criteria carried `decided_at`.
+fn legacy_failure(run: &Run, first: Option<&str>) -> Option<(String, Option<f64>)> {
+    let r = run.result.as_ref()?;
+    let m = &r.metrics;
     let collision = m.collisions.first();
-    let (criterion, t) = match first.map(|c| c.criterion.as_str()) {
+    let (criterion, t) = match first {
         Some("no_collision") => ("no_collision", collision.map(|c| c.time)),
         Some("min_ttc") => ("min_ttc", m.min_ttc.as_ref().map(|e| e.time)),
         Some("min_distance") => ("min_distance", m.min_distance.as_ref().map(|e| e.time)),
@@ -31,12 +44,10 @@ fn failure(run: &Run) -> serde_json::Value {
         None => match collision {
             Some(c) => ("collision", Some(c.time)),
             None if run.status.is_failure() => ("timeout", Some(r.sim_s)),
-            None => return serde_json::Value::Null,
+            None => return None,
         },
     };
-    let label =
-        first.map_or_else(|| r.reason.clone().unwrap_or_default(), |c| format!("{}: {}", c.criterion, c.message));
-    json!({ "criterion": criterion, "t": t, "label": label })
+    Some((criterion.to_owned(), t))
 }
 
 /// Moments worth a jump besides the trace's own events: collisions.
@@ -58,7 +69,7 @@ fn replay_data(traces: &[(&Run, String)]) -> Markup {
             "url": format!("/api/v1/runs/{}/trace", run.id),
             "label": label,
             "status": run.status.as_str(),
-            "failure": failure(run),
+            "failure": failure(run).unwrap_or(serde_json::Value::Null),
             "marks": marks(run),
         })).collect::<Vec<_>>(),
     });
@@ -158,7 +169,7 @@ fn details(p: &RunPage) -> Markup {
             section #criteria {
                 h2 { "Criteria" }
                 table.list {
-                    thead { tr { th scope="col" { "Criterion" } th scope="col" { "Severity" } th scope="col" { "Outcome" } th scope="col" { "Measured" } th scope="col" { "Threshold" } th scope="col" { "What happened" } } }
+                    thead { tr { th scope="col" { "Criterion" } th scope="col" { "Severity" } th scope="col" { "Outcome" } th scope="col" { "Measured" } th scope="col" { "Threshold" } th scope="col" { "At" } th scope="col" { "What happened" } } }
                     tbody {
                         @for c in &res.criteria {
                             tr {
@@ -166,6 +177,7 @@ fn details(p: &RunPage) -> Markup {
                                 td { @if c.passed { span class="badge s-passed" { "✔ held" } } @else { span class="badge s-failed" { "✘ failed" } } }
                                 td { @if let Some(v) = c.value { (format::num(v, 3)) } @else { "—" } }
                                 td { @if let Some(v) = c.threshold { (format::num(v, 3)) } @else { "—" } }
+                                td.nowrap { @if let Some(t) = c.decided_at { "t=" (format::num(t, 2)) " s" } @else { "—" } }
                                 td { (c.message) }
                             }
                         }
