@@ -7,6 +7,7 @@ pub mod candidates;
 pub mod overview;
 pub mod queue;
 pub mod runs;
+pub mod seed;
 
 pub use access::TokenInfo;
 
