@@ -11,7 +11,7 @@ use super::format::{self, status};
 use super::{layout, parse_id, PageResult, Section};
 use crate::api::Shared;
 use crate::domain::ids::RunId;
-use crate::domain::run::Run;
+use crate::domain::run::{Run, RunStatus};
 use crate::usecases::browse::{self, RunPage};
 
 /// When the run failed, and what: the moment its first failed criterion was decided (results
@@ -122,10 +122,10 @@ pub async fn page(State(state): State<Shared>, Path(id): Path<String>) -> PageRe
         @if p.baseline_run.is_some() {
             p { a href={ "/runs/" (r.id) "/side-by-side" } { "Side by side with the baseline's run of this variant" } }
         }
-        @if r.status.is_finished() && r.status != crate::domain::run::RunStatus::Error || r.result.is_some() {
+        @if p.has_trace {
             (replay(&[(r, label)]))
         } @else {
-            p.muted { "No replay: the run has no trace yet (it is " (r.status) ")." }
+            p.muted { "No replay: the run has no trace (it is " (r.status) "; traces exist for runs that passed or failed)." }
         }
         (details(&p))
     };
@@ -142,6 +142,9 @@ pub async fn side_by_side(State(state): State<Shared>, Path(id): Path<String>) -
         h1 { "Side by side: " (r.scenario_id) }
         p { "Variant " code { (r.variant_key) } ". Both replays move together; the plots draw the candidate solid and the baseline dashed." }
         @match (&p.baseline, &p.baseline_run) {
+            (Some(_), Some(br)) if !p.has_trace || !(br.status == RunStatus::Passed || br.status.is_failure()) => {
+                p.muted { "No side-by-side replay: one of the two runs has no trace (" (br.status) " and " (r.status) ")." }
+            }
             (Some(b), Some(br)) => {
                 (replay(&[(br, format!("baseline {}", b.name)), (r, format!("candidate {}", p.candidate.name))]))
             }

@@ -201,6 +201,9 @@ pub struct RunPage {
     pub baseline: Option<Candidate>,
     /// The baseline's run of the same variant.
     pub baseline_run: Option<Run>,
+    /// Whether `GET /api/v1/runs/{id}/trace` can answer: a trace was stored, or the run passed
+    /// (its trace is re-simulated).
+    pub has_trace: bool,
 }
 
 /// A run's page.
@@ -218,7 +221,8 @@ pub async fn run_page(farm: &Farm, id: &RunId) -> Result<RunPage, UseCaseError> 
         Some(b) => store_runs::by_variant(&farm.store, &b.id, &run.variant_key).await?,
         None => None,
     };
-    Ok(RunPage { run, candidate, scenario, baseline, baseline_run })
+    let has_trace = run.status == RunStatus::Passed || store_runs::trace(&farm.store, id).await?.is_some();
+    Ok(RunPage { run, candidate, scenario, baseline, baseline_run, has_trace })
 }
 
 /// One candidate's outcome on a scenario.

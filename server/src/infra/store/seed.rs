@@ -37,3 +37,12 @@ pub async fn finish_all(
         Ok(())
     })
 }
+
+/// Refreshes the planner's statistics after a bulk load (autovacuum does it on a live farm; a
+/// freshly seeded table would otherwise be planned as if empty).
+pub async fn analyze(store: &Store) -> Result<(), StoreError> {
+    on_pool!(store, pool => {
+        sqlx::query("ANALYZE").execute(pool).await?;
+        Ok(())
+    })
+}
