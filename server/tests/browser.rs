@@ -4,7 +4,7 @@
 //! regressions show; (2) a regression's run page plays its replay, and "jump to failure" puts the
 //! replay and the plots' cursor at the failure's time; (3) the baseline's and the candidate's runs
 //! side by side, in lockstep; (4) a scenario's page shows its history; (5) no page logs a console
-//! error. Each journey saves a screenshot under `target/tmp/ui-screenshots/`.
+//! error, and a candidate's page follows it live from posted to decided. Each journey saves a screenshot under `target/tmp/ui-screenshots/`.
 //!
 //! Chromium and chromedriver are required (Debian: `apt-get install chromium chromium-driver`;
 //! `.ci/run` installs them): without them this test fails saying so, it never skips.
@@ -260,6 +260,25 @@ async fn scenario_history(client: &Client, farm: &SeededFarm) {
     screenshot(client, "4-scenario.png").await;
 }
 
+/// A candidate's page follows it while it runs: opened at once after posting, it says the
+/// candidate is queued or running, and turns into the finished page with its gate by itself.
+async fn live_progress(client: &Client, farm: &SeededFarm) {
+    let body = json!({ "name": "rc2", "suite": { "scenarios": ["warehouse.forklift.crossing_main_aisle"] } });
+    let (addr, token) = (farm.addr.clone(), farm.token.clone());
+    let id = tokio::task::spawn_blocking(move || ui_support::post(&addr, &token, &body)).await.unwrap();
+    client.goto(&format!("{}/candidates/{id}", farm.addr)).await.unwrap();
+    let first = text(client, "#progress-status").await;
+    assert!(first == "queued" || first == "running", "a just-posted candidate is {first}");
+    client
+        .wait()
+        .at_most(Duration::from_secs(180))
+        .for_element(Locator::Css("#progress[data-status='done']"))
+        .await
+        .unwrap_or_else(|e| panic!("the page did not follow the candidate to its end: {e}"));
+    let gate = text(client, "#gate").await;
+    assert!(gate.contains("gate passed") || gate.contains("gate failed"), "{gate}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engineer_finds_a_regression_and_watches_it() {
     require("chromium", "chromium");
@@ -305,6 +324,8 @@ async fn an_engineer_finds_a_regression_and_watches_it() {
     client.goto(&format!("{}/candidates/{}", farm.addr, farm.baseline)).await.unwrap();
     text(&client, "h1").await;
     check_console("baseline", console(&client, &driver_url).await);
+    live_progress(&client, &farm).await;
+    check_console("live progress", console(&client, &driver_url).await);
     client.close().await.unwrap();
     assert!(errors.is_empty(), "console errors:\n{}", errors.join("\n"));
 }

@@ -25,6 +25,7 @@ fn every_page_type_is_valid_html_and_says_what_it_shows() {
         ("candidates-filtered", "/?q=rc1".into(), 200, "rc1"),
         ("candidate", format!("/candidates/{}", farm.candidate), 200, "Regressions ("),
         ("baseline", format!("/candidates/{}", farm.baseline), 200, "Progress"),
+        ("runs", format!("/candidates/{}/runs?status=failed&tag=warehouse", farm.candidate), 200, "warehouse.forklift"),
         ("run", format!("/runs/{run}"), 200, "Reproduce locally"),
         ("side-by-side", format!("/runs/{run}/side-by-side"), 200, "baseline rc0"),
         ("scenarios", "/scenarios".into(), 200, &scenario),

@@ -16,7 +16,7 @@ use crate::api::Shared;
 use crate::domain::compare::Flip;
 use crate::domain::ids::CandidateId;
 use crate::domain::run::RunStatus;
-use crate::usecases::browse::{self, CandidatePage, Cursor, GroupRate};
+use crate::usecases::browse::{self, CandidatePage, Cursor, GroupRate, RunListQuery};
 
 /// Candidates per page.
 const PAGE: i64 = 25;
@@ -391,6 +391,7 @@ fn failing_runs(p: &CandidatePage) -> Markup {
     html! {
         section #runs {
             h2 { "Runs that did not pass" }
+            p { a href={ "/candidates/" (p.view.candidate.id) "/runs" } { "All runs, filtered by status, tag or scenario →" } }
             @if shown.is_empty() { p.muted { "None." } } @else {
                 table.list.sortable {
                     thead { tr { th scope="col" { "Scenario" } th scope="col" { "Variant" } th scope="col" { "Status" } th scope="col" { "Why" } } }
@@ -408,4 +409,89 @@ fn failing_runs(p: &CandidatePage) -> Markup {
             }
         }
     }
+}
+
+/// Runs per page of the run list.
+const RUNS_PAGE: i64 = 100;
+
+/// The run list's query string.
+#[derive(Debug, Deserialize)]
+pub struct RunsQuery {
+    /// Status.
+    status: Option<String>,
+    /// Tag.
+    tag: Option<String>,
+    /// Scenario id.
+    scenario: Option<String>,
+    /// The previous page's cursor.
+    after: Option<i64>,
+}
+
+/// `GET /candidates/{id}/runs`: a candidate's runs, filtered, a page at a time.
+pub async fn runs(State(state): State<Shared>, Path(id): Path<String>, Query(q): Query<RunsQuery>) -> PageResult {
+    let id = parse_id(&id, CandidateId::parse, "candidate")?;
+    let nonempty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let wanted =
+        match nonempty(&q.status) {
+            Some(s) => Some(s.parse::<RunStatus>().map_err(|e| {
+                PageError::from(crate::usecases::UseCaseError::invalid("invalid_status", e.to_string()))
+            })?),
+            None => None,
+        };
+    let (tag, scenario) = (nonempty(&q.tag), nonempty(&q.scenario));
+    let query = RunListQuery { status: wanted, tag: tag.clone(), scenario: scenario.clone(), after: q.after };
+    let (rows, next) = browse::run_list(&state.farm, &id, query, RUNS_PAGE).await?;
+    let filters = |after: &str| {
+        let mut parts = Vec::new();
+        if let Some(s) = wanted {
+            parts.push(format!("status={s}"));
+        }
+        if let Some(t) = &tag {
+            parts.push(format!("tag={t}"));
+        }
+        if let Some(s) = &scenario {
+            parts.push(format!("scenario={s}"));
+        }
+        if !after.is_empty() {
+            parts.push(format!("after={after}"));
+        }
+        parts.join("&")
+    };
+    let body = html! {
+        p.crumbs { a href={ "/candidates/" (id) } { "Candidate" } " › runs" }
+        h1 { "Runs" }
+        form.filter method="get" action={ "/candidates/" (id) "/runs" } {
+            label for="status" { "Status" }
+            select #status name="status" {
+                option value="" selected[wanted.is_none()] { "any" }
+                @for st in RunStatus::ALL { option value=(st.as_str()) selected[wanted == Some(st)] { (st.as_str()) } }
+            }
+            label for="tag" { "Tag" }
+            input #tag type="text" name="tag" value=(tag.as_deref().unwrap_or(""));
+            label for="scenario" { "Scenario" }
+            input #scenario type="text" name="scenario" value=(scenario.as_deref().unwrap_or(""));
+            button type="submit" { "Filter" }
+        }
+        @if rows.is_empty() { p.muted { "No run matches." } } @else {
+            table.list #run-list {
+                thead { tr { th scope="col" { "#" } th scope="col" { "Scenario" } th scope="col" { "Variant" } th scope="col" { "Status" } th scope="col" { "Why" } } }
+                tbody {
+                    @for r in &rows {
+                        tr {
+                            td { (r.ord) }
+                            td { a href={ "/scenarios/" (r.scenario_id) } { (r.scenario_id) } }
+                            td { a href={ "/runs/" (r.id) } { code { (r.variant_key.as_str().get(..12).unwrap_or("")) } } }
+                            td { (status(r.status)) }
+                            td { (r.reason.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pages aria-label="Pages" {
+            @if q.after.is_some() { a href={ "/candidates/" (id) "/runs?" (filters("")) } { "⇤ first" } " " }
+            @if let Some(n) = next { a rel="next" href={ "/candidates/" (id) "/runs?" (filters(&n)) } { "next →" } }
+        }
+    };
+    Ok(layout("Runs", Section::Candidates, body))
 }

@@ -3,7 +3,8 @@
 //! air-gapped). Reads only, open like the API's reads. Pass and fail are always said in words and
 //! symbols, never by colour alone.
 //!
-//! Pages: `/` candidates, `/candidates/{id}`, `/runs/{id}` (replay and plots),
+//! Pages: `/` candidates, `/candidates/{id}`, `/candidates/{id}/runs` (filtered), `/runs/{id}`
+//! (replay and plots),
 //! `/runs/{id}/side-by-side` (baseline and candidate in lockstep), `/scenarios`,
 //! `/scenarios/{id}`, `/farm` (operators). They are not API operations, so they are not in the
 //! OpenAPI document.
@@ -30,6 +31,7 @@ pub fn routes() -> Router<Shared> {
         .route("/", get(candidates::list))
         .route("/candidates/{id}", get(candidates::page))
         .route("/candidates/{id}/stack-config.json", get(candidates::stack_config))
+        .route("/candidates/{id}/runs", get(candidates::runs))
         .route("/runs/{id}", get(runs::page))
         .route("/runs/{id}/side-by-side", get(runs::side_by_side))
         .route("/scenarios", get(scenarios::list))

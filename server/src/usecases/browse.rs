@@ -336,3 +336,34 @@ pub async fn farm_state(farm: &Farm) -> Result<FarmState, UseCaseError> {
         now,
     })
 }
+
+/// Filters of a candidate's run list (any combination; each narrows).
+#[derive(Debug, Clone, Default)]
+pub struct RunListQuery {
+    /// Only this status.
+    pub status: Option<RunStatus>,
+    /// Only runs whose scenario carries this tag.
+    pub tag: Option<String>,
+    /// Only this scenario.
+    pub scenario: Option<String>,
+    /// After this position (the previous page's cursor).
+    pub after: Option<i64>,
+}
+
+/// A page of a candidate's runs in queue order (keyset pagination on the run's position), and the
+/// cursor of the next page.
+pub async fn run_list(
+    farm: &Farm,
+    id: &CandidateId,
+    q: RunListQuery,
+    limit: i64,
+) -> Result<(Vec<Run>, Option<String>), UseCaseError> {
+    let filter = crate::infra::store::runs::RunFilter {
+        status: q.status,
+        tag: q.tag,
+        scenario: q.scenario,
+        after: q.after,
+        limit,
+    };
+    candidates::runs_page(farm, id, filter).await
+}

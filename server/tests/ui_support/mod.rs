@@ -41,6 +41,8 @@ pub struct SeededFarm {
     pub baseline: String,
     /// The candidate's id.
     pub candidate: String,
+    /// A `ci` token, to post more.
+    pub token: String,
     _serve: Killed,
     _dir: tempfile::TempDir,
 }
@@ -67,7 +69,7 @@ fn farm(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn post(addr: &str, token: &str, body: &Value) -> String {
+pub fn post(addr: &str, token: &str, body: &Value) -> String {
     let created: Value = ureq::post(&format!("{addr}/api/v1/candidates"))
         .set("Authorization", &format!("Bearer {token}"))
         .send_json(body.clone())
@@ -122,7 +124,7 @@ pub fn seeded_farm() -> SeededFarm {
         &json!({ "name": "rc1", "stack_config": weak, "baseline": "rc0", "suite": { "scenarios": scenarios } }),
     );
     wait_done(&addr, &candidate);
-    SeededFarm { addr, baseline, candidate, _serve: serve, _dir: dir }
+    SeededFarm { addr, baseline, candidate, token, _serve: serve, _dir: dir }
 }
 
 /// GET a page, its status and body.
