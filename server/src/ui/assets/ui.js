@@ -326,7 +326,7 @@
         return { s: s, ox: (a.min_x + a.max_x) / 2, oy: (a.min_y + a.max_y) / 2, w: w, h: h };
       }
       var k = v.p.raw.ticks[Math.max(i, 0)];
-      var span = Math.max(50, w / 9);
+      var span = Math.max(50, w / 14);
       return { s: w / span, ox: k ? k.ego[0] + 12 : 0, oy: k ? k.ego[1] : 0, w: w, h: h };
     }
 
@@ -369,7 +369,12 @@
         g.font = "bold 13px sans-serif";
         g.textAlign = "left";
         var radius = Math.max(14, t.ego_size[0] * cam.s);
-        g.fillText("✘ failure at t=" + v.failure.toFixed(2) + " s", q[0] - radius, q[1] + radius + 16);
+        var note = "✘ failure at t=" + v.failure.toFixed(2) + " s";
+        var nw = g.measureText(note).width;
+        g.fillStyle = "rgba(255,255,255,0.9)";
+        g.fillRect(q[0] - radius - 3, q[1] + radius + 3, nw + 6, 18);
+        g.fillStyle = COLORS.fail;
+        g.fillText(note, q[0] - radius, q[1] + radius + 16);
       }
       g.fillStyle = "rgba(255,255,255,0.85)";
       g.fillRect(6, 6, 300, 22);
