@@ -4,8 +4,8 @@
 //!   pure computations over them (no I/O);
 //! - `infra`: the store (SQL), workers, the scheduler, metrics, clocks, files and keys;
 //! - `usecases`: what the farm does for its users, combining the two;
-//! - transports: `api` (HTTP) and `cli` (the `farm` command line), which extract input, call a use
-//!   case and map the result.
+//! - transports: `api` (HTTP), `ui` (the web UI's HTML pages, served beside the API) and `cli` (the
+//!   `farm` command line), which extract input, call a use case and map the result.
 //!
 //! Lower layers never import higher ones; `tests/tidy.rs` holds the rule per folder.
 
@@ -13,4 +13,5 @@ pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod infra;
+pub mod ui;
 pub mod usecases;

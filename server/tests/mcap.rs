@@ -34,6 +34,8 @@ fn hand_made() -> (Trace, RunRecord) {
         mode,
         events,
         actors: vec![[30.0, 0.0, 0.0, 5.0], [20.0, 5.0, -std::f64::consts::FRAC_PI_2, 1.0]],
+        ttc: None,
+        nearest: None,
     };
     let trace = Trace {
         variant: "0123456789abcdef0123456789abcdef".into(),
@@ -48,6 +50,7 @@ fn hand_made() -> (Trace, RunRecord) {
             tick(0.04, 0.2, -1.0, Mode::Degraded, vec![Reason::AebTtc]),
             tick(0.06, 0.4, f64::NAN, Mode::Fallback, vec![Reason::AebTtc, Reason::EnvelopeClamp]),
         ],
+        ..Default::default()
     };
     let criterion = |name: &str, passed: bool| CriterionOutcome {
         criterion: name.into(),
@@ -56,6 +59,7 @@ fn hand_made() -> (Trace, RunRecord) {
         value: None,
         threshold: None,
         message: format!("{name} message"),
+        decided_at: None,
     };
     let mut metrics = sim_core::oracle::Metrics::default();
     metrics.collisions.push(Collision { with: "lead".into(), time: 0.04, relative_speed: 3.5 });

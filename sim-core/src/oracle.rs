@@ -93,6 +93,12 @@ pub struct CriterionOutcome {
     pub threshold: Option<f64>,
     /// A sentence a person can read.
     pub message: String,
+    /// When the measured value was reached, seconds: the collision, the minimum TTC or distance,
+    /// the peak deceleration, jerk, lateral acceleration, overspeed or excursion, the end of the
+    /// longest lane straddle, the arrival (absent when nothing happened at a moment, and in
+    /// results stored before this field existed). A replay's "jump to failure" goes here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<f64>,
 }
 
 /// The drivable area the ego must stay in.
@@ -115,6 +121,15 @@ impl Drivable {
     }
 }
 
+/// What one tick measured, for the trace's plots.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TickMeasures {
+    /// Smallest TTC to any actor, seconds.
+    pub ttc: Option<f64>,
+    /// Smallest footprint distance to any actor, metres.
+    pub distance: Option<f64>,
+}
+
 /// Observes every tick.
 #[derive(Debug)]
 pub struct Observer {
@@ -124,6 +139,26 @@ pub struct Observer {
     lane_tolerance: f64,
     drivable: Option<Drivable>,
     speed_limit: f64,
+    peaks: Peaks,
+}
+
+/// When each maximum metric reached its value (derived data for the criteria's `decided_at`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Peaks {
+    decel: Option<f64>,
+    jerk: Option<f64>,
+    lateral_accel: Option<f64>,
+    overspeed: Option<f64>,
+    lane_straddle: Option<f64>,
+    offroad: Option<f64>,
+}
+
+/// Records `time` as the moment of `value` when it exceeds the maximum so far.
+fn peak(max: &mut f64, at: &mut Option<f64>, value: f64, time: f64) {
+    if value > *max {
+        *max = value;
+        *at = Some(time);
+    }
 }
 
 /// What the observer sees in one tick.
@@ -156,31 +191,37 @@ impl Observer {
             lane_tolerance,
             drivable,
             speed_limit,
+            peaks: Peaks::default(),
         }
     }
 
-    /// Records one tick.
-    pub fn observe(&mut self, t: &Tick<'_>) {
+    /// Records one tick; returns this tick's smallest TTC and footprint distance to any actor (for
+    /// the trace's plots).
+    pub fn observe(&mut self, t: &Tick<'_>) -> TickMeasures {
+        let mut now = TickMeasures::default();
         let m = &mut self.metrics;
-        m.max_decel = m.max_decel.max(-t.accel);
+        let p = &mut self.peaks;
+        peak(&mut m.max_decel, &mut p.decel, -t.accel, t.time);
         // Jerk while moving: coming to rest ends the deceleration at once, which no passenger feels
         // as a jerk and every real car does.
         if let Some((prev, prev_speed)) = self.last_accel {
             if prev_speed > MOVING && t.speed > MOVING {
-                m.max_jerk = m.max_jerk.max((t.accel - prev).abs() / t.dt);
+                peak(&mut m.max_jerk, &mut p.jerk, (t.accel - prev).abs() / t.dt, t.time);
             }
         }
         self.last_accel = Some((t.accel, t.speed));
-        m.max_lateral_accel = m.max_lateral_accel.max(t.lateral_accel.abs());
-        m.max_overspeed = m.max_overspeed.max(t.speed - self.speed_limit);
+        peak(&mut m.max_lateral_accel, &mut p.lateral_accel, t.lateral_accel.abs(), t.time);
+        peak(&mut m.max_overspeed, &mut p.overspeed, t.speed - self.speed_limit, t.time);
         for a in t.actors {
             let fp = a.footprint();
             if let Some(ttc) = footprint::time_to_collision(&t.ego, t.ego_velocity, &fp, a.velocity, TTC_HORIZON) {
+                now.ttc = Some(now.ttc.map_or(ttc, |v: f64| v.min(ttc)));
                 if m.min_ttc.as_ref().is_none_or(|e| ttc < e.value) {
                     m.min_ttc = Some(Extreme { value: ttc, time: t.time, actor: Some(a.id.clone()) });
                 }
             }
             let dist = footprint::distance(&t.ego, &fp);
+            now.distance = Some(now.distance.map_or(dist, |v: f64| v.min(dist)));
             if m.min_distance.as_ref().is_none_or(|e| dist < e.value) {
                 m.min_distance = Some(Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
@@ -195,7 +236,7 @@ impl Observer {
                 let ds: Vec<f64> = corners.iter().map(|(x, y)| r.to_road(*x, *y).1).collect();
                 let lo = ds.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = ds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                m.max_offroad = m.max_offroad.max(-lo).max(hi - r.width());
+                peak(&mut m.max_offroad, &mut p.offroad, (-lo).max(hi - r.width()), t.time);
                 let (_, centre) = r.to_road(t.ego.x, t.ego.y);
                 let within = r.lane_at(centre).is_some_and(|lane| {
                     let (l0, l1) = (f64::from(lane) * r.lane_width, f64::from(lane + 1) * r.lane_width);
@@ -205,16 +246,17 @@ impl Observer {
                     self.straddle_since = None;
                 } else {
                     let since = *self.straddle_since.get_or_insert(t.time - t.dt);
-                    m.max_lane_straddle = m.max_lane_straddle.max(t.time - since);
+                    peak(&mut m.max_lane_straddle, &mut p.lane_straddle, t.time - since, t.time);
                 }
             }
             Some(Drivable::Area(x0, y0, x1, y1)) => {
                 for (x, y) in corners {
-                    m.max_offroad = m.max_offroad.max(x0 - x).max(x - x1).max(y0 - y).max(y - y1);
+                    peak(&mut m.max_offroad, &mut p.offroad, (x0 - x).max(x - x1).max(y0 - y).max(y - y1), t.time);
                 }
             }
             None => {}
         }
+        now
     }
 
     /// Records a collision.
@@ -242,7 +284,34 @@ impl Observer {
 
     /// Judges every criterion against the metrics.
     pub fn judge(&self, criteria: &[Criterion<f64>]) -> Vec<CriterionOutcome> {
-        criteria.iter().map(|c| judge_one(&self.metrics, c)).collect()
+        criteria
+            .iter()
+            .map(|c| {
+                let mut o = judge_one(&self.metrics, c);
+                o.decided_at = self.decided_at(c);
+                o
+            })
+            .collect()
+    }
+
+    /// When a criterion's measured value was reached.
+    fn decided_at(&self, c: &Criterion<f64>) -> Option<f64> {
+        let (m, p) = (&self.metrics, &self.peaks);
+        match c {
+            Criterion::NoCollision { .. } => m.collisions.first().map(|k| k.time),
+            Criterion::MinTtc { .. } => m.min_ttc.as_ref().map(|e| e.time),
+            Criterion::MinDistance { to, .. } => match to {
+                Some(kind) => m.min_distance_by_kind.get(kind_name(*kind)).map(|e| e.time),
+                None => m.min_distance.as_ref().map(|e| e.time),
+            },
+            Criterion::ReachGoal { .. } => m.time_to_goal,
+            Criterion::MaxDecel { .. } => p.decel,
+            Criterion::MaxJerk { .. } => p.jerk,
+            Criterion::MaxLateralAccel { .. } => p.lateral_accel,
+            Criterion::StayInLane { .. } => p.lane_straddle,
+            Criterion::StayInDrivableArea { .. } => p.offroad,
+            Criterion::SpeedLimit { .. } => p.overspeed,
+        }
     }
 }
 
@@ -272,7 +341,15 @@ fn outcome(
     threshold: Option<f64>,
     message: String,
 ) -> CriterionOutcome {
-    CriterionOutcome { criterion: c.name().to_owned(), severity: c.severity(), passed, value, threshold, message }
+    CriterionOutcome {
+        criterion: c.name().to_owned(),
+        severity: c.severity(),
+        passed,
+        value,
+        threshold,
+        message,
+        decided_at: None,
+    }
 }
 
 fn at_most(c: &Criterion<f64>, what: &str, unit: &str, value: f64, threshold: f64) -> CriterionOutcome {

@@ -22,7 +22,7 @@ use crate::oracle::{Collision, CriterionOutcome, Drivable, Metrics, Observer, Ti
 use crate::physics::{BoxPose, BoxSize, Owner, Physics};
 use crate::road::RoadFrame;
 use crate::sensors::Sensors;
-use crate::trace::{Digester, Trace, TraceActor, TraceTick};
+use crate::trace::{Digester, Trace, TraceActor, TraceArea, TraceObstacle, TraceRoad, TraceTick, TraceWorld};
 use crate::vehicle::{self, VehicleState};
 
 /// Physics tick, seconds.
@@ -292,8 +292,14 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 width: st.width,
             })
             .collect(),
+        world: trace_world(road.as_ref(), s.world.area.as_ref()),
         ticks: Vec::new(),
+        ..Trace::default()
     };
+    let obstacle_prints: Vec<Footprint> = obstacles
+        .iter()
+        .map(|(p, b)| Footprint { x: p.x, y: p.y, heading: p.heading, length: b.length, width: b.width })
+        .collect();
     let mut digest = Digester::default();
     let mut latencies = Latencies::default();
     let mut split = TickSplit::default();
@@ -399,7 +405,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         }
         let ego_fp =
             Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
-        observer.observe(&Tick {
+        let measures = observer.observe(&Tick {
             time: now,
             dt: DT,
             ego: ego_fp,
@@ -409,6 +415,10 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             lateral_accel: ego.lateral_accel,
             actors: &actors,
         });
+        let nearest = obstacle_prints
+            .iter()
+            .map(|o| crate::footprint::distance(&ego_fp, o))
+            .fold(measures.distance, |m, d| Some(m.map_or(d, |v: f64| v.min(d))));
         let (progress, arrived) = goal_progress(&mission.goal, &start, &ego, road.as_ref());
         observer.progress(progress, arrived.then_some(now));
         let record = TraceTick {
@@ -418,6 +428,8 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             mode: output.telemetry.mode,
             events,
             actors: actors.iter().map(|a| [a.x, a.y, a.heading, libm::hypot(a.velocity.0, a.velocity.1)]).collect(),
+            ttc: measures.ttc,
+            nearest,
         };
         digest.tick(&record);
         trace.ticks.push(record);
@@ -430,6 +442,39 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     }
     let t = max_ticks;
     conclude(observer, &s.criteria, t, digest, trace, &latencies, split, false)
+}
+
+/// The world's geometry as the trace records it.
+fn trace_world(road: Option<&RoadFrame>, area: Option<&scenario_dsl::model::Area<f64>>) -> TraceWorld {
+    TraceWorld {
+        road: road.map(|r| TraceRoad {
+            lanes: r.lanes,
+            lane_width: r.lane_width,
+            length: r.length,
+            curvature: r.curvature,
+            speed_limit: r.speed_limit,
+        }),
+        area: area.map(|a| TraceArea {
+            min_x: a.bounds.min_x,
+            min_y: a.bounds.min_y,
+            max_x: a.bounds.max_x,
+            max_y: a.bounds.max_y,
+            speed_limit: a.speed_limit,
+            obstacles: a
+                .obstacles
+                .iter()
+                .enumerate()
+                .map(|(i, o)| TraceObstacle {
+                    id: format!("obstacle#{i}"),
+                    x: o.x,
+                    y: o.y,
+                    heading: o.heading.to_radians(),
+                    length: o.length,
+                    width: o.width,
+                })
+                .collect(),
+        }),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -162,3 +162,30 @@ fn measured_latency_is_reported_but_never_changes_behaviour() {
     assert!(slow.metrics.deadline_misses > 100, "{}", slow.metrics.deadline_misses);
     assert!(slow.latency["planning"].p50 >= 5000.0, "{:?}", slow.latency["planning"]);
 }
+
+#[test]
+fn each_criterion_says_when_it_was_decided_and_the_trace_carries_its_world_and_measures() {
+    // Brake late and hard: the TTC breach is decided at its minimum, the deceleration at its peak
+    // (while braking, not at the end of the run).
+    let text = ROAD.replace(
+        "  - min_ttc: { threshold: 2.0 }\n",
+        "  - min_ttc: { threshold: 2.0 }\n  - max_decel: { threshold: 3.0 }\n",
+    );
+    let r = run_scripted(&variant(&text), |f| ControlCommand {
+        accel: if f.ego.x > 80.0 { -8.0 } else { 0.0 },
+        steer: 0.0,
+    });
+    let ttc = r.criteria.iter().find(|o| o.criterion == "min_ttc").unwrap();
+    assert_eq!(ttc.decided_at, r.metrics.min_ttc.as_ref().map(|e| e.time));
+    let decel = r.criteria.iter().find(|o| o.criterion == "max_decel").unwrap();
+    assert!(!decel.passed);
+    let at = decel.decided_at.expect("the peak's moment");
+    let tick = r.trace.ticks.iter().find(|t| (t.t - at).abs() < 1e-9).unwrap();
+    assert!((-tick.ego[4] - r.metrics.max_decel).abs() < 1e-12, "the peak is at {at} s");
+    assert!(at < r.sim_s - 1.0, "decided at {at} s, the run ended at {} s", r.sim_s);
+    // The trace describes its world and the per-tick measures the plots draw.
+    let road = r.trace.world.road.as_ref().expect("the road");
+    assert_eq!((road.lanes, road.length), (2, 600.0));
+    assert!(r.trace.ticks.iter().any(|t| t.ttc.is_some()) && r.trace.ticks.iter().all(|t| t.nearest.is_some()));
+    assert_eq!(r.trace.format, sim_core::trace::TRACE_FORMAT);
+}

@@ -88,15 +88,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: any error response that is not already a problem document (axum's own 405, 413,
-/// 415 or 400 rejections, a layer's refusal) becomes one, with a stable code by status.
+/// Middleware: an error response that carries no document of its own (axum's own 405, 413, 415
+/// or 400 rejections and a layer's refusal come empty or as plain text) becomes a problem
+/// document with a stable code by status. Problem documents and the web UI's HTML error pages are
+/// left as they are.
 pub async fn as_problem(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
+    let bare = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !bare {
         return response;
     }
     let (code, detail): (&'static str, &str) = match status {

@@ -69,6 +69,8 @@ pub fn router(state: Shared) -> Router {
         };
         router = router.route(op.path, handler);
     }
+    // The web UI's pages (not API operations, so not in the route table or the OpenAPI document).
+    router = router.merge(crate::ui::routes());
     router
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {

@@ -8,6 +8,7 @@ mod migrate;
 mod queue_bench;
 mod run;
 mod schema;
+mod seed_scale;
 mod serve;
 mod submit;
 mod token;
@@ -57,6 +58,8 @@ pub enum Command {
     Submit(submit::SubmitArgs),
     /// Verify a signed evidence pack.
     Evidence(evidence::EvidenceArgs),
+    /// Seed many candidates with finished runs and print the p95 of the UI's heaviest reads.
+    SeedScale(seed_scale::SeedScaleArgs),
 }
 
 /// Runs a parsed command line; the exit code says whether the job succeeded.
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(a) => token::run(a),
         Command::Submit(a) => submit::run(a),
         Command::Evidence(a) => evidence::run(a),
+        Command::SeedScale(a) => seed_scale::run(a),
     }
 }
 

@@ -307,12 +307,13 @@ pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
         files.insert("comparison.json".to_owned(), json(cmp));
     }
     for (key, trace) in &input.traces {
-        let failure_time = input
-            .runs
-            .iter()
-            .find(|r| r.variant_key.as_str() == key)
-            .and_then(|r| r.result.as_ref())
-            .map(|result| result.metrics.collisions.first().map_or(result.sim_s, |c| c.time));
+        let failure_time =
+            input.runs.iter().find(|r| r.variant_key.as_str() == key).and_then(|r| r.result.as_ref()).map(|result| {
+                // The moment the first failed criterion was decided (its peak, its minimum, the
+                // collision), else the first collision, else the end of the run.
+                let decided = result.criteria.iter().find(|c| !c.passed).and_then(|c| c.decided_at);
+                decided.or_else(|| result.metrics.collisions.first().map(|c| c.time)).unwrap_or(result.sim_s)
+            });
         files.insert(format!("failures/{key}.json"), json(trace));
         files.insert(format!("failures/{key}.svg"), plot(trace, failure_time).into_bytes());
     }

@@ -8,6 +8,7 @@
 pub mod candidate;
 pub mod catalog;
 pub mod compare;
+pub mod config_diff;
 pub mod coverage;
 pub mod evidence;
 pub mod gate;

@@ -1,10 +1,11 @@
 //! Use cases: what the farm does for its users, one function per action, shared by every transport
-//! (the HTTP API, the CLI, the coming web UI). Each combines the pure domain with infrastructure
+//! (the HTTP API, the CLI, the web UI). Each combines the pure domain with infrastructure
 //! (the store, the signing key) and returns domain values or a [`UseCaseError`]; transports only
 //! extract their input and map the result.
 //!
 //! Imports `domain` and `infra`, never a transport (held by `tests/tidy.rs`).
 
+pub mod browse;
 pub mod candidates;
 pub mod error;
 pub mod evidence;

@@ -272,3 +272,26 @@ pub async fn status_counts(store: &Store, candidate_id: &CandidateId) -> Result<
     });
     rows.into_iter().map(|(s, n)| Ok((status_of(&s)?, n))).collect()
 }
+
+/// Newest first, at most `limit`, whose name contains `name` (case-insensitive), strictly older than
+/// the `before` cursor (creation time, id) of the previous page: keyset pagination on
+/// `(created_at, id)`, so a deep page costs what the first one does.
+pub async fn page(
+    store: &Store,
+    name: Option<&str>,
+    before: Option<(i64, &CandidateId)>,
+    limit: i64,
+) -> Result<Vec<Candidate>, StoreError> {
+    let sql = format!(
+        "SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE ($1 IS NULL OR LOWER(name) LIKE $1) \
+         AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id > $3)) \
+         ORDER BY created_at DESC, id LIMIT $4"
+    );
+    let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace(['%', '_', '\\'], "")));
+    let (at, after_id) = before.map_or((None, String::new()), |(t, id)| (Some(t), id.as_str().to_owned()));
+    let raws = on_pool!(store, pool => {
+        let rows = sqlx::query(&sql).bind(&pattern).bind(at).bind(&after_id).bind(limit).fetch_all(pool).await?;
+        rows.iter().map(|row| raw_candidate!(row)).collect::<Result<Vec<_>, _>>()?
+    });
+    raws.into_iter().map(RawCandidate::decode).collect()
+}

@@ -4,8 +4,10 @@
 
 pub mod access;
 pub mod candidates;
+pub mod overview;
 pub mod queue;
 pub mod runs;
+pub mod seed;
 
 pub use access::TokenInfo;
 

@@ -182,3 +182,17 @@ pub async fn global_status_counts(store: &Store) -> Result<Vec<(RunStatus, i64)>
 pub async fn ping(store: &Store) -> Result<(), StoreError> {
     on_pool!(store, pool => { sqlx::query("SELECT 1").execute(pool).await?; Ok(()) })
 }
+
+/// A candidate's run of one variant (to pair a run with its baseline's).
+pub async fn by_variant(
+    store: &Store,
+    candidate_id: &CandidateId,
+    key: &VariantKey,
+) -> Result<Option<Run>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM runs WHERE candidate_id = $1 AND variant_key = $2");
+    let raw = on_pool!(store, pool => match sqlx::query(&sql).bind(candidate_id.as_str()).bind(key.to_string()).fetch_optional(pool).await? {
+        Some(r) => Some(raw_run!(&r)?),
+        None => None,
+    });
+    raw.map(RawRun::decode).transpose()
+}
