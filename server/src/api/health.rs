@@ -59,7 +59,9 @@ pub async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
     match tokio::time::timeout(SCRAPE_DB_BUDGET, refresh).await {
         Ok(Ok((counts, workers))) => {
             state.metrics.database_up.set(1);
-            for (status, n) in counts {
+            // Every status, also those with no run now: a queue that drained reads 0, not its last depth.
+            for status in crate::domain::run::RunStatus::ALL {
+                let n = counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
                 state.metrics.runs.with_label_values(&[status.as_str()]).set(n);
             }
             state.metrics.active_workers.set(workers);
