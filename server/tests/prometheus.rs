@@ -5,23 +5,13 @@
 //! been scraped, and every dashboard panel must show data.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{root, Killed};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -105,18 +95,14 @@ fn every_dashboard_and_alert_query_returns_data_from_a_real_prometheus() {
         .output()
         .unwrap();
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let mut serve = Killed(
-        Command::new(env!("CARGO_BIN_EXE_farm"))
-            .args(["serve", "--database-url", &db, "--workers", "0", "--listen", "127.0.0.1:0", "--lease-ms", "3000"])
-            .args(["--catalog", catalog.to_str().unwrap(), "--signing-key", dir.path().join("key").to_str().unwrap()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let key = dir.path().join("key");
+    let (serve, addr) = common::farm_serve(
+        &["--database-url", &db, "--workers", "0", "--lease-ms", "3000"]
+            .into_iter()
+            .chain(["--catalog", catalog.to_str().unwrap(), "--signing-key", key.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+        Stdio::inherit(),
     );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
     let worker_metrics = format!("127.0.0.1:{}", free_port());
     let _worker = Killed(
         Command::new(env!("CARGO_BIN_EXE_farm"))
@@ -195,5 +181,5 @@ fn every_dashboard_and_alert_query_returns_data_from_a_real_prometheus() {
     let fired: Vec<&String> =
         alerts.iter().map(|(a, _)| a).filter(|a| !empty.iter().any(|e| e.starts_with(&format!("{a}: ")))).collect();
     assert!(fired.is_empty(), "alerts firing on a healthy farm: {fired:?}");
-    let _ = serve.0.kill();
+    drop(serve);
 }

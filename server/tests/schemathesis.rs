@@ -4,22 +4,11 @@
 //! that violate the schema must be refused. Positive-data acceptance is left out: whether a
 //! schema-valid suite is runnable depends on the loaded catalog (an unknown tag is a 422).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::root;
 
 #[test]
 fn schemathesis_finds_no_mismatch_between_the_document_and_the_server() {
@@ -41,18 +30,20 @@ fn schemathesis_finds_no_mismatch_between_the_document_and_the_server() {
         .unwrap();
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let mut serve = Killed(
-        Command::new(env!("CARGO_BIN_EXE_farm"))
-            .args(["serve", "--database-url", &db, "--workers", "0", "--listen", "127.0.0.1:0"])
-            .args(["--catalog", catalog.to_str().unwrap(), "--signing-key", dir.path().join("key").to_str().unwrap()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let key = dir.path().join("key");
+    let (_serve, addr) = common::farm_serve(
+        &[
+            "--database-url",
+            &db,
+            "--workers",
+            "0",
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--signing-key",
+            key.to_str().unwrap(),
+        ],
+        Stdio::inherit(),
     );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
     let out = Command::new("schemathesis")
         .args(["run", &format!("{addr}/openapi.json")])
         .args(["-H", &format!("Authorization: Bearer {token}")])

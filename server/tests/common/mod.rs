@@ -104,3 +104,40 @@ pub async fn seeded(store: &Store, n: usize) -> CandidateId {
 pub fn cid(n: u64) -> CandidateId {
     CandidateId::parse(&format!("00000000-0000-4000-8000-{n:012x}")).unwrap()
 }
+
+/// The workspace root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `farm serve ARGS --listen 127.0.0.1:0` (logs at warn to `stderr`), and returns it with
+/// the address it prints.
+pub fn farm_serve(args: &[&str], stderr: std::process::Stdio) -> (Killed, String) {
+    use std::io::BufRead;
+    let mut serve = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(root())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+    (serve, addr)
+}
