@@ -207,25 +207,57 @@ pub fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A horizontal bar chart as inline SVG: one bar per label, values 0..max.
-pub fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String {
+/// One bar of a chart: its label, value, colour and, when it has one, the limit it is judged by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// Label.
+    pub label: String,
+    /// Value.
+    pub value: f64,
+    /// Fill colour (CSS).
+    pub colour: String,
+    /// A limit drawn as a line across the bar's track (a budget, a floor).
+    pub limit: Option<f64>,
+}
+
+/// Red at 0, amber at 0.5, green at 1: the colour of a pass rate.
+pub fn rate_colour(rate: f64) -> String {
+    let r = rate.clamp(0.0, 1.0);
+    let (red, green) = if r < 0.5 { (214.0, 40.0 + 300.0 * r) } else { (214.0 - 340.0 * (r - 0.5), 190.0) };
+    format!("rgb({},{},60)", red.clamp(0.0, 255.0) as u8, green.clamp(0.0, 255.0) as u8)
+}
+
+/// A horizontal bar chart as inline SVG: each bar on a grey track (so a bar at 0 still shows where
+/// it would be), its value written beside it, and its limit as a dark line.
+pub fn bar_chart(title: &str, rows: &[Bar], max: f64, unit: &str) -> String {
     let h = 24.0 * rows.len() as f64 + 30.0;
+    let scale = |v: f64| if max > 0.0 { 380.0 * (v / max).clamp(0.0, 1.0) } else { 0.0 };
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="{h}"><text x="0" y="16" font-weight="bold">{}</text>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="680" height="{h}"><text x="0" y="16" font-weight="bold">{}</text>"#,
         xml(title)
     );
-    for (i, (label, v)) in rows.iter().enumerate() {
+    for (i, b) in rows.iter().enumerate() {
         let y = 26.0 + 24.0 * i as f64;
-        let len = if max > 0.0 { 380.0 * (v / max).clamp(0.0, 1.0) } else { 0.0 };
+        let len = scale(b.value);
         let _ = write!(
             svg,
-            r##"<text x="0" y="{:.0}" font-size="12">{}</text><rect x="200" y="{:.0}" width="{len:.1}" height="16" fill="#2ca02c"/><text x="{:.0}" y="{:.0}" font-size="12">{v:.1}{unit}</text>"##,
+            r##"<text x="0" y="{:.0}" font-size="12">{}</text><rect x="200" y="{y:.0}" width="380" height="16" fill="#eeeeee"/><rect x="200" y="{y:.0}" width="{len:.1}" height="16" fill="{}"/><text x="{:.0}" y="{:.0}" font-size="12">{:.1}{unit}</text>"##,
             y + 12.0,
-            xml(label),
-            y,
-            205.0 + len,
-            y + 12.0
+            xml(&b.label),
+            xml(&b.colour),
+            590.0,
+            y + 12.0,
+            b.value
         );
+        if let Some(limit) = b.limit {
+            let x = 200.0 + scale(limit);
+            let _ = write!(
+                svg,
+                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{:.0}" y2="{:.0}" stroke="#222" stroke-width="2"/>"##,
+                y - 2.0,
+                y + 18.0
+            );
+        }
     }
     svg.push_str("</svg>");
     svg
@@ -358,11 +390,34 @@ fn report_html(input: &PackInput<'_>) -> String {
         s.pass_rate * 100.0,
         s.deadline_miss_rate * 100.0
     );
-    let tags: Vec<(String, f64)> = s.pass_rate_by_tag.iter().map(|(t, r)| (t.clone(), r * 100.0)).collect();
-    h.push_str(&bars("Pass rate by tag", &tags, 100.0, " %"));
-    let lat: Vec<(String, f64)> = s.latency.iter().map(|(m, l)| (format!("{m} p99"), l.p99)).collect();
-    let max = lat.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-    h.push_str(&bars("Latency by module (µs)", &lat, max, " µs"));
+    let policy = input.policy;
+    let tags: Vec<Bar> = s
+        .pass_rate_by_tag
+        .iter()
+        .map(|(t, r)| Bar {
+            label: t.clone(),
+            value: r * 100.0,
+            colour: rate_colour(*r),
+            limit: policy.min_pass_rate_by_tag.get(t).map(|m| m * 100.0),
+        })
+        .collect();
+    h.push_str(&bar_chart("Pass rate by tag (line: the gate's floor)", &tags, 100.0, " %"));
+    let lat: Vec<Bar> = s
+        .latency
+        .iter()
+        .map(|(m, l)| {
+            let budget = policy.latency_budget_us.get(m).copied();
+            let over = budget.is_some_and(|b| l.p99 > b);
+            Bar {
+                label: format!("{m} p99{}", if over { " (over budget)" } else { "" }),
+                value: l.p99,
+                colour: if over { "#d62728" } else { "#2ca02c" }.to_owned(),
+                limit: budget,
+            }
+        })
+        .collect();
+    let max = lat.iter().flat_map(|b| [b.value, b.limit.unwrap_or(0.0)]).fold(0.0, f64::max) * 1.1;
+    h.push_str(&bar_chart("Latency by module, µs (line: the gate's budget)", &lat, max, " µs"));
     if let Some(cov) = input.coverage {
         let _ = write!(
             h,
@@ -413,11 +468,17 @@ fn report_html(input: &PackInput<'_>) -> String {
             if cmp.overall.significant_regression { " (significant regression)" } else { "" }
         );
     }
-    h.push_str("<h2>Failures</h2><table><tr><th>scenario</th><th>variant</th><th>status</th><th>reason</th></tr>");
+    h.push_str("<h2>Failures</h2><table><tr><th>scenario</th><th>variant</th><th>status</th><th>reason</th><th>drawing</th></tr>");
     for r in input.runs.iter().filter(|r| r.status.is_finished() && r.status != RunStatus::Passed) {
+        let key = r.variant_key.as_str();
+        let drawing = if input.traces.iter().any(|(k, _)| k == key) {
+            format!("<a href=\"failures/{key}.svg\">top-down view</a>")
+        } else {
+            "no trace".to_owned()
+        };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{drawing}</td></tr>",
             xml(&r.scenario_id),
             r.variant_key,
             r.status,
@@ -430,6 +491,22 @@ fn report_html(input: &PackInput<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bar_at_zero_still_shows_and_a_limit_is_drawn() {
+        let rows = [
+            super::Bar { label: "vru".into(), value: 0.0, colour: super::rate_colour(0.0), limit: Some(100.0) },
+            super::Bar { label: "smoke".into(), value: 100.0, colour: super::rate_colour(1.0), limit: None },
+        ];
+        let svg = super::bar_chart("Pass rate", &rows, 100.0, " %");
+        // Each bar has its grey track; the 0 % bar is red and empty, the full one green; the
+        // floor of the first is a line at the track's end.
+        assert_eq!(svg.matches(r##"fill="#eeeeee""##).count(), 2);
+        assert!(svg.contains(r#"width="0.0" height="16" fill="rgb(214,40,60)""#), "{svg}");
+        assert!(svg.contains(r#"width="380.0" height="16" fill="rgb(44,190,60)""#), "{svg}");
+        assert!(svg.contains(r#"<line x1="580.0""#), "{svg}");
+        assert!(svg.contains(">0.0 %<") && svg.contains(">100.0 %<"));
+    }
+
     use super::*;
 
     fn key() -> SigningKey {
