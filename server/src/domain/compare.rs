@@ -81,6 +81,12 @@ pub struct Comparison {
     pub regressions: Vec<Flip>,
     /// Fixes, in queue order.
     pub fixes: Vec<Flip>,
+    /// Failing on both sides, in queue order (the reason is the candidate's).
+    #[serde(default)]
+    pub still_failing_runs: Vec<Flip>,
+    /// Variants only the candidate ran that did not pass, in queue order (baseline: `none`).
+    #[serde(default)]
+    pub new_failures: Vec<Flip>,
     /// Per scenario, per metric.
     pub metric_deltas: BTreeMap<String, BTreeMap<String, MetricDelta>>,
 }
@@ -144,6 +150,19 @@ pub fn compare(candidate: (&str, &[Run]), baseline: (&str, &str, &[Run]), level:
         pairs.iter().filter(|(c, b)| passed(b) && !passed(c)).map(|(c, b)| flip(c, b, c.reason.clone())).collect();
     let fixes =
         pairs.iter().filter(|(c, b)| !passed(b) && passed(c)).map(|(c, b)| flip(c, b, b.reason.clone())).collect();
+    let still_failing_runs =
+        pairs.iter().filter(|(c, b)| !passed(b) && !passed(c)).map(|(c, b)| flip(c, b, c.reason.clone())).collect();
+    let new_failures = mine
+        .iter()
+        .filter(|r| !passed(r) && !base.contains_key(r.variant_key.as_str()))
+        .map(|c| Flip {
+            variant_key: c.variant_key.to_string(),
+            scenario: c.scenario_id.clone(),
+            baseline: "none".into(),
+            candidate: c.status.as_str().to_owned(),
+            reason: c.reason.clone(),
+        })
+        .collect();
     let mut tags: BTreeMap<String, Vec<(&Run, &Run)>> = BTreeMap::new();
     for p in &pairs {
         for t in p.0.tags.iter() {
@@ -188,6 +207,8 @@ pub fn compare(candidate: (&str, &[Run]), baseline: (&str, &str, &[Run]), level:
         by_tag: tags.into_iter().map(|(t, p)| (t, group(&p, level))).collect(),
         regressions,
         fixes,
+        still_failing_runs,
+        new_failures,
         metric_deltas,
     }
 }
@@ -263,6 +284,8 @@ mod tests {
         assert_eq!((c.paired, c.new_variants, c.dropped_variants, c.still_failing), (100, 5, 4, 3));
         assert_eq!((c.overall.regressions, c.overall.fixes), (10, 2));
         assert_eq!(c.regressions.len(), 10);
+        assert_eq!(c.still_failing_runs.iter().map(|f| f.candidate.as_str()).collect::<Vec<_>>(), ["timeout"; 3]);
+        assert!(c.new_failures.is_empty(), "the 5 new variants pass");
         assert_eq!(c.regressions[0].reason.as_deref(), Some("reason 0"));
         assert_eq!(
             c.fixes.iter().map(|f| f.variant_key.clone()).collect::<Vec<_>>(),

@@ -246,6 +246,8 @@ fn comparison_section(p: &CandidatePage) -> Markup {
                     }
                     (flips("Regressions", "regressions", &c.regressions, &runs))
                     (flips("Fixes", "fixes", &c.fixes, &runs))
+                    (flips("Still failing", "still-failing", &c.still_failing_runs, &runs))
+                    (flips("New variants that do not pass", "new-failures", &c.new_failures, &runs))
                     @if !c.by_tag.is_empty() {
                         h3 { "By tag" }
                         table.list.sortable {
