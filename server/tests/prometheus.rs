@@ -133,6 +133,21 @@ fn every_dashboard_and_alert_query_returns_data_from_a_real_prometheus() {
     );
     let prometheus = format!("http://127.0.0.1:{prom_port}");
 
+    // Prometheus is up and scraping both before anything happens, so the rates see the whole run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let scraped = ureq::get(&format!("{prometheus}/api/v1/query"))
+            .query("query", "sum(up)")
+            .call()
+            .ok()
+            .and_then(|r| r.into_json::<serde_json::Value>().ok())
+            .and_then(|v| v["data"]["result"][0]["value"][1].as_str().map(str::to_owned));
+        if scraped.as_deref() == Some("2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not start scraping the farm");
+        std::thread::sleep(Duration::from_millis(250));
+    }
     // A candidate of 72 runs, a confirmation re-run or two, and an HTTP error for the 5xx/4xx panels.
     let created: serde_json::Value = ureq::post(&format!("{addr}/api/v1/candidates"))
         .set("Authorization", &format!("Bearer {token}"))
@@ -151,8 +166,12 @@ fn every_dashboard_and_alert_query_returns_data_from_a_real_prometheus() {
         assert!(Instant::now() < deadline, "the candidate did not finish: {d}");
         std::thread::sleep(Duration::from_millis(500));
     }
-    // Scrapes after the last result, so rates over the last minute see it.
-    std::thread::sleep(Duration::from_secs(5));
+    // Scrapes after the last result, so rates over the last minute see it: wait (at most a minute,
+    // on a loaded machine) until every panel has data, then judge.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dashboard_exprs().iter().all(|(_, e)| has_data(&query(&prometheus, e))) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let up = query(&prometheus, "up");
     let targets = up["data"]["result"].as_array().unwrap();
     assert_eq!(targets.len(), 2, "{up}");
