@@ -143,27 +143,31 @@ fn a_thirty_second_database_outage_mid_candidate_loses_and_duplicates_nothing() 
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
 
     let logs = scratch.path();
-    let mut serve = spawn(
-        &[
-            "serve",
-            "--database-url",
-            &url,
-            "--workers",
-            "0",
-            "--listen",
-            "127.0.0.1:0",
-            "--lease-ms",
-            "4000",
-            "--catalog",
-            catalog.to_str().unwrap(),
-            "--signing-key",
-            logs.join("key").to_str().unwrap(),
-        ],
-        &logs.join("serve.log"),
-    );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+    let start_server = || {
+        let mut serve = spawn(
+            &[
+                "serve",
+                "--database-url",
+                &url,
+                "--workers",
+                "0",
+                "--listen",
+                "127.0.0.1:0",
+                "--lease-ms",
+                "4000",
+                "--catalog",
+                catalog.to_str().unwrap(),
+                "--signing-key",
+                logs.join("key").to_str().unwrap(),
+            ],
+            &logs.join("serve.log"),
+        );
+        let mut line = String::new();
+        BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+        (serve, addr)
+    };
+    let (mut serve, mut addr) = start_server();
     let worker = |n: &str| {
         spawn(
             &["worker", "--database-url", &url, "--threads", "1", "--lease-ms", "4000", "--poll-ms", "200"],
@@ -202,8 +206,28 @@ fn a_thirty_second_database_outage_mid_candidate_loses_and_duplicates_nothing() 
         ready.push(timed_get(&format!("{addr}/readyz")));
         let (_, health) = timed_get(&format!("{addr}/healthz"));
         assert_eq!(health, 200, "liveness does not depend on the database");
+        // A scrape does not wait on the database: the last known gauges, and the database down.
+        let t = Instant::now();
+        let metrics = ureq::get(&format!("{addr}/metrics")).call().unwrap().into_string().unwrap();
+        let scrape = t.elapsed().as_secs_f64();
+        assert!(scrape < 1.0, "a scrape during the outage took {scrape:.3} s");
+        assert!(metrics.contains("farm_database_up 0"), "{metrics}");
         std::thread::sleep(Duration::from_millis(1000));
     }
+    // The server stops within a few seconds on SIGTERM even with the database gone.
+    let t = Instant::now();
+    let _ = Command::new("kill").args(["-TERM", &serve.0.id().to_string()]).status();
+    let exited = loop {
+        if let Some(status) = serve.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the server did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stop_s = t.elapsed().as_secs_f64();
+    println!("server stopped {stop_s:.2} s after SIGTERM during the outage");
+    assert!(exited.success(), "{exited:?}");
+    assert!(stop_s < 5.0, "the server took {stop_s:.2} s to stop");
     for w in &mut workers {
         assert!(w.0.try_wait().unwrap().is_none(), "a worker exited during the outage");
     }
@@ -213,9 +237,11 @@ fn a_thirty_second_database_outage_mid_candidate_loses_and_duplicates_nothing() 
     println!("readyz during a 30 s outage: {} answers, all 503, slowest {slowest:.3} s", ready.len());
     assert!(slowest < 1.0, "readyz took {slowest:.3} s to say 503");
 
-    // The database returns; nobody touches the workers.
+    // The database returns; nobody touches the workers; the (stateless) server is started again.
     pg.pg_ctl_start();
     let restarted = Instant::now();
+    let (_restarted_server, restarted_addr) = start_server();
+    addr = restarted_addr;
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut first_progress = None;
     let last = loop {

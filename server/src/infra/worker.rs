@@ -410,10 +410,7 @@ where
                 for (claim, _) in &done {
                     tracing::error!(run_id = %claim.run_id, candidate_id = %claim.candidate_id, "result not written before shutdown: the run will be re-run when its lease expires");
                 }
-                return Err(StoreError::corrupt(
-                    "runs.result",
-                    "the database did not take the last results before shutdown",
-                ));
+                return Err(StoreError::ResultsNotWritten(done.len()));
             }
         }
         let event = tokio::select! {

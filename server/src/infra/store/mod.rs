@@ -36,6 +36,10 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A worker stopped with results the database did not take in time (their runs are re-run
+    /// when their leases expire).
+    #[error("the database did not take the last {0} result(s) before shutdown")]
+    ResultsNotWritten(usize),
 }
 
 impl StoreError {
