@@ -14,6 +14,11 @@ impl Clock for WallClock {
     fn now_ns(&mut self) -> u64 {
         self.0.elapsed().as_nanos() as u64
     }
+
+    fn thread_cpu_ns(&mut self) -> u64 {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    }
 }
 
 fn main() {

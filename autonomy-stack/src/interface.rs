@@ -297,17 +297,27 @@ impl Module {
         [Module::Perception, Module::Tracking, Module::Prediction, Module::Planning, Module::Control, Module::Safety];
 }
 
-/// Per-module compute time in one tick, nanoseconds, as measured by the injected [`Clock`].
+/// Per-module compute time in one tick, nanoseconds, as measured by the injected [`Clock`]: the
+/// thread's CPU time (what budgets and deadline misses are judged on: it does not grow when other
+/// processes compete for the core) and the wall time beside it (what a reader of the logs feels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ModuleTimings {
-    /// Nanoseconds per module, indexed like [`Module::ALL`].
+    /// Wall nanoseconds per module, indexed like [`Module::ALL`].
     pub nanos: [u64; 6],
+    /// Thread CPU nanoseconds per module, indexed like [`Module::ALL`].
+    #[serde(default)]
+    pub cpu_nanos: [u64; 6],
 }
 
 impl ModuleTimings {
-    /// Time spent in `module`.
+    /// Wall time spent in `module`.
     pub fn get(&self, module: Module) -> u64 {
         self.nanos[module as usize]
+    }
+
+    /// CPU time the thread spent in `module`.
+    pub fn cpu(&self, module: Module) -> u64 {
+        self.cpu_nanos[module as usize]
     }
 }
 
@@ -320,7 +330,7 @@ pub struct Telemetry {
     pub events: Vec<GuardrailEvent>,
     /// Measured compute time per module. Reported only: never used in a decision.
     pub timings: ModuleTimings,
-    /// The planner overran its compute budget this tick (counted, never acted on).
+    /// The planner's CPU time overran its compute budget this tick (counted, never acted on).
     pub deadline_miss: bool,
     /// Confirmed tracks after this tick.
     pub tracks: u32,
@@ -338,8 +348,12 @@ pub struct StackOutput {
 /// A monotonic clock the caller injects so the stack can *measure* module latency without reading
 /// the wall clock itself. Tests inject a fake; the simulator injects a real one.
 pub trait Clock {
-    /// Nanoseconds since an arbitrary origin; never decreases.
+    /// Wall nanoseconds since an arbitrary origin; never decreases.
     fn now_ns(&mut self) -> u64;
+    /// CPU nanoseconds the calling thread has consumed since an arbitrary origin; never decreases.
+    /// Unlike wall time it does not count the time the thread waited for a core, so a budget judged
+    /// on it gives the same answer on an idle and on a loaded machine.
+    fn thread_cpu_ns(&mut self) -> u64;
 }
 
 /// A clock that never moves: latency reads as zero. For tests and replays.
@@ -348,6 +362,10 @@ pub struct FrozenClock;
 
 impl Clock for FrozenClock {
     fn now_ns(&mut self) -> u64 {
+        0
+    }
+
+    fn thread_cpu_ns(&mut self) -> u64 {
         0
     }
 }

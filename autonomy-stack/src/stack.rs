@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use crate::config::{ConfigError, StackConfig};
 use crate::control::Controller;
 use crate::geometry::RoadGeometry;
-use crate::interface::{Clock, EgoEstimate, Mission, MissionGoal, ModuleTimings, SensorFrame, StackOutput, Telemetry};
+use crate::interface::{
+    Clock, EgoEstimate, Mission, MissionGoal, Module, ModuleTimings, SensorFrame, StackOutput, Telemetry,
+};
 use crate::perception::{Perception, Roi};
 use crate::planning::{Behaviour, Plan, PlanInput, Planner};
 use crate::prediction::Predictor;
@@ -123,7 +125,7 @@ impl Stack {
     /// module latency; nothing the stack decides depends on it.
     pub fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput {
         let mut timings = ModuleTimings::default();
-        let t0 = clock.now_ns();
+        let t0 = stamp(clock);
         let ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
         self.last_ego = ego;
 
@@ -134,14 +136,14 @@ impl Stack {
             (None, None) => Roi::Everywhere,
         };
         self.perception.process(&ego, frame.lidar.as_ref(), frame.detections.as_deref(), roi);
-        let t1 = clock.now_ns();
+        let t1 = stamp(clock);
 
         let measured = frame.lidar.is_some() || frame.detections.is_some();
         self.tracker.update(frame.time, self.perception.obstacles(), measured);
-        let t2 = clock.now_ns();
+        let t2 = stamp(clock);
 
         self.predictor.predict(self.tracker.confirmed(), self.road.as_ref(), self.planner.ego_s());
-        let t3 = clock.now_ns();
+        let t3 = stamp(clock);
 
         let input = PlanInput {
             config: &self.config.planning,
@@ -161,12 +163,12 @@ impl Stack {
         while self.delay.len() > self.delay_ticks + 1 {
             self.delay.pop_front();
         }
-        let t4 = clock.now_ns();
+        let t4 = stamp(clock);
 
         // Never empty: the plan of this tick was pushed just above.
         let plan = &self.delay[0];
         let control = self.controller.step(&ego, plan);
-        let t5 = clock.now_ns();
+        let t5 = stamp(clock);
 
         let verdict = self.safety.evaluate(&SafetyInput {
             frame,
@@ -179,11 +181,12 @@ impl Stack {
             control,
         });
         self.controller.actuated(verdict.command);
-        let t6 = clock.now_ns();
+        let t6 = stamp(clock);
 
-        for (slot, (a, b)) in timings.nanos.iter_mut().zip([(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)])
-        {
-            *slot = b.saturating_sub(a);
+        let spans = [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6)];
+        for (i, (a, b)) in spans.into_iter().enumerate() {
+            timings.nanos[i] = b.0.saturating_sub(a.0);
+            timings.cpu_nanos[i] = b.1.saturating_sub(a.1);
         }
         let budget_ns = self.config.planning.compute_budget_us.saturating_mul(1000);
         self.debug = TickDebug {
@@ -199,11 +202,16 @@ impl Stack {
                 mode: verdict.mode,
                 events: verdict.events,
                 timings,
-                deadline_miss: timings.nanos[3] > budget_ns,
+                deadline_miss: timings.cpu(Module::Planning) > budget_ns,
                 tracks: self.tracker.confirmed().count() as u32,
             },
         }
     }
+}
+
+/// Wall and thread-CPU nanoseconds, read together.
+fn stamp(clock: &mut dyn Clock) -> (u64, u64) {
+    (clock.now_ns(), clock.thread_cpu_ns())
 }
 
 fn ego_usable(e: &EgoEstimate) -> bool {

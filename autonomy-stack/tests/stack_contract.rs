@@ -54,13 +54,22 @@ fn busy_run(config: StackConfig, clock: &mut dyn Clock) -> Vec<StackOutput> {
         .collect()
 }
 
-/// A clock that advances 3 ms per read: every module appears to take 3 ms.
-struct SlowClock(u64);
+/// A clock on which every module appears to take 3 ms of CPU and 7 ms of wall time (a loaded machine).
+#[derive(Default)]
+struct SlowClock {
+    wall: u64,
+    cpu: u64,
+}
 
 impl Clock for SlowClock {
     fn now_ns(&mut self) -> u64 {
-        self.0 += 3_000_000;
-        self.0
+        self.wall += 7_000_000;
+        self.wall
+    }
+
+    fn thread_cpu_ns(&mut self) -> u64 {
+        self.cpu += 3_000_000;
+        self.cpu
     }
 }
 
@@ -69,7 +78,7 @@ fn the_same_inputs_give_bit_identical_outputs_whatever_the_clock() {
     let a = busy_run(StackConfig::default(), &mut FrozenClock);
     let b = busy_run(StackConfig::default(), &mut FrozenClock);
     assert_eq!(a, b);
-    let c = busy_run(StackConfig::default(), &mut SlowClock(0));
+    let c = busy_run(StackConfig::default(), &mut SlowClock::default());
     for (x, y) in a.iter().zip(&c) {
         assert_eq!(x.command.accel.to_bits(), y.command.accel.to_bits());
         assert_eq!(x.command.steer.to_bits(), y.command.steer.to_bits());
@@ -78,7 +87,8 @@ fn the_same_inputs_give_bit_identical_outputs_whatever_the_clock() {
         assert!(!x.telemetry.deadline_miss);
         // The measured time is reported, and an overrun is counted, but nothing else changes.
         assert!(y.telemetry.deadline_miss);
-        assert_eq!(y.telemetry.timings.nanos, [3_000_000; 6]);
+        assert_eq!(y.telemetry.timings.nanos, [7_000_000; 6]);
+        assert_eq!(y.telemetry.timings.cpu_nanos, [3_000_000; 6]);
     }
     assert!(a.iter().any(|o| o.telemetry.tracks >= 2), "the run exercised the tracker");
 }

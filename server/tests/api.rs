@@ -375,6 +375,7 @@ fn record(scenario: &str, verdict: &str, reason: Option<&str>) -> Option<RunReco
         "key": "k", "scenario": scenario, "index": 0, "tags": [], "params": {"gap": 10.0}, "seed": 1, "verdict": verdict, "reason": reason,
         "criteria": [{"criterion": "no_collision", "severity": "critical", "passed": verdict == "passed", "message": "m"}],
         "metrics": metrics, "latency": {"planning": {"p50": 20.0, "p95": 30.0, "p99": 40.0, "max": 50.0, "count": 100, "total": 2000.0}},
+        "cpu_latency": {"planning": {"p50": 10.0, "p95": 12.0, "p99": 15.0, "max": 16.0, "count": 100, "total": 1000.0}},
         "sim_s": 10.0, "wall_s": 0.02, "digest": "d"
     });
     Some(serde_json::from_value(record).unwrap())
@@ -407,6 +408,7 @@ async fn a_finished_candidate_has_stats_a_gate_and_valid_junit(store: &Store) {
     // The failure is not final until a re-run confirms it.
     let d = call(&app, "GET", &format!("/api/v1/candidates/{id}"), None, None, &[]).await.json();
     assert_eq!((d["status"].as_str(), d["counts"]["queued"].as_i64()), (Some("running"), Some(1)));
+    assert_eq!(d["awaiting_confirmation"], 1, "the queued run is a failure awaiting its re-run");
     let again = queue::claim(store, "w", 100, 0, 60_000).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(
@@ -418,9 +420,12 @@ async fn a_finished_candidate_has_stats_a_gate_and_valid_junit(store: &Store) {
     assert_eq!((d["counts"]["passed"].as_i64(), d["counts"]["failed"].as_i64()), (Some(71), Some(1)));
     assert!((d["pass_rate"].as_f64().unwrap() - 71.0 / 72.0).abs() < 1e-12);
     assert!((d["pass_rate_by_tag"]["vru"].as_f64().unwrap() - 71.0 / 72.0).abs() < 1e-12);
-    assert_eq!(d["latency"]["planning"], json!({"p50": 20.0, "p99": 40.0}));
+    // Latency is the thread's CPU time (what the gate judges); wall time is reported beside it.
+    assert_eq!(d["latency"]["planning"], json!({"p50": 10.0, "p99": 15.0}));
+    assert_eq!(d["wall_latency"]["planning"], json!({"p50": 20.0, "p99": 40.0}));
     // The default policy allows 5 % failures but none in critical scenarios; test.sweep is `major`.
-    assert_eq!(d["gate"], json!({"verdict": "pass", "reasons": []}));
+    assert_eq!(d["gate"], json!({"verdict": "pass", "reasons": [], "findings": []}));
+    assert_eq!(d["awaiting_confirmation"], 0);
     let r = call(&app, "GET", &format!("/api/v1/candidates/{id}/junit.xml"), None, None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     let xml = String::from_utf8(r.body).unwrap();

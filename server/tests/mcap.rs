@@ -76,6 +76,7 @@ fn hand_made() -> (Trace, RunRecord) {
         criteria: vec![criterion("min_ttc", true), criterion("no_collision", false)],
         metrics,
         latency: Default::default(),
+        cpu_latency: Default::default(),
         sim_s: 0.06,
         wall_s: 0.001,
         digest: "d".into(),

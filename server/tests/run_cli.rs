@@ -144,6 +144,7 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
         criteria: vec![],
         metrics: Default::default(),
         latency: Default::default(),
+        cpu_latency: Default::default(),
         sim_s: 1.0,
         wall_s: 0.01,
         digest: "d".into(),
@@ -163,4 +164,60 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
     let path = dir.path().join("j.xml");
     std::fs::write(&path, xml).unwrap();
     validate_junit(&path);
+}
+
+/// A catalog of `test.minimal` (passes) and `test.late` (cannot reach its goal in time), with
+/// `known` as its known_failures.yaml.
+fn catalog_with_known_failures(dir: &Path, known: &str) -> PathBuf {
+    let catalog = dir.join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    std::fs::write(catalog.join("minimal.yaml"), &minimal).unwrap();
+    let late = minimal
+        .replace("id: test.minimal", "id: test.late")
+        .replace("  - no_collision: {}\n", "  - no_collision: {}\n  - reach_goal: { within: 1.0 }\n");
+    std::fs::write(catalog.join("late.yaml"), late).unwrap();
+    std::fs::write(catalog.join("known_failures.yaml"), known).unwrap();
+    catalog
+}
+
+#[test]
+fn a_declared_known_failure_is_reported_apart_and_does_not_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = "known_failures:\n  - scenario: test.late\n    reason: the goal is 40 m away and 1 s is too short\n    owner: planning-team\n";
+    let catalog = catalog_with_known_failures(dir.path(), known);
+    let out = farm(&["run", catalog.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 known failure(s), accepted in "), "{stdout}");
+    assert!(
+        stdout.contains("     1  test.late: the goal is 40 m away and 1 s is too short (owner: planning-team)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 unexpected failure(s), 1 known, 0 known now passing"), "{stdout}");
+    // --strict counts it: exit 1.
+    let strict = farm(&["run", catalog.to_str().unwrap(), "--strict"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", String::from_utf8_lossy(&strict.stdout));
+    assert!(String::from_utf8_lossy(&strict.stdout).contains("1 unexpected failure(s), 0 known"));
+
+    // Declaring a passing scenario: reported as now passing (remove it), and the run still exits 0
+    // only if nothing else failed.
+    let known = "known_failures:\n  - scenario: test.minimal\n    reason: flaky once\n    owner: qa\n";
+    let catalog = catalog_with_known_failures(&dir.path().join("b"), known);
+    let out = farm(&["run", catalog.to_str().unwrap(), "--scenario", "test.minimal"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 run(s) declared as known failures now pass; remove them from "), "{stdout}");
+    assert!(stdout.contains("0 unexpected failure(s), 0 known, 1 known now passing"), "{stdout}");
+
+    // A misspelt scenario id is refused with its place and a suggestion, before anything runs.
+    let known = "known_failures:\n  - scenario: test.lat\n    reason: r\n    owner: o\n";
+    let catalog = catalog_with_known_failures(&dir.path().join("c"), known);
+    let out = farm(&["run", catalog.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("known_failures.yaml:2:15: unknown scenario `test.lat`; did you mean `test.late`?"),
+        "{stderr}"
+    );
 }

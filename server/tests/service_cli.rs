@@ -96,7 +96,13 @@ fn submit_exits_by_the_gate_and_a_revoked_token_is_refused() {
     // Gate failed: 1, with the rule that failed.
     let bad = submit("rc-late", "test.late", &addr);
     assert_eq!(bad.status.code(), Some(1), "{}{}", text(&bad.stdout), text(&bad.stderr));
-    assert!(text(&bad.stdout).contains("gate: fail\n  - pass rate 0.0 % is below 100.0 %"), "{}", text(&bad.stdout));
+    assert!(
+        text(&bad.stdout).contains(
+            "gate: fail\n  - min_pass_rate: pass rate 0.0 % is below 100.0 %; worst: test.late (1 of 1 not passed)"
+        ),
+        "{}",
+        text(&bad.stdout)
+    );
     // Rejected request: 2, with the server's code and message.
     let rejected = submit("rc-typo", "test.minimall", &addr);
     assert_eq!(rejected.status.code(), Some(2));

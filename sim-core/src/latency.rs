@@ -36,31 +36,27 @@ pub fn module_name(m: Module) -> &'static str {
     }
 }
 
-/// One histogram per module, in nanoseconds.
+/// One histogram per module, in nanoseconds, of one measure.
 #[derive(Debug, Clone, Default)]
-pub struct Latencies {
+struct Histograms {
     // `None` only if a histogram could not be created (it cannot with these constant bounds).
     histograms: BTreeMap<&'static str, Option<Histogram<u64>>>,
     totals: BTreeMap<&'static str, u64>,
 }
 
-impl Latencies {
-    /// Adds one tick's timings.
-    pub fn record(&mut self, t: &ModuleTimings) {
-        for m in Module::ALL {
-            let entry = self
-                .histograms
-                .entry(module_name(m))
-                .or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).ok());
-            if let Some(h) = entry.as_mut() {
-                h.saturating_record(t.get(m).max(1));
-            }
-            *self.totals.entry(module_name(m)).or_default() += t.get(m);
+impl Histograms {
+    fn record(&mut self, module: Module, ns: u64) {
+        let entry = self
+            .histograms
+            .entry(module_name(module))
+            .or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).ok());
+        if let Some(h) = entry.as_mut() {
+            h.saturating_record(ns.max(1));
         }
+        *self.totals.entry(module_name(module)).or_default() += ns;
     }
 
-    /// Percentiles per module, microseconds.
-    pub fn summary(&self) -> BTreeMap<String, LatencySummary> {
+    fn summary(&self) -> BTreeMap<String, LatencySummary> {
         self.histograms
             .iter()
             .filter_map(|(name, h)| h.as_ref().map(|h| (name, h)))
@@ -79,5 +75,34 @@ impl Latencies {
                 )
             })
             .collect()
+    }
+}
+
+/// Per-module histograms of both measures of a tick: wall time (reported, never judged: it grows
+/// when the machine is loaded) and the thread's CPU time (what budgets, deadline misses and the
+/// gate judge).
+#[derive(Debug, Clone, Default)]
+pub struct Latencies {
+    wall: Histograms,
+    cpu: Histograms,
+}
+
+impl Latencies {
+    /// Adds one tick's timings.
+    pub fn record(&mut self, t: &ModuleTimings) {
+        for m in Module::ALL {
+            self.wall.record(m, t.get(m));
+            self.cpu.record(m, t.cpu(m));
+        }
+    }
+
+    /// Wall-time percentiles per module, microseconds.
+    pub fn summary(&self) -> BTreeMap<String, LatencySummary> {
+        self.wall.summary()
+    }
+
+    /// Thread-CPU-time percentiles per module, microseconds.
+    pub fn cpu_summary(&self) -> BTreeMap<String, LatencySummary> {
+        self.cpu.summary()
     }
 }

@@ -85,8 +85,10 @@ pub struct RunResult {
     pub criteria: Vec<CriterionOutcome>,
     /// What was measured.
     pub metrics: Metrics,
-    /// Per-module latency percentiles, microseconds.
+    /// Per-module wall-time percentiles, microseconds: reported, never judged.
     pub latency: BTreeMap<String, LatencySummary>,
+    /// Per-module thread-CPU-time percentiles, microseconds: what budgets and the gate judge.
+    pub cpu_latency: BTreeMap<String, LatencySummary>,
     /// Simulated seconds.
     pub sim_s: f64,
     /// Ticks simulated.
@@ -533,6 +535,7 @@ fn assemble(
         criteria,
         metrics: observer.metrics().clone(),
         latency: latencies.summary(),
+        cpu_latency: latencies.cpu_summary(),
         sim_s: ticks as f64 * DT,
         ticks,
         digest: digest.finish(),

@@ -125,6 +125,7 @@ pub async fn detail(State(state): State<Shared>, Path(id): Path<String>) -> Resu
         runs_total: c.runs_total,
         stats: view.stats,
         gate: view.gate,
+        awaiting_confirmation: view.awaiting_confirmation,
     }))
 }
 

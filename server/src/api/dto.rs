@@ -91,6 +91,9 @@ pub struct CandidateDetail {
     /// Status, counts, pass rates, latency, deadline-miss rate.
     #[serde(flatten)]
     pub stats: CandidateStats,
+    /// Runs that failed once and are queued for their confirmation re-run: among `queued`, and
+    /// neither passed nor failed until the re-run decides.
+    pub awaiting_confirmation: i64,
     /// The gate verdict, once every run has a result.
     pub gate: Option<Gate>,
 }

@@ -4,6 +4,7 @@ mod bench;
 mod evidence;
 mod http_bench;
 mod lint;
+mod load_bench;
 mod migrate;
 mod queue_bench;
 mod run;
@@ -44,6 +45,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure /healthz latency of a running farm while maximal validations load it.
     HttpBench(http_bench::HttpBenchArgs),
+    /// Run a suite idle and with a CPU hog on every core: per-module CPU-time p99 and the gate verdict.
+    LoadBench(load_bench::LoadBenchArgs),
     /// Measure the queue's claim+complete throughput and overhead on a scratch database.
     QueueBench(queue_bench::QueueBenchArgs),
     /// Create or upgrade the results database (SQLite or Postgres).
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Migrate(a) => migrate::run(a),
         Command::QueueBench(a) => queue_bench::run(a),
+        Command::LoadBench(a) => load_bench::run(a),
         Command::HttpBench(a) => http_bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Worker(a) => worker::run(a),
@@ -98,6 +102,18 @@ pub(crate) fn init_tracing() {
     } else {
         builder.with_ansi(std::io::stderr().is_terminal()).try_init()
     };
+}
+
+/// The gate policy of the scenarios: the nearest `gate.yaml` at or above the first path, else
+/// `catalog/gate.yaml` (whose absence the loader then reports).
+pub(crate) fn default_gate_path(paths: &[PathBuf]) -> PathBuf {
+    nearest(paths, "gate.yaml").unwrap_or_else(|| PathBuf::from("catalog/gate.yaml"))
+}
+
+/// The nearest file called `name` at or above the first path (a catalog's policy files).
+pub(crate) fn nearest(paths: &[PathBuf], name: &str) -> Option<PathBuf> {
+    let first = default_paths(paths).swap_remove(0);
+    first.ancestors().map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 /// The catalog folder to use when a command is given no path.

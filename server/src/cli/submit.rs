@@ -128,9 +128,12 @@ fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
         let counts = d["counts"].as_object().cloned().unwrap_or_default();
         let pending: i64 =
             ["queued", "running"].iter().map(|s| counts.get(*s).and_then(Value::as_i64).unwrap_or(0)).sum();
+        // A run that failed once is queued again for its confirmation re-run: it is neither done
+        // nor a pass, and the progress line says so rather than flatter the pass rate.
+        let awaiting = d["awaiting_confirmation"].as_i64().unwrap_or(0);
+        let finished = total - pending;
         eprintln!(
-            "{}/{total} runs done, pass rate {:.1} %",
-            total - pending,
+            "{finished}/{total} runs done, pass rate {:.1} % of those; {awaiting} failed once and await their confirmation re-run",
             d["pass_rate"].as_f64().unwrap_or(0.0) * 100.0
         );
         if d["status"] == "done" {

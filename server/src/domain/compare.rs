@@ -104,7 +104,7 @@ fn metrics_of(r: &Run) -> BTreeMap<&'static str, f64> {
         out.insert("time_to_goal", x);
     }
     out.insert("guardrail_activations", m.guardrail_activations.values().map(|n| f64::from(*n)).sum());
-    if let Some(l) = result.latency.get("planning") {
+    if let Some(l) = result.cpu_latency.get("planning") {
         out.insert("planning_p99_us", l.p99);
     }
     out
@@ -251,6 +251,7 @@ mod tests {
                 criteria: Vec::new(),
                 metrics,
                 latency: BTreeMap::new(),
+                cpu_latency: BTreeMap::new(),
                 sim_s: 1.0,
                 wall_s: 0.01,
                 digest: "d".into(),

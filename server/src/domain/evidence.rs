@@ -417,7 +417,7 @@ fn report_html(input: &PackInput<'_>) -> String {
         })
         .collect();
     let max = lat.iter().flat_map(|b| [b.value, b.limit.unwrap_or(0.0)]).fold(0.0, f64::max) * 1.1;
-    h.push_str(&bar_chart("Latency by module, µs (line: the gate's budget)", &lat, max, " µs"));
+    h.push_str(&bar_chart("CPU time by module, µs (line: the gate's budget)", &lat, max, " µs"));
     if let Some(cov) = input.coverage {
         let _ = write!(
             h,

@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod gate;
 pub mod ids;
 pub mod junit;
+pub mod known_failures;
 pub mod mcap;
 pub mod provenance;
 pub mod report;

@@ -38,8 +38,12 @@ pub struct RunRecord {
     pub criteria: Vec<CriterionOutcome>,
     /// Metrics.
     pub metrics: Metrics,
-    /// Per-module latency percentiles, microseconds.
+    /// Per-module wall-time percentiles, microseconds: reported, never judged.
     pub latency: BTreeMap<String, sim_core::latency::LatencySummary>,
+    /// Per-module thread-CPU-time percentiles, microseconds: what the gate's budgets judge (empty in
+    /// results stored before CPU time was measured).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cpu_latency: BTreeMap<String, sim_core::latency::LatencySummary>,
     /// Simulated seconds.
     pub sim_s: f64,
     /// Wall seconds.
@@ -70,6 +74,7 @@ impl RunRecord {
             criteria: result.criteria.clone(),
             metrics: result.metrics.clone(),
             latency: result.latency.clone(),
+            cpu_latency: result.cpu_latency.clone(),
             sim_s: result.sim_s,
             wall_s,
             digest: result.digest.clone(),

@@ -168,6 +168,29 @@ pub struct Run {
     pub cell: Cell,
 }
 
+impl Run {
+    /// A run simulated on this machine outside any farm (`farm run`, `farm load-bench`): its own
+    /// ids, finished with `record` (a local run has no confirmation re-run).
+    pub fn local(candidate_id: CandidateId, ord: i64, variant_key: VariantKey, record: RunRecord) -> Self {
+        let status = RunStatus::of(record.verdict);
+        Run {
+            id: RunId::random(),
+            candidate_id,
+            variant_key,
+            scenario_id: record.scenario.clone(),
+            content_hash: String::new(),
+            ord,
+            tags: record.tags.iter().cloned().collect(),
+            status,
+            attempt: 1,
+            digest: Some(record.digest.clone()),
+            reason: record.reason.clone(),
+            cell: record.cell.clone().map(|c| c.0.into_iter().collect()).unwrap_or_default(),
+            result: Some(record),
+        }
+    }
+}
+
 /// One run to enqueue for a candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedRun {

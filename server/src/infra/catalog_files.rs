@@ -9,7 +9,7 @@ use scenario_dsl::{Catalog, Code, Diagnostic, SourceFile, Span};
 use crate::domain::catalog::CatalogIndex;
 
 /// File names that live in a catalog folder but are not scenarios.
-const NOT_SCENARIOS: &[&str] = &["odd.yaml", "gate.yaml"];
+const NOT_SCENARIOS: &[&str] = &["odd.yaml", "gate.yaml", "known_failures.yaml"];
 /// Folders that live in a catalog but hold no scenarios.
 const NOT_SCENARIO_DIRS: &[&str] = &["stacks", "schema"];
 

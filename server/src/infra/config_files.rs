@@ -51,3 +51,12 @@ pub fn load_gate_policy(path: &Path, known_tags: &BTreeSet<String>) -> Result<Ga
     policy.check(&file, &text, known_tags)?;
     Ok(policy)
 }
+
+/// Reads the declared known failures and checks every scenario id against `scenario_ids`.
+pub fn load_known_failures(
+    path: &Path,
+    scenario_ids: &BTreeSet<String>,
+) -> Result<crate::domain::known_failures::KnownFailures, ConfigFileError> {
+    let text = read(path)?;
+    Ok(crate::domain::known_failures::KnownFailures::parse(&path.display().to_string(), &text, scenario_ids)?)
+}

@@ -326,15 +326,17 @@ fn rates_section(title: &str, id: &str, rates: &[GroupRate], scenario_links: boo
 fn latency_section(p: &CandidatePage, budgets: &BTreeMap<String, f64>) -> Markup {
     html! {
         section #latency {
-            h2 { "Latency per module (µs, CPU time)" }
-            @if p.view.stats.latency.is_empty() { p.muted { "No run has reported latency yet." } } @else {
+            h2 { "Latency per module (µs)" }
+            p.muted { "Budgets judge the thread's CPU time, which is the same on a busy and an idle farm; wall time is shown beside it." }
+            @if p.view.stats.latency.is_empty() { p.muted { "No run has reported CPU-time latency yet." } } @else {
                 table.list {
-                    thead { tr { th scope="col" { "Module" } th scope="col" { "p50" } th scope="col" { "p99" } th scope="col" { "Budget (p99)" } th scope="col" { "Within budget?" } } }
+                    thead { tr { th scope="col" { "Module" } th scope="col" { "CPU p50" } th scope="col" { "CPU p99" } th scope="col" { "Wall p99" } th scope="col" { "Budget (CPU p99)" } th scope="col" { "Within budget?" } } }
                     tbody {
                         @for (module, l) in &p.view.stats.latency {
                             @let budget = budgets.get(module);
                             tr {
                                 td { (module) } td { (format::num(l.p50, 1)) } td { (format::num(l.p99, 1)) }
+                                td { @if let Some(w) = p.view.stats.wall_latency.get(module) { (format::num(w.p99, 1)) } @else { "—" } }
                                 td { @if let Some(b) = budget { (format::num(*b, 0)) } @else { "—" } }
                                 td { @match budget { Some(b) if l.p99 > *b => span.bad { "✘ over by " (format::num(l.p99 - b, 1)) }, Some(_) => "✔ within", None => "no budget" } }
                             }

@@ -218,8 +218,18 @@ fn details(p: &RunPage) -> Markup {
                 section #run-latency {
                     h2 { "Latency (µs)" }
                     table.list {
-                        thead { tr { th scope="col" { "Module" } th scope="col" { "p50" } th scope="col" { "p99" } th scope="col" { "max" } } }
-                        tbody { @for (m, l) in &res.latency { tr { td { (m) } td { (format::num(l.p50, 1)) } td { (format::num(l.p99, 1)) } td { (format::num(l.max, 1)) } } } }
+                        thead { tr { th scope="col" { "Module" } th scope="col" { "CPU p50" } th scope="col" { "CPU p99" } th scope="col" { "Wall p50" } th scope="col" { "Wall p99" } th scope="col" { "Wall max" } } }
+                        tbody {
+                            @for (m, l) in &res.latency {
+                                @let cpu = res.cpu_latency.get(m);
+                                tr {
+                                    td { (m) }
+                                    td { @if let Some(c) = cpu { (format::num(c.p50, 1)) } @else { "—" } }
+                                    td { @if let Some(c) = cpu { (format::num(c.p99, 1)) } @else { "—" } }
+                                    td { (format::num(l.p50, 1)) } td { (format::num(l.p99, 1)) } td { (format::num(l.max, 1)) }
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -129,6 +129,9 @@ pub struct CandidateView {
     pub stats: CandidateStats,
     /// The gate, once done.
     pub gate: Option<Gate>,
+    /// Runs that failed once and wait for their confirmation re-run (counted among the queued,
+    /// never as passed or failed).
+    pub awaiting_confirmation: i64,
 }
 
 /// A candidate with its statistics and gate. The gate of a finished candidate is decided once and
@@ -147,7 +150,10 @@ pub async fn detail(farm: &Farm, id: &CandidateId) -> Result<CandidateView, UseC
         }
         _ => None,
     };
-    Ok(CandidateView { candidate, stats, gate })
+    let awaiting_confirmation =
+        i64::try_from(crate::infra::store::overview::awaiting_confirmation(&farm.store, id).await?.len())
+            .unwrap_or(i64::MAX);
+    Ok(CandidateView { candidate, stats, gate, awaiting_confirmation })
 }
 
 /// Evaluates a finished candidate's gate against its baseline and coverage, and stores it (the first

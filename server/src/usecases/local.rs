@@ -11,7 +11,11 @@ use scenario_dsl::Variant;
 
 use super::UseCaseError;
 use crate::domain::catalog::Selected;
+use crate::domain::gate::{self, Gate, GatePolicy};
+use crate::domain::ids::CandidateId;
 use crate::domain::report::RunRecord;
+use crate::domain::run::Run;
+use crate::domain::stats::{self, CandidateStats};
 use crate::infra::clock::MonotonicClock;
 
 /// Simulates one variant; returns the result and its wall time in seconds.
@@ -43,4 +47,19 @@ pub fn simulate_all(
             })
             .collect()
     }))
+}
+
+/// The gate over a local run's results, judged exactly as the farm judges a candidate without a
+/// baseline (a local run has none): its statistics and verdict.
+pub fn judge(selected: &[Selected<'_>], records: &[RunRecord], policy: &GatePolicy) -> (CandidateStats, Gate) {
+    let candidate = CandidateId::random();
+    let runs: Vec<Run> = selected
+        .iter()
+        .zip(records)
+        .enumerate()
+        .map(|(i, (s, r))| Run::local(candidate.clone(), i as i64, s.variant.key.clone(), r.clone()))
+        .collect();
+    let stats = stats::compute(&runs);
+    let verdict = gate::evaluate(policy, &stats, &runs, gate::Context::default());
+    (stats, verdict)
 }
