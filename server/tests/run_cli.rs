@@ -221,3 +221,33 @@ fn a_declared_known_failure_is_reported_apart_and_does_not_fail_the_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_run_prints_its_gate_and_its_comparison_with_an_earlier_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_with_known_failures(dir.path(), "known_failures: []\n");
+    std::fs::write(catalog.join("gate.yaml"), "min_pass_rate: 1.0\nno_failures_in_tags: []\n").unwrap();
+    // The baseline: only test.minimal, which passes.
+    let base = dir.path().join("base.json");
+    let out = farm(&["run", catalog.to_str().unwrap(), "--scenario", "test.minimal", "--json", base.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(&format!("gate ({}): pass", catalog.join("gate.yaml").display())), "{stdout}");
+    // The candidate: both scenarios, against that report. test.late is new (no pair), fails the floor.
+    let out = farm(&["run", catalog.to_str().unwrap(), "--baseline", base.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("against {}: 1 paired, 0 regressions, 0 fixes, McNemar p = 1.0000", base.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  - min_pass_rate: pass rate 50.0 % is below 100.0 %; worst: test.late (1 of 1 not passed)"),
+        "{stdout}"
+    );
+    // A baseline that is not a report is refused, naming it.
+    std::fs::write(dir.path().join("bad.json"), "{}").unwrap();
+    let out = farm(&["run", catalog.to_str().unwrap(), "--baseline", dir.path().join("bad.json").to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json is not a `farm run --json` report"));
+}

@@ -75,8 +75,13 @@ pub(super) fn run(args: LoadBenchArgs) -> anyhow::Result<ExitCode> {
         let wall = started.elapsed().as_secs_f64();
         drop(hog);
         let records: Vec<_> = results.into_iter().map(|(r, _)| r).collect();
-        let (stats, gate) = local::judge(&selected, &records, &policy);
-        conditions.push(Condition { name: if loaded { "loaded" } else { "idle" }, wall, stats, gate });
+        let judged = local::judge(&local::runs_of(&selected, &records), &policy, None);
+        conditions.push(Condition {
+            name: if loaded { "loaded" } else { "idle" },
+            wall,
+            stats: judged.stats,
+            gate: judged.gate,
+        });
     }
     let [idle, loaded] = &conditions[..] else { unreachable!("two conditions were run") };
 

@@ -63,6 +63,14 @@ pub struct RunArgs {
     /// Count every failure, ignoring the known-failures file.
     #[arg(long, conflicts_with = "known_failures")]
     pub strict: bool,
+    /// The gate policy to judge the run by (default: the nearest gate.yaml at or above the first
+    /// path). The verdict is printed; the exit code stays the runs' own.
+    #[arg(long)]
+    pub gate: Option<PathBuf>,
+    /// A JSON report of an earlier `farm run` (`--json`) to compare with, as the farm compares a
+    /// candidate with its baseline: flips, McNemar's p, and the gate's regression rules.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
 }
 
 /// A file format for the traces `--trace-dir` keeps.
@@ -162,8 +170,63 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         "simulated {sim:.0} s in {wall:.1} s wall on {jobs} threads ({:.0}x real time per thread)",
         sim / wall / jobs as f64
     )?;
+    let baseline = match &args.baseline {
+        Some(path) => Some((path.display().to_string(), baseline_runs(path)?)),
+        None => None,
+    };
+    let gate_path = args.gate.clone().or_else(|| super::nearest(&args.paths, "gate.yaml"));
+    match &gate_path {
+        Some(path) => {
+            let policy = crate::infra::config_files::load_gate_policy(path, &catalog.tags())?;
+            let runs = local::runs_of(&selected, &records);
+            let judged = local::judge(&runs, &policy, baseline.as_ref().map(|(n, b)| (n.as_str(), &b[..])));
+            if let Some(c) = &judged.comparison {
+                writeln!(
+                    out,
+                    "\nagainst {}: {} paired, {} regressions, {} fixes, McNemar p = {:.4}{}",
+                    c.baseline_name,
+                    c.paired,
+                    c.overall.regressions,
+                    c.overall.fixes,
+                    c.overall.p_value,
+                    if c.overall.significant_regression { " (significant regression)" } else { "" }
+                )?;
+                for f in c.regressions.iter().take(10) {
+                    writeln!(
+                        out,
+                        "  regression {} {}: {}",
+                        f.scenario,
+                        f.variant_key,
+                        f.reason.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+            writeln!(out, "gate ({}): {}", path.display(), judged.gate.verdict.as_str())?;
+            for r in &judged.gate.reasons {
+                writeln!(out, "  - {r}")?;
+            }
+        }
+        None => writeln!(out, "no gate.yaml at or above the scenarios: the gate was not evaluated")?,
+    }
     let unexpected = expectations(&mut out, &records, &known, known_path.as_deref())?;
     Ok(if unexpected == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The runs of an earlier `farm run --json` report, as a baseline.
+fn baseline_runs(path: &std::path::Path) -> anyhow::Result<Vec<crate::domain::run::Run>> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read the baseline report {}", path.display()))?;
+    let records: Vec<RunRecord> = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a `farm run --json` report", path.display()))?;
+    let candidate = crate::domain::ids::CandidateId::random();
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let key = VariantKey::parse(&r.key)
+                .with_context(|| format!("{}: `{}` is not a variant key", path.display(), r.key))?;
+            Ok(crate::domain::run::Run::local(candidate.clone(), i as i64, key, r))
+        })
+        .collect()
 }
 
 /// Prints the known failures apart, and those that now pass; returns how many runs failed without

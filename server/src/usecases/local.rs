@@ -11,6 +11,7 @@ use scenario_dsl::Variant;
 
 use super::UseCaseError;
 use crate::domain::catalog::Selected;
+use crate::domain::compare::{self, Comparison};
 use crate::domain::gate::{self, Gate, GatePolicy};
 use crate::domain::ids::CandidateId;
 use crate::domain::report::RunRecord;
@@ -49,17 +50,35 @@ pub fn simulate_all(
     }))
 }
 
-/// The gate over a local run's results, judged exactly as the farm judges a candidate without a
-/// baseline (a local run has none): its statistics and verdict.
-pub fn judge(selected: &[Selected<'_>], records: &[RunRecord], policy: &GatePolicy) -> (CandidateStats, Gate) {
+/// A local run's results as the farm's run model, in selection order (one candidate of its own).
+pub fn runs_of(selected: &[Selected<'_>], records: &[RunRecord]) -> Vec<Run> {
     let candidate = CandidateId::random();
-    let runs: Vec<Run> = selected
+    selected
         .iter()
         .zip(records)
         .enumerate()
         .map(|(i, (s, r))| Run::local(candidate.clone(), i as i64, s.variant.key.clone(), r.clone()))
-        .collect();
-    let stats = stats::compute(&runs);
-    let verdict = gate::evaluate(policy, &stats, &runs, gate::Context::default());
-    (stats, verdict)
+        .collect()
+}
+
+/// The gate over a local run's results, judged exactly as the farm judges a candidate: its
+/// statistics, its comparison with `baseline` (a name and its runs) when there is one, and the
+/// verdict.
+pub fn judge(runs: &[Run], policy: &GatePolicy, baseline: Option<(&str, &[Run])>) -> Judged {
+    let stats = stats::compute(runs);
+    let comparison = baseline
+        .map(|(name, base)| compare::compare(("candidate", runs), (name, name, base), policy.significance_level));
+    let gate = gate::evaluate(policy, &stats, runs, gate::Context { comparison: comparison.as_ref(), coverage: None });
+    Judged { stats, comparison, gate }
+}
+
+/// What [`judge`] found.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// Statistics.
+    pub stats: CandidateStats,
+    /// The comparison with the baseline, when one was given.
+    pub comparison: Option<Comparison>,
+    /// The verdict.
+    pub gate: Gate,
 }
