@@ -159,34 +159,43 @@ fn each_rule_of_the_committed_policy_fails_the_gate_for_its_own_reason() {
         assert!(r[0].starts_with(expected), "expected `{expected}`, got {r:?}");
         r[0].clone()
     };
-    // min_pass_rate: 0.995 (6 of 1100 fail: 3 highway, 3 urban, none smoke or critical). The worst
-    // scenarios are named with their counts.
+    // min_pass_rate: 0.99 (12 of 1100 fail: 6 highway, 6 urban, none smoke or critical, so no
+    // domain floor breaks). The worst scenarios are named with their counts.
     let r = one(
-        with([20, 21, 22, 600, 601, 602], |r| failed_on(r, "max_jerk", Criticality::Major, false)),
+        with((20..26).chain(600..606), |r| failed_on(r, "max_jerk", Criticality::Major, false)),
         None,
-        "min_pass_rate: pass rate 99.5 % is below 99.5 %; worst: ",
+        "min_pass_rate: pass rate 98.9 % is below 99.0 %; worst: ",
     );
-    assert!(r.contains("(2 of 157 not passed)") || r.contains("not passed)"), "{r}");
+    assert!(r.contains(" of 157 not passed)"), "{r}");
     // min_pass_rate_by_tag: smoke 1.0.
     one(
         with([3], |r| status(r, RunStatus::Timeout)),
         None,
         "min_pass_rate_by_tag.smoke: pass rate of tag `smoke` 90.0 % is below 100.0 %; worst: s3 (1 of ",
     );
-    // min_pass_rate_by_domain: warehouse 0.99 (2 of 100 fail on comfort).
+    // min_pass_rate_by_domain: warehouse 0.98 (3 of 100 fail on comfort).
     one(
-        with([1050, 1051], |r| failed_on(r, "max_decel", Criticality::Major, false)),
+        with([1050, 1051, 1052], |r| failed_on(r, "max_decel", Criticality::Major, false)),
         None,
-        "min_pass_rate_by_domain.warehouse: pass rate of domain `warehouse` 98.0 % is below 99.0 %",
+        "min_pass_rate_by_domain.warehouse: pass rate of domain `warehouse` 97.0 % is below 98.0 %",
     );
-    // no_critical_failures_in_tags: [critical] — a critical criterion in a critical scenario...
+    // min_safety_pass_rate_by_tag: critical 0.99 — a critical criterion failed in a critical scenario...
     one(
         with([12], |r| failed_on(r, "min_ttc", Criticality::Critical, false)),
         None,
-        "no_critical_failures_in_tags.critical: 1 run(s) in scenarios tagged `critical` failed a critical criterion; worst: s5 (variant 0000000c: min_ttc: breached)",
+        "min_safety_pass_rate_by_tag.critical: 90.0 % of the runs tagged `critical` held every critical criterion, below 99.0 % (1 breached one); worst: s5 (variant 0000000c: min_ttc: breached)",
     );
     // ...while a comfort breach in the same scenario only counts against the floors.
     assert!(reasons(&p, &with([12], |r| failed_on(r, "max_jerk", Criticality::Major, false)), None).is_empty());
+    // no_critical_failures_in_tags (zero tolerance; not in the committed policy) says the same per run.
+    let mut zero = p.clone();
+    zero.no_critical_failures_in_tags = vec!["critical".into()];
+    zero.min_safety_pass_rate_by_tag.clear();
+    let r = reasons(&zero, &with([12], |r| failed_on(r, "min_ttc", Criticality::Critical, false)), None);
+    assert_eq!(
+        r,
+        ["no_critical_failures_in_tags.critical: 1 run(s) in scenarios tagged `critical` failed a critical criterion; worst: s5 (variant 0000000c: min_ttc: breached)"]
+    );
     // no_collisions: one anywhere, here in a scenario of no special tag.
     one(
         with([300], |r| failed_on(r, "no_collision", Criticality::Critical, true)),
@@ -252,7 +261,7 @@ fn each_rule_of_the_committed_policy_fails_the_gate_for_its_own_reason() {
         ["no_significant_regression: significant regression against rc0: 6 regressions, 0 fixes (McNemar p = 0.0313 < 0.05); worst: s2 (variant 00000064), s3 (variant 00000065), s5 (variant 00000258), s6 (variant 00000259), s2 (variant 000005dc)"]
     );
     // no_new_failures_in_tags: [critical]: a critical run that passed on the baseline fails now (on
-    // a critical criterion, so no_critical_failures_in_tags fires too).
+    // a critical criterion, so the safety floor of `critical` breaks too).
     let r = reasons(&p, &with([15], |r| failed_on(r, "min_ttc", Criticality::Critical, false)), Some(&green));
     assert!(
         r.iter().any(|x| x.starts_with("no_new_failures_in_tags.critical: 1 new failure(s) in scenarios tagged `critical` against rc0; worst: s1 (variant 0000000f)")),

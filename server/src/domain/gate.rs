@@ -33,6 +33,10 @@ pub struct GatePolicy {
     /// (criteria of severity `major` or `minor`) count only against the pass-rate floors.
     #[serde(default)]
     pub no_critical_failures_in_tags: Vec<String>,
+    /// Smallest share of runs per tag that failed no criterion of severity `critical` and did not
+    /// collide, 0..1: a floor on safety alone, which comfort and progress breaches do not lower.
+    #[serde(default)]
+    pub min_safety_pass_rate_by_tag: BTreeMap<String, f64>,
     /// Whether a single collision anywhere fails the gate.
     #[serde(default)]
     pub no_collisions: bool,
@@ -96,6 +100,7 @@ impl Default for GatePolicy {
             min_pass_rate: 0.95,
             min_pass_rate_by_tag: BTreeMap::new(),
             min_pass_rate_by_domain: BTreeMap::new(),
+            min_safety_pass_rate_by_tag: BTreeMap::new(),
             no_failures_in_tags: vec!["critical".into()],
             no_critical_failures_in_tags: Vec::new(),
             no_collisions: false,
@@ -145,6 +150,7 @@ impl GatePolicy {
             .map(|t| ("min_pass_rate_by_tag", t))
             .chain(self.no_failures_in_tags.iter().map(|t| ("no_failures_in_tags", t)))
             .chain(self.no_critical_failures_in_tags.iter().map(|t| ("no_critical_failures_in_tags", t)))
+            .chain(self.min_safety_pass_rate_by_tag.keys().map(|t| ("min_safety_pass_rate_by_tag", t)))
             .chain(self.no_new_failures_in_tags.iter().map(|t| ("no_new_failures_in_tags", t)));
         for (rule, tag) in tag_uses {
             if !known_tags.contains(tag) {
@@ -180,6 +186,7 @@ impl GatePolicy {
                 .into_iter()
                 .chain(self.min_pass_rate_by_tag.values().map(|v| ("min_pass_rate_by_tag", *v)))
                 .chain(self.min_pass_rate_by_domain.values().map(|v| ("min_pass_rate_by_domain", *v)))
+                .chain(self.min_safety_pass_rate_by_tag.values().map(|v| ("min_safety_pass_rate_by_tag", *v)))
         {
             if !(0.0..=1.0).contains(&v) {
                 return Err(located(file, text, rule, rule, format!("`{rule}` must be within 0..1, not {v}")));
@@ -389,6 +396,29 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], conte
                 0.0,
                 bad.iter().take(WORST).map(|(r, why)| run_label(r, why)).collect(),
                 format!("{} run(s) in scenarios tagged `{tag}` failed a critical criterion", bad.len()),
+            );
+        }
+    }
+    for (tag, min) in &policy.min_safety_pass_rate_by_tag {
+        let tagged: Vec<&Run> = runs.iter().filter(|r| r.tags.contains(tag) && r.result.is_some()).collect();
+        let unsafe_runs: Vec<(&Run, String)> =
+            tagged.iter().filter_map(|r| critical_breach(r).map(|why| (*r, why))).collect();
+        if tagged.is_empty() {
+            continue;
+        }
+        let rate = 1.0 - unsafe_runs.len() as f64 / tagged.len() as f64;
+        if rate < *min {
+            f.push(
+                &format!("min_safety_pass_rate_by_tag.{tag}"),
+                rate,
+                *min,
+                unsafe_runs.iter().take(WORST).map(|(r, why)| run_label(r, why)).collect(),
+                format!(
+                    "{:.1} % of the runs tagged `{tag}` held every critical criterion, below {:.1} % ({} breached one)",
+                    rate * 100.0,
+                    min * 100.0,
+                    unsafe_runs.len()
+                ),
             );
         }
     }
