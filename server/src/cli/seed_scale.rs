@@ -71,6 +71,7 @@ async fn seed_and_measure(args: SeedScaleArgs) -> anyhow::Result<ExitCode> {
         catalog: catalog.clone(),
         gate: GatePolicy::default(),
         signing_key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+        past_keys: Vec::new(),
     };
 
     let existing = store::list(&store, i64::MAX).await?.len();
