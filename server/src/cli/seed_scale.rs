@@ -43,7 +43,7 @@ pub struct SeedScaleArgs {
 }
 
 pub(super) fn run(args: SeedScaleArgs) -> anyhow::Result<ExitCode> {
-    crate::cli::init_tracing();
+    let _exporting = crate::cli::init_tracing("farm-seed-scale")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(seed_and_measure(args))
 }

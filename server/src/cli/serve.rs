@@ -57,7 +57,8 @@ pub struct ServeArgs {
 }
 
 pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    crate::cli::init_tracing();
+    // Held to the end: dropping it sends the last spans.
+    let _exporting = crate::cli::init_tracing("farm-server")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(args))
 }

@@ -29,6 +29,9 @@ pub struct Claim {
     pub attempt: i32,
     /// Queue position.
     pub ord: i64,
+    /// The candidate's trace context (W3C `traceparent`), when traces are exported: the run's
+    /// spans continue the trace of the request that posted it.
+    pub traceparent: Option<String>,
 }
 
 /// A finished run's outcome, as a worker reports it.
@@ -76,7 +79,8 @@ pub struct Rescued {
     pub exhausted: u64,
 }
 
-const RETURNING: &str = "RETURNING id, candidate_id, variant_key, content_hash, attempt, ord";
+const RETURNING: &str = "RETURNING id, candidate_id, variant_key, content_hash, attempt, ord, \
+    (SELECT c.traceparent FROM candidates c WHERE c.id = runs.candidate_id) AS traceparent";
 
 macro_rules! claims_from {
     ($rows:expr) => {{
@@ -92,6 +96,7 @@ macro_rules! claims_from {
                 content_hash: r.try_get("content_hash")?,
                 attempt: r.try_get("attempt")?,
                 ord: r.try_get("ord")?,
+                traceparent: r.try_get("traceparent")?,
             });
         }
         claims.sort_by(|a: &Claim, b: &Claim| a.ord.cmp(&b.ord).then_with(|| a.run_id.cmp(&b.run_id)));
