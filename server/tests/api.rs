@@ -43,6 +43,7 @@ async fn app(store: &Store) -> axum::Router {
         catalog: Arc::new(CatalogIndex::new(catalog, sources.scenarios)),
         gate: server::domain::gate::GatePolicy::default(),
         signing_key: ed25519_dalek::SigningKey::from_bytes(&[42; 32]),
+        past_keys: Vec::new(),
     };
     let state = AppState::new(farm, server::infra::metrics::Metrics::new().unwrap(), None);
     api::router(Arc::new(state))

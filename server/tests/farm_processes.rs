@@ -188,6 +188,7 @@ async fn held_by(store: &Store, candidate: &CandidateId, prefix: &str) -> Vec<Ru
                     content_hash: r.content_hash.clone(),
                     attempt,
                     ord: r.ord,
+                    traceparent: None,
                 };
                 held.push(RunInHand { claim, owner });
             }

@@ -78,7 +78,11 @@ pub async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
-/// `GET /api/v1/keys`: the public key that signs evidence packs.
+/// `GET /api/v1/keys`: the public key that signs evidence packs, and the retired ones that signed
+/// packs before a rotation (`farm evidence verify --public-key` takes this document as a file).
 pub async fn keys(State(state): State<Shared>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ed25519": hex::encode(state.farm.signing_key.verifying_key().to_bytes()) }))
+    Json(serde_json::json!({
+        "ed25519": hex::encode(state.farm.signing_key.verifying_key().to_bytes()),
+        "past": state.farm.past_keys,
+    }))
 }

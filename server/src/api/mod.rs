@@ -83,8 +83,18 @@ pub fn router(state: Shared) -> Router {
         .layer(middleware::map_response(error::as_problem))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one HTTP request. It continues the caller's trace when the request carries a W3C
+/// `traceparent` (CI posting a candidate from a traced pipeline), so a candidate's trace starts
+/// where its caller's is; that only matters while spans are exported (`infra::telemetry`).
+fn request_span(request: &Request) -> tracing::Span {
+    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    let traceparent = request.headers().get("traceparent").and_then(|v| v.to_str().ok());
+    crate::infra::telemetry::continue_trace(&span, traceparent);
+    span
 }
 
 /// A query string decoded into `T`, or a 400 problem document.

@@ -158,10 +158,27 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
         Operation {
             method: Method::GET,
             path: "/api/v1/keys",
-            summary: "The farm's Ed25519 public key (hex) that signs evidence packs.",
+            summary: "The farm's Ed25519 public key (hex) that signs evidence packs, and the retired keys that signed packs before a rotation.",
             role: None,
             body: None,
-            ok: (200, json_content(json!({ "type": "object", "properties": { "ed25519": { "type": "string" } } }))),
+            ok: (
+                200,
+                json_content(json!({
+                    "type": "object",
+                    "required": ["ed25519", "past"],
+                    "properties": {
+                        "ed25519": { "type": "string" },
+                        "past": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["ed25519", "note"],
+                                "properties": { "ed25519": { "type": "string" }, "note": { "type": "string" } }
+                            }
+                        }
+                    }
+                })),
+            ),
             also: &[],
             params: &[],
             handler: get(health::keys),

@@ -1,5 +1,7 @@
 //! `farm evidence verify PACK.zip`: checks every hash and the signature of an evidence pack without
 //! extracting it, and with `--resimulate N` re-runs N variants locally and compares their digests.
+//! The signature may be by any of the keys given: the farm's current key or a retired one it
+//! publishes (`GET /api/v1/keys` lists both), so packs signed before a key rotation stay verifiable.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +28,10 @@ pub enum EvidenceAction {
     Verify {
         /// The pack.
         pack: PathBuf,
-        /// The farm's public key (hex, or a file holding it; see GET /api/v1/keys).
+        /// The farm's public key: hex, a file holding it, or the JSON document of GET /api/v1/keys
+        /// saved to a file (its current and retired keys). Repeat to accept any of several keys.
         #[arg(long, required_unless_present = "trust_embedded_key")]
-        public_key: Option<String>,
+        public_key: Vec<String>,
         /// Trust the key the pack names itself: this proves the pack is intact, not who made it (a
         /// forger re-signs with their own key). Only with this flag does verification run without
         /// `--public-key`.
@@ -43,39 +46,54 @@ pub enum EvidenceAction {
 pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
     let EvidenceAction::Verify { pack, public_key, resimulate, trust_embedded_key: _ } = args.action;
     let bytes = std::fs::read(&pack).with_context(|| format!("cannot read {}", pack.display()))?;
-    let (key_hex, trusted) = match public_key {
-        Some(k) if std::path::Path::new(&k).is_file() => (std::fs::read_to_string(&k)?.trim().to_owned(), true),
-        Some(k) => (k.trim().to_owned(), true),
-        None => {
-            // Read the pack's own claim of its key from provenance.json (integrity only; the user
-            // asked for it with --trust-embedded-key). Bounded like every other entry.
-            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes))?;
-            let entry = zip.by_name("provenance.json")?;
-            if entry.size() > crate::domain::evidence::MAX_ENTRY_BYTES {
-                println!("INVALID: provenance.json is too large");
-                return Ok(ExitCode::FAILURE);
-            }
-            let mut s = String::new();
-            std::io::Read::read_to_string(
-                &mut std::io::Read::take(entry, crate::domain::evidence::MAX_ENTRY_BYTES),
-                &mut s,
-            )?;
-            let v: serde_json::Value = serde_json::from_str(&s)?;
-            (v["public_key_ed25519"].as_str().unwrap_or_default().to_owned(), false)
-        }
-    };
-    let key_bytes: [u8; 32] = hex::decode(&key_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow!("the public key is not 32 hex bytes"))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).map_err(|_| anyhow!("invalid Ed25519 public key"))?;
-    let verified = match verify(&bytes, &key) {
-        Ok(v) => v,
-        Err(e) => {
-            println!("INVALID: {e}");
+    let (keys, trusted) = if public_key.is_empty() {
+        // Read the pack's own claim of its key from provenance.json (integrity only; the user
+        // asked for it with --trust-embedded-key). Bounded like every other entry.
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes))?;
+        let entry = zip.by_name("provenance.json")?;
+        if entry.size() > crate::domain::evidence::MAX_ENTRY_BYTES {
+            println!("INVALID: provenance.json is too large");
             return Ok(ExitCode::FAILURE);
         }
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(entry, crate::domain::evidence::MAX_ENTRY_BYTES),
+            &mut s,
+        )?;
+        let v: serde_json::Value = serde_json::from_str(&s)?;
+        let hex_key = v["public_key_ed25519"].as_str().unwrap_or_default().to_owned();
+        (vec![(public_key_of(&hex_key)?, "the key the pack names".to_owned())], false)
+    } else {
+        let mut keys = Vec::new();
+        for given in &public_key {
+            keys.extend(keys_from(given)?);
+        }
+        (keys, true)
     };
+    // The first key the signature holds under; when none does, the first key's finding (a hash
+    // mismatch or a bad path reads the same under every key).
+    let mut first_error = None;
+    let mut found = None;
+    for (key, label) in &keys {
+        match verify(&bytes, key) {
+            Ok(v) => {
+                found = Some((v, label));
+                break;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let Some((verified, signer)) = found else {
+        let e = first_error.map_or_else(|| "no public key given".to_owned(), |e| e.to_string());
+        let tried = if keys.len() > 1 { format!(" (tried {} keys)", keys.len()) } else { String::new() };
+        println!("INVALID: {e}{tried}");
+        return Ok(ExitCode::FAILURE);
+    };
+    if trusted && keys.len() > 1 {
+        println!("signed by {signer}");
+    }
     println!(
         "{} files match the signed manifest{}",
         verified.files,
@@ -128,4 +146,39 @@ pub(super) fn run(args: EvidenceArgs) -> anyhow::Result<ExitCode> {
         println!("{checked} re-simulated variants reproduce their digests bit for bit");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn public_key_of(hex_key: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    crate::domain::evidence::public_key(hex_key).map_err(|e| anyhow!("{e}"))
+}
+
+/// The keys one `--public-key` names, each with how to call it: a hex key, a file holding one, or
+/// a file holding GET /api/v1/keys' document (the current key and the retired ones with notes).
+fn keys_from(given: &str) -> anyhow::Result<Vec<(ed25519_dalek::VerifyingKey, String)>> {
+    let path = std::path::Path::new(given);
+    if !path.is_file() {
+        return Ok(vec![(public_key_of(given)?, format!("the key {}", given.trim()))]);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !text.trim_start().starts_with('{') {
+        return Ok(vec![(public_key_of(text.trim())?, format!("the key in {}", path.display()))]);
+    }
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not the JSON of GET /api/v1/keys", path.display()))?;
+    let current = doc["ed25519"]
+        .as_str()
+        .ok_or_else(|| anyhow!("{} has no `ed25519` key (expected GET /api/v1/keys' document)", path.display()))?;
+    let mut keys = vec![(public_key_of(current)?, format!("the farm's current key {current}"))];
+    for past in doc["past"].as_array().into_iter().flatten() {
+        let hex_key =
+            past["ed25519"].as_str().ok_or_else(|| anyhow!("{}: a past key without `ed25519`", path.display()))?;
+        let note = past["note"].as_str().unwrap_or_default();
+        let label = if note.is_empty() {
+            format!("the retired key {hex_key}")
+        } else {
+            format!("the retired key {hex_key} ({note})")
+        };
+        keys.push((public_key_of(hex_key)?, label));
+    }
+    Ok(keys)
 }

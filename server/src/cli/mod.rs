@@ -89,19 +89,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Logs to stderr (text, or JSON lines with `FARM_LOG_FORMAT=json`), filtered by `RUST_LOG`
 /// (default `info`, with Postgres' NOTICEs such as
 /// "relation already exists, skipping" from idempotent migrations kept out); colour only on a
-/// terminal, so a log file holds no escape codes.
-pub(crate) fn init_tracing() {
+/// terminal, so a log file holds no escape codes. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the
+/// farm's spans at info and above (whatever `RUST_LOG` says) also go out over OTLP as `service`;
+/// keep the returned guard until the process ends: dropping it sends the last spans.
+pub(crate) fn init_tracing(service: &'static str) -> anyhow::Result<Option<crate::infra::telemetry::Exporting>> {
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     // FARM_LOG_FORMAT=json: one JSON object per line (span fields such as run_id included), for
     // ELK/OpenSearch.
-    let _ = if std::env::var("FARM_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().with_current_span(true).with_span_list(true).try_init()
+    let fmt = if std::env::var("FARM_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        fmt.json().with_current_span(true).with_span_list(true).boxed()
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).try_init()
+        fmt.with_ansi(std::io::stderr().is_terminal()).boxed()
     };
+    let exporting = crate::infra::telemetry::exporting(service)?;
+    // The exported spans are the farm's own (request, candidate, run, result, ...), filtered apart
+    // from the log so that RUST_LOG=warn does not cut a trace.
+    let otel = exporting.as_ref().map(|e| {
+        e.layer().with_filter(tracing_subscriber::filter::Targets::new().with_target("server", tracing::Level::INFO))
+    });
+    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).try_init();
+    Ok(exporting)
 }
 
 /// The gate policy of the scenarios: the nearest `gate.yaml` at or above the first path, else

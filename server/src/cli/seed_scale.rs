@@ -43,7 +43,7 @@ pub struct SeedScaleArgs {
 }
 
 pub(super) fn run(args: SeedScaleArgs) -> anyhow::Result<ExitCode> {
-    crate::cli::init_tracing();
+    let _exporting = crate::cli::init_tracing("farm-seed-scale")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(seed_and_measure(args))
 }
@@ -71,6 +71,7 @@ async fn seed_and_measure(args: SeedScaleArgs) -> anyhow::Result<ExitCode> {
         catalog: catalog.clone(),
         gate: GatePolicy::default(),
         signing_key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+        past_keys: Vec::new(),
     };
 
     let existing = store::list(&store, i64::MAX).await?.len();

@@ -17,7 +17,7 @@ use crate::infra::config_files::load_gate_policy;
 use crate::infra::metrics::Metrics;
 use crate::infra::scheduler::{self, SchedulerSettings};
 use crate::infra::shutdown::terminated;
-use crate::infra::signing::load_or_create_key;
+use crate::infra::signing::{load_or_create_key, load_past_keys};
 use crate::infra::store::Store;
 use crate::infra::worker::{self, worker_id, Liveness, WorkerSettings};
 use crate::usecases::{candidates, Farm};
@@ -49,10 +49,16 @@ pub struct ServeArgs {
     /// The farm's Ed25519 key for evidence packs (created on first start, owner-readable only).
     #[arg(long, env = "FARM_SIGNING_KEY", default_value = "farm-signing.key")]
     pub signing_key: PathBuf,
+    /// Public keys of retired signing keys, published by GET /api/v1/keys so that packs signed
+    /// before a rotation stay verifiable: a file with one 64-hex key per line, then an optional
+    /// note (e.g. "in use until 2026-11-30"); `#` starts a comment.
+    #[arg(long, env = "FARM_PAST_PUBLIC_KEYS")]
+    pub past_public_keys: Option<PathBuf>,
 }
 
 pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    crate::cli::init_tracing();
+    // Held to the end: dropping it sends the last spans.
+    let _exporting = crate::cli::init_tracing("farm-server")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(args))
 }
@@ -70,7 +76,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics = Metrics::new().context("cannot register metrics")?;
     let signing_key = load_or_create_key(&args.signing_key)
         .with_context(|| format!("cannot load or create the signing key {}", args.signing_key.display()))?;
-    let farm = Farm { store: store.clone(), catalog: catalog.clone(), gate, signing_key };
+    let past_keys = match &args.past_public_keys {
+        Some(path) => {
+            load_past_keys(path).with_context(|| format!("cannot read the retired public keys {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let farm = Farm { store: store.clone(), catalog: catalog.clone(), gate, signing_key, past_keys };
     let liveness = Liveness::new();
     let state = Arc::new(AppState::new(farm, metrics.clone(), Some(liveness.clone())));
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -40,7 +40,8 @@ pub struct WorkerArgs {
 }
 
 pub(super) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    crate::cli::init_tracing();
+    // Held to the end: dropping it sends the last spans.
+    let _exporting = crate::cli::init_tracing("farm-worker")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let store = Store::open(&args.database_url).await.context("cannot open the results database")?;

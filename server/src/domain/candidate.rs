@@ -26,13 +26,25 @@ pub struct NewCandidate {
     pub baseline: Option<String>,
     /// Client-chosen key that makes retries safe.
     pub idempotency_key: Option<String>,
+    /// The W3C `traceparent` of the request that posted it, when traces are exported: the workers
+    /// that run its variants continue this trace.
+    pub traceparent: Option<String>,
 }
 
 impl NewCandidate {
     /// A candidate with its configuration hash computed.
     pub fn new(name: &str, git_sha: Option<String>, stack_config: StackConfig, suite: Suite) -> Self {
         let config_hash = config_hash(&stack_config);
-        Self { name: name.to_owned(), git_sha, stack_config, config_hash, suite, baseline: None, idempotency_key: None }
+        Self {
+            name: name.to_owned(),
+            git_sha,
+            stack_config,
+            config_hash,
+            suite,
+            baseline: None,
+            idempotency_key: None,
+            traceparent: None,
+        }
     }
 }
 

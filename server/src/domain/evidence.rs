@@ -34,6 +34,43 @@ pub enum EvidenceError {
     Invalid(String),
 }
 
+/// A public key the farm signed packs with before a key rotation, as it is published beside the
+/// current one (`GET /api/v1/keys`), so packs signed before the rotation stay verifiable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PastKey {
+    /// The Ed25519 public key, 64 hex digits.
+    pub ed25519: String,
+    /// What the operator wrote beside it, e.g. "in use until 2026-11-30".
+    pub note: String,
+}
+
+/// Parses the list of retired public keys: one per line, 64 hex digits then an optional note;
+/// blank lines and lines starting with `#` are ignored. A line that is not an Ed25519 public key is
+/// an error naming its line, never skipped.
+pub fn parse_past_keys(text: &str) -> Result<Vec<PastKey>, EvidenceError> {
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (hex_key, note) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        public_key(hex_key).map_err(|e| EvidenceError::Invalid(format!("line {}: {e}", i + 1)))?;
+        keys.push(PastKey { ed25519: hex_key.to_ascii_lowercase(), note: note.trim().to_owned() });
+    }
+    Ok(keys)
+}
+
+/// An Ed25519 public key from 64 hex digits.
+pub fn public_key(hex_key: &str) -> Result<VerifyingKey, EvidenceError> {
+    let bytes: [u8; 32] = hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| EvidenceError::Invalid(format!("`{hex_key}` is not an Ed25519 public key (64 hex digits)")))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| EvidenceError::Invalid(format!("`{hex_key}` is not a valid Ed25519 public key")))
+}
+
 /// Writes `files` into a zip with sorted entries and fixed timestamps, then adds the manifest and
 /// its signature.
 pub fn seal(mut files: BTreeMap<String, Vec<u8>>, key: &SigningKey) -> Result<Vec<u8>, EvidenceError> {
@@ -570,5 +607,17 @@ mod tests {
             let e = verify(&seal(files, &key()).unwrap(), &key().verifying_key()).unwrap_err().to_string();
             assert!(e.contains("unsafe path"), "{evil}: {e}");
         }
+    }
+
+    #[test]
+    fn past_keys_parse_with_notes_and_name_a_bad_line() {
+        let a = hex::encode(SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes());
+        let text = format!("# retired keys\n\n{a}  in use until 2026-11-30\n{}\n", a.to_uppercase());
+        let keys = parse_past_keys(&text).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0], PastKey { ed25519: a.clone(), note: "in use until 2026-11-30".into() });
+        assert_eq!(keys[1].ed25519, a);
+        let e = parse_past_keys(&format!("{a}\nnot-a-key old\n")).unwrap_err().to_string();
+        assert_eq!(e, "line 2: `not-a-key` is not an Ed25519 public key (64 hex digits)");
     }
 }

@@ -1,6 +1,7 @@
 //! Infrastructure: everything that touches the outside world on the domain's behalf. The store
 //! (SQL only, returning domain types), the worker loop and the scheduler, Prometheus metrics, the
-//! clock, the signing key, catalog and configuration files on disk, and shutdown signals.
+//! clock, the signing key, catalog and configuration files on disk, shutdown signals, and the
+//! export of traces over OTLP.
 //!
 //! Imports `domain`, never `usecases` or a transport (held by `tests/tidy.rs`).
 
@@ -12,4 +13,5 @@ pub mod scheduler;
 pub mod shutdown;
 pub mod signing;
 pub mod store;
+pub mod telemetry;
 pub mod worker;

@@ -1,12 +1,13 @@
 //! The farm's Ed25519 signing key on disk: loaded at start-up, created (owner-readable only) on
-//! first use. Packs are signed with it in `domain::evidence::seal`.
+//! first use. Packs are signed with it in `domain::evidence::seal`. The public keys of retired
+//! signing keys are published beside the current one, read from a file the operator keeps.
 
 use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 
-use crate::domain::evidence::EvidenceError;
+use crate::domain::evidence::{parse_past_keys, EvidenceError, PastKey};
 
 /// Loads the farm's signing key from `path`, creating it (readable by the owner only) on first use.
 pub fn load_or_create_key(path: &Path) -> Result<SigningKey, EvidenceError> {
@@ -26,4 +27,10 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, EvidenceError> {
     let mut f = options.open(path)?;
     writeln!(f, "{}", hex::encode(key.to_bytes()))?;
     Ok(key)
+}
+
+/// Reads the published list of retired public keys (`domain::evidence::parse_past_keys`).
+pub fn load_past_keys(path: &Path) -> Result<Vec<PastKey>, EvidenceError> {
+    let text = std::fs::read_to_string(path)?;
+    parse_past_keys(&text).map_err(|e| EvidenceError::Invalid(format!("{}: {e}", path.display())))
 }

@@ -21,6 +21,7 @@ use super::clock::{now_ms, MonotonicClock};
 use super::metrics::Metrics;
 use super::store::queue::{self, Claim, Completion, Outcome};
 use super::store::{access, candidates, runs, Store, StoreError};
+use super::telemetry;
 use crate::domain::ids::CandidateId;
 use crate::domain::report::RunRecord;
 use crate::domain::run::RunStatus;
@@ -188,6 +189,7 @@ pub async fn run(
     let (store_ref, caches, pool, m) = (&store, &caches, &pool, metrics.as_ref());
     let execute = |claim: Claim| {
         let span = tracing::info_span!("run", run_id = %claim.run_id, candidate_id = %claim.candidate_id, variant = %claim.variant_key, attempt = claim.attempt);
+        telemetry::continue_trace(&span, claim.traceparent.as_deref());
         async move {
             match prepare(store_ref, caches, &claim).await {
                 Ok((variant, config, tags)) => simulate(pool, variant, config, tags, m).await,
@@ -513,6 +515,7 @@ async fn record(store: &Store, worker: &str, metrics: Option<&Metrics>, finished
     };
     for ((claim, outcome), written) in finished.iter().zip(written) {
         let span = tracing::info_span!("result", run_id = %claim.run_id, candidate_id = %claim.candidate_id);
+        telemetry::continue_trace(&span, claim.traceparent.as_deref());
         let _entered = span.enter();
         tracing::info!(status = outcome.status.as_str(), taken = ?written, "result written");
         let label = match written {

@@ -15,9 +15,9 @@ use crate::domain::ids::CandidateId;
 use crate::domain::run::Run;
 use crate::domain::stats::{self, CandidateStats};
 use crate::infra::clock::now_ms;
-use crate::infra::scheduler;
 use crate::infra::store::runs::RunFilter;
 use crate::infra::store::{access, candidates as store, runs as store_runs};
+use crate::infra::{scheduler, telemetry};
 
 /// What CI posts.
 #[derive(Debug, Clone)]
@@ -71,6 +71,8 @@ pub async fn post(farm: &Farm, req: PostCandidate, actor: &str) -> Result<Posted
     let mut new = NewCandidate::new(name, req.git_sha, req.stack_config, req.suite);
     new.baseline = req.baseline;
     new.idempotency_key = req.idempotency_key.clone();
+    // The request's trace context travels with the candidate to the workers (None unless exported).
+    new.traceparent = telemetry::traceparent_of(&tracing::Span::current());
     let now = now_ms();
     let (candidate, created) = store::create(&farm.store, &new, &CandidateId::random(), now).await?;
     let span = tracing::info_span!("candidate", candidate_id = %candidate.id);

@@ -21,7 +21,7 @@ use crate::infra::store::Store;
 
 pub use error::UseCaseError;
 
-/// What the use cases work with: the store, the loaded catalog, the gate policy and the farm's key.
+/// What the use cases work with: the store, the loaded catalog, the gate policy and the farm's keys.
 pub struct Farm {
     /// The results database.
     pub store: Store,
@@ -31,4 +31,6 @@ pub struct Farm {
     pub gate: GatePolicy,
     /// The farm's key for signing evidence packs.
     pub signing_key: ed25519_dalek::SigningKey,
+    /// The public keys of signing keys retired by a rotation, published beside the current one.
+    pub past_keys: Vec<crate::domain::evidence::PastKey>,
 }

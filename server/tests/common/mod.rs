@@ -12,6 +12,8 @@ use server::infra::store::Store;
 /// A fresh, migrated store of the given kind, and what it takes to clean it up.
 pub struct TestDb {
     pub store: Store,
+    /// The database's URL, for processes of its own.
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<(String, String)>,
 }
@@ -22,7 +24,7 @@ impl TestDb {
             "sqlite" => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("farm.db").display());
-                TestDb { store: Store::open(&url).await.unwrap(), _dir: Some(dir), pg_name: None }
+                TestDb { store: Store::open(&url).await.unwrap(), url, _dir: Some(dir), pg_name: None }
             }
             _ => {
                 let base =
@@ -33,8 +35,9 @@ impl TestDb {
                     .expect("Postgres must run on 127.0.0.1:5432");
                 sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
                 admin.close().await;
-                let store = Store::open(&format!("{base}/{name}")).await.unwrap();
-                TestDb { store, _dir: None, pg_name: Some((base, name)) }
+                let url = format!("{base}/{name}");
+                let store = Store::open(&url).await.unwrap();
+                TestDb { store, url, _dir: None, pg_name: Some((base, name)) }
             }
         }
     }
@@ -123,21 +126,23 @@ impl Drop for Killed {
 /// Starts `farm serve ARGS --listen 127.0.0.1:0` (logs at warn to `stderr`), and returns it with
 /// the address it prints.
 pub fn farm_serve(args: &[&str], stderr: std::process::Stdio) -> (Killed, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_farm"));
+    cmd.arg("serve").args(args).args(["--listen", "127.0.0.1:0"]).current_dir(root()).env("RUST_LOG", "warn");
+    listening(cmd.stderr(stderr))
+}
+
+/// Spawns a `farm serve` command (whose listen address has port 0) and returns it with the address
+/// it prints on its first line of stdout.
+pub fn listening(cmd: &mut std::process::Command) -> (Killed, String) {
+    try_listening(cmd).unwrap_or_else(|line| panic!("unexpected: {line:?}"))
+}
+
+/// [`listening`], or the line the process printed instead of its address (empty if it exited).
+pub fn try_listening(cmd: &mut std::process::Command) -> Result<(Killed, String), String> {
     use std::io::BufRead;
-    let mut serve = Killed(
-        std::process::Command::new(env!("CARGO_BIN_EXE_farm"))
-            .arg("serve")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .current_dir(root())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap(),
-    );
+    let mut serve = Killed(cmd.stdout(std::process::Stdio::piped()).spawn().unwrap());
     let mut line = String::new();
-    std::io::BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
-    (serve, addr)
+    let _ = std::io::BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line);
+    let addr = line.trim().strip_prefix("listening on ").ok_or_else(|| line.clone())?.to_owned();
+    Ok((serve, addr))
 }

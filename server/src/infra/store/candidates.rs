@@ -79,8 +79,8 @@ pub async fn create(
     id: &CandidateId,
     now: i64,
 ) -> Result<(Candidate, bool), StoreError> {
-    let insert = "INSERT INTO candidates (id, name, git_sha, config_hash, stack_config, suite, baseline, idempotency_key, created_at) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+    let insert = "INSERT INTO candidates (id, name, git_sha, config_hash, stack_config, suite, baseline, idempotency_key, created_at, traceparent) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
     let find = format!(
         "SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE ($1 IS NOT NULL AND idempotency_key = $1) OR ($1 IS NULL AND name = $2 AND config_hash = $3)"
     );
@@ -98,6 +98,7 @@ pub async fn create(
             .bind(&new.baseline)
             .bind(&new.idempotency_key)
             .bind(now)
+            .bind(&new.traceparent)
             .execute(pool)
             .await?
             .rows_affected();
