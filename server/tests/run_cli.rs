@@ -72,7 +72,10 @@ fn a_run_writes_json_junit_and_traces_and_its_exit_code_says_whether_all_passed(
     assert_eq!(xml.matches("<testcase ").count(), 24);
     assert_eq!(
         xml.matches("<failure ").count(),
-        records.iter().filter(|r| r["verdict"] == "failed" || r["verdict"] == "timeout").count()
+        records
+            .iter()
+            .filter(|r| ["failed", "timeout", "inconclusive"].contains(&r["verdict"].as_str().unwrap()))
+            .count()
     );
     for r in not_passed {
         let key = r["key"].as_str().unwrap();
@@ -142,6 +145,8 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
         verdict,
         reason: reason.map(str::to_owned),
         criteria: vec![],
+        events: vec![],
+        score: None,
         metrics: Default::default(),
         latency: Default::default(),
         sim_s: 1.0,
@@ -164,3 +169,4 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
     std::fs::write(&path, xml).unwrap();
     validate_junit(&path);
 }
+

@@ -280,5 +280,14 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], conte
     if errors > 0 && !policy.allow_errors {
         reasons.push(format!("{errors} run(s) ended in error (infrastructure): the result is incomplete"));
     }
+    // A scenario that did not happen is no evidence: the gate cannot pass on it (ADR 0015).
+    if let Some(first) = runs.iter().find(|r| r.status == RunStatus::Inconclusive) {
+        let n = runs.iter().filter(|r| r.status == RunStatus::Inconclusive).count();
+        reasons.push(format!(
+            "{n} run(s) inconclusive (the scenario did not happen), first {}: {}",
+            first.scenario_id,
+            first.reason.as_deref().unwrap_or("no reason")
+        ));
+    }
     Gate { verdict: if reasons.is_empty() { GateVerdict::Pass } else { GateVerdict::Fail }, reasons }
 }
