@@ -459,16 +459,25 @@ fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
             }
             c.positive("speed", *speed, "a speed");
         }),
-        Manoeuvre::ChangeLane { to, duration } => c.key("change_lane", |c| {
+        Manoeuvre::ChangeLane { to, duration, lateral_speed } => c.key("change_lane", |c| {
             check_lane(c, "to", *to, world);
             c.positive("duration", *duration, "a duration");
+            if let Some(v) = lateral_speed {
+                c.positive("lateral_speed", *v, "a speed");
+            }
         }),
-        Manoeuvre::Brake { to_speed, decel } => c.key("brake", |c| {
+        Manoeuvre::Brake { to_speed, decel, jerk } => c.key("brake", |c| {
             c.non_negative("to_speed", *to_speed, "a speed");
             c.positive("decel", *decel, "a deceleration");
+            if let Some(j) = jerk {
+                c.positive("jerk", *j, "a jerk");
+            }
         }),
         Manoeuvre::Stop { decel } => c.key("stop", |c| c.positive("decel", *decel, "a deceleration")),
-        Manoeuvre::CrossRoad { speed, .. } => c.key("cross_road", |c| {
+        Manoeuvre::CrossRoad { speed, accel, .. } => c.key("cross_road", |c| {
+            if let Some(a) = accel {
+                c.positive("accel", *a, "an acceleration");
+            }
             if world.road.is_none() {
                 c.push(
                     &[],

@@ -310,10 +310,12 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 a.speed = approach(a.speed, speed, accel, dt);
                 done = a.speed == speed;
             }
-            Manoeuvre::ChangeLane { to, duration } => {
+            Manoeuvre::ChangeLane { to, duration, lateral_speed } => {
                 if let Some(r) = road {
-                    let p = (elapsed / duration).min(1.0);
                     let target = r.lane_centre(to);
+                    // A mean lateral speed sets the duration from the distance to go.
+                    let duration = lateral_speed.map_or(duration, |v| (libm::fabs(target - act.from_d) / v).max(dt));
+                    let p = (elapsed / duration).min(1.0);
                     lateral =
                         Some(act.from_d + (target - act.from_d) * 0.5 * (1.0 - libm::cos(std::f64::consts::PI * p)));
                     done = p >= 1.0;
@@ -321,7 +323,9 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                     done = true;
                 }
             }
-            Manoeuvre::Brake { to_speed, decel } => {
+            Manoeuvre::Brake { to_speed, decel, jerk } => {
+                // With a jerk limit the deceleration builds up from zero.
+                let decel = jerk.map_or(decel, |j| decel.min(j * elapsed));
                 a.speed = approach(a.speed, to_speed.min(a.speed), decel, dt);
                 done = a.speed <= to_speed;
             }
@@ -334,9 +338,11 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 done = a.speed == speed;
             }
             Manoeuvre::Wait { duration } => done = elapsed >= duration,
-            Manoeuvre::CrossRoad { speed, direction } => {
-                if let (Some(r), Frame::Road { d, .. }) = (road, a.frame) {
+            Manoeuvre::CrossRoad { speed, direction, accel } => {
+                if let (Some(r), Frame::Road { d, v_lat, .. }) = (road, a.frame) {
                     let sign = if direction == CrossDirection::Left { 1.0 } else { -1.0 };
+                    // With an acceleration the walker starts from standing.
+                    let speed = accel.map_or(speed, |acc| (libm::fabs(v_lat) + acc * dt).min(speed));
                     let next = d + sign * speed * dt;
                     let beyond = if sign > 0.0 { next > r.width() + 1.0 } else { next < -1.0 };
                     lateral = Some(next);

@@ -155,3 +155,53 @@ fn impact_speed_along_the_contact_leaves_out_the_pedestrians_own_speed_and_score
     assert_eq!(r.verdict, Verdict::Passed, "{:?}", r.reason);
     assert!(r.criteria[0].message.contains("acceptable in this variant"), "{}", r.criteria[0].message);
 }
+
+const MOTION: &str = r#"
+version: 1
+metadata: { id: test.motion, title: t, description: d, owner: qa, domain: highway, severity: critical }
+world:
+  road: { lanes: 2, lane_width: 3.5, length: 600, speed_limit: 30 }
+ego:
+  start: { lane: 0, s: 10 }
+  speed: 0
+  goal: { distance: 500 }
+actors:
+  - id: cutter
+    kind: car
+    start: { lane: 1, s: 100 }
+    speed: 20
+    behaviour:
+      - when: { time: { after: 1 } }
+        do: { change_lane: { to: 0, lateral_speed: 1.0 } }
+  - id: braker
+    kind: car
+    start: { lane: 1, s: 300 }
+    speed: 20
+    behaviour:
+      - when: { time: { after: 1 } }
+        do: { brake: { decel: 8, jerk: 4 } }
+  - id: walker
+    kind: pedestrian
+    start: { lane: 0, s: 200, offset: -3 }
+    behaviour:
+      - when: { time: { after: 1 } }
+        do: { cross_road: { speed: 2, accel: 1 } }
+criteria:
+  - no_collision: {}
+duration: 6
+"#;
+
+#[test]
+fn lane_change_by_lateral_speed_braking_with_a_jerk_limit_and_walkers_that_accelerate() {
+    let r = run_scripted(&variant(MOTION), |_| ControlCommand { accel: 0.0, steer: 0.0 });
+    let at = |t: f64| r.trace.ticks.iter().find(|k| (k.t - t).abs() < 1e-9).unwrap();
+    // 3.5 m across at a mean 1 m/s: in the new lane's centre (y = 1.75) 3.5 s after it started.
+    assert!((at(1.0 + 3.5 + 0.02).actors[0][1] - 1.75).abs() < 1e-6, "{:?}", at(4.52).actors[0]);
+    assert!(at(1.0 + 3.0).actors[0][1] > 1.8, "still moving over at 3 s");
+    // Deceleration rising at 4 m/s³: after 1 s of braking it has lost about 2 m/s, not 8.
+    let lost = 20.0 - at(2.0).actors[1][3];
+    assert!((1.9..2.2).contains(&lost), "lost {lost} m/s");
+    // Walking off at 1 m/s²: after 1 s about 0.5 m covered, not 2.
+    let walked = at(2.0).actors[2][1] - at(1.0).actors[2][1];
+    assert!((0.45..0.6).contains(&walked), "walked {walked} m");
+}

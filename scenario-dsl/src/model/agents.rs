@@ -325,13 +325,17 @@ pub enum Manoeuvre<N: Number> {
         /// Speed, m/s.
         speed: N,
     },
-    /// Move to lane `to` over `duration` seconds.
+    /// Move to lane `to` over `duration` seconds, or at a mean `lateral_speed`.
     ChangeLane {
         /// Target lane index.
         to: u32,
         /// Seconds the lateral move takes.
         #[serde(default = "lane_change_duration::<N>")]
         duration: N,
+        /// Mean lateral speed, m/s (protocols give cut-ins this way); when given, it sets the
+        /// duration from the lateral distance and `duration` is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lateral_speed: Option<N>,
     },
     /// Brake to a speed at a deceleration.
     Brake {
@@ -340,6 +344,9 @@ pub enum Manoeuvre<N: Number> {
         to_speed: N,
         /// Deceleration (positive), m/s².
         decel: N,
+        /// Jerk limit, m/s³: the deceleration builds up at this rate (default: at once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jerk: Option<N>,
     },
     /// Come to a stop and stay.
     Stop {
@@ -352,6 +359,9 @@ pub enum Manoeuvre<N: Number> {
         /// Speed, m/s.
         #[serde(default = "walk_speed::<N>")]
         speed: N,
+        /// Acceleration from standing to `speed`, m/s² (default: at full speed at once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        accel: Option<N>,
         /// Which way: towards the left edge or the right edge of the road.
         #[serde(default)]
         direction: CrossDirection,
