@@ -212,6 +212,17 @@ pub struct SensorFrame {
     pub detections: Option<Vec<Detection>>,
 }
 
+/// A test driver's request for one control tick (the robot driver of a test protocol that holds a
+/// speed or a headway, and a path). It replaces the planner's acceleration (and, when given, its
+/// steering); the stack's safety monitor still acts on top, only ever braking harder.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct DriverRequest {
+    /// Longitudinal acceleration, m/s² (negative brakes).
+    pub accel: f64,
+    /// Front-wheel steering angle, radians, when the driver also steers.
+    pub steer: Option<f64>,
+}
+
 /// The actuation request: the simulator's vehicle model applies its own limits on top.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ControlCommand {

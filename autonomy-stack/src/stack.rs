@@ -8,7 +8,7 @@ use crate::config::{ConfigError, StackConfig};
 use crate::control::Controller;
 use crate::geometry::RoadGeometry;
 use crate::interface::{
-    Clock, EgoEstimate, Mission, MissionGoal, Module, ModuleTimings, SensorFrame, StackOutput, Telemetry,
+    Clock, DriverRequest, EgoEstimate, Mission, MissionGoal, Module, ModuleTimings, SensorFrame, StackOutput, Telemetry,
 };
 use crate::perception::{Perception, Roi};
 use crate::planning::{Behaviour, Plan, PlanInput, Planner};
@@ -124,6 +124,17 @@ impl Stack {
     /// One control tick: sensors in, command and telemetry out. `clock` is read only to measure
     /// module latency; nothing the stack decides depends on it.
     pub fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput {
+        self.step_driven(frame, None, clock)
+    }
+
+    /// [`Stack::step`] with a test driver's longitudinal request in place of the planner's (see
+    /// [`DriverRequest`]); the safety monitor judges and may override the driver's command.
+    pub fn step_driven(
+        &mut self,
+        frame: &SensorFrame,
+        driver: Option<DriverRequest>,
+        clock: &mut dyn Clock,
+    ) -> StackOutput {
         let mut timings = ModuleTimings::default();
         let t0 = stamp(clock);
         let ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
@@ -167,7 +178,15 @@ impl Stack {
 
         // Never empty: the plan of this tick was pushed just above.
         let plan = &self.delay[0];
-        let control = self.controller.step(&ego, plan);
+        let mut control = self.controller.step(&ego, plan);
+        if let Some(d) = driver {
+            control.command.accel = d.accel;
+            control.requested.accel = d.accel;
+            if let Some(steer) = d.steer {
+                control.command.steer = steer;
+                control.requested.steer = steer;
+            }
+        }
         let t5 = stamp(clock);
 
         let verdict = self.safety.evaluate(&SafetyInput {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::span::Span;
-use crate::yaml::{Node, NodeKind, Resolved};
+use crate::yaml::{Node, NodeKind, PathSeg, Resolved};
 
 /// A decoding error: code, message, help, and the position once known.
 #[derive(Debug, Clone, PartialEq)]
@@ -417,4 +417,186 @@ impl<'de> VariantAccess<'de> for Enum<'de> {
             None => visitor.visit_map(Map { entries: [].iter(), value: None }).map_err(|e| e.at(self.key.span)),
         }
     }
+}
+
+/// A top-level key decoded on its own, and how: every error of its value.
+pub type Section = (&'static str, &'static (dyn Fn(&Node) -> Vec<DeError> + Sync));
+
+/// Decodes `T` from `root` and, when that fails, keeps going: each error's node is cut out of a copy
+/// of the tree and decoding is retried, so one pass reports every independent mistake of a file
+/// (QA fixed five typos in four lint rounds before). A field that is missing only because an
+/// erroneous value was cut out is not reported again; the map that held it is cut in turn.
+///
+/// `sections` names top-level keys decoded on their own first (each element on its own for a
+/// list), so that a required section with an error does not hide the errors of the others.
+pub fn decode_all<T: for<'de> Deserialize<'de>>(root: &Node, sections: &[Section]) -> (Option<T>, Vec<DeError>) {
+    let mut errors = Vec::new();
+    let NodeKind::Map(entries) = &root.kind else {
+        let (value, errs) = decode_pruned::<T>(root);
+        return (value, errs);
+    };
+    let mut sectioned = Vec::new();
+    for (key, value) in entries {
+        let Some(name) = key.as_scalar().map(|s| s.text.as_str()) else { continue };
+        let Some((_, decode_section)) = sections.iter().find(|(n, _)| *n == name) else { continue };
+        for mut e in decode_section(value) {
+            if e.span.is_none() {
+                e.span = Some(key.span);
+                if e.code == Code::MissingField {
+                    e.message = format!("{} in `{name}`", e.message);
+                }
+            }
+            errors.push(e);
+        }
+        sectioned.push((name.to_owned(), key.span));
+    }
+    // The whole file: errors inside a section are already reported; cut the section out instead.
+    let bounds: Vec<Span> = entries.iter().map(|(k, _)| k.span).collect();
+    let section_of = |span: Span| -> Option<usize> {
+        let i = bounds.iter().rposition(|b| *b <= span)?;
+        sectioned.iter().any(|(_, s)| *s == bounds[i]).then_some(i)
+    };
+    let mut tree = root.clone();
+    let mut removed: Vec<Vec<PathSeg>> = Vec::new();
+    let mut cut_sections: Vec<String> = Vec::new();
+    for _ in 0..MAX_RECOVERIES {
+        match decode::<T>(&tree) {
+            Ok(v) => return (errors.is_empty().then_some(v), errors),
+            Err(e) => {
+                let inside = e.span.and_then(section_of);
+                if let Some(i) = inside {
+                    let name = entries[i].0.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+                    if !cut_sections.contains(&name) {
+                        cut_sections.push(name.clone());
+                        let path = vec![PathSeg::Key(name)];
+                        tree.remove(&path);
+                        removed.push(path);
+                        continue;
+                    }
+                }
+                if e.code == Code::MissingField
+                    && e.span.is_none()
+                    && cut_sections.iter().any(|s| e.message.starts_with(&format!("missing field `{s}`")))
+                {
+                    // A required section with errors of its own: nothing more to learn at the top.
+                    break;
+                }
+                match recover(root, &mut tree, &mut removed, &e) {
+                    Recovery::Consequence => continue,
+                    Recovery::Done => break,
+                    Recovery::Cut => errors.push(e),
+                    Recovery::Stuck => {
+                        errors.push(e);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// Decodes `T` from `node`, cutting out each error's node and retrying; every error found.
+pub fn decode_pruned<T: for<'de> Deserialize<'de>>(node: &Node) -> (Option<T>, Vec<DeError>) {
+    let mut tree = node.clone();
+    let mut removed = Vec::new();
+    let mut errors = Vec::new();
+    for _ in 0..MAX_RECOVERIES {
+        match decode::<T>(&tree) {
+            Ok(v) => return (errors.is_empty().then_some(v), errors),
+            Err(e) => match recover(node, &mut tree, &mut removed, &e) {
+                Recovery::Consequence => {}
+                Recovery::Done => break,
+                Recovery::Cut => errors.push(e),
+                Recovery::Stuck => {
+                    errors.push(e);
+                    break;
+                }
+            },
+        }
+    }
+    (None, errors)
+}
+
+/// How many errors one file may report before decoding gives up.
+const MAX_RECOVERIES: usize = 64;
+
+enum Recovery {
+    /// The error follows from an earlier cut; not reported, its map cut in turn.
+    Consequence,
+    /// The error's node was cut out; report it and retry.
+    Cut,
+    /// Nothing to cut: report it and stop.
+    Stuck,
+    /// The error follows from an earlier cut and nothing is left to decode: stop quietly.
+    Done,
+}
+
+fn recover(original: &Node, tree: &mut Node, removed: &mut Vec<Vec<PathSeg>>, e: &DeError) -> Recovery {
+    // A choice (`min_ttc: {...}`) whose only key was cut is an empty mapping now: not the user's.
+    if let (Code::WrongType, Some(span)) = (e.code, e.span) {
+        let emptied = |p: &[PathSeg]| {
+            matches!(&tree.locate(p).kind, NodeKind::Map(m) if m.is_empty())
+                && matches!(&original.locate(p).kind, NodeKind::Map(m) if !m.is_empty())
+        };
+        if tree.span == span && emptied(&[]) {
+            return Recovery::Done;
+        }
+        if let Some(path) = tree.path_at(span, false).filter(|p| emptied(p)) {
+            tree.remove(&path);
+            removed.push(path);
+            return Recovery::Consequence;
+        }
+    }
+    if e.code == Code::MissingField {
+        // "missing field `k`" right after `k` was cut from a map: cut that map.
+        // (An error about a unit's root, or an enum's content, has no key of its own: no span.)
+        let consequence = removed.iter().rev().find_map(|p| {
+            let (PathSeg::Key(k), parent) = p.split_last()? else { return None };
+            let same_field = e.message.starts_with(&format!("missing field `{k}`"));
+            let same_place = e.span.is_none() || tree.nearest_key_span(parent) == e.span;
+            (same_field && same_place && tree.has_path(parent)).then(|| parent.to_vec())
+        });
+        if let Some(parent) = consequence {
+            if parent.is_empty() {
+                return Recovery::Done;
+            }
+            tree.remove(&parent);
+            removed.push(parent);
+            return Recovery::Consequence;
+        }
+    }
+    let Some(span) = e.span else { return Recovery::Stuck };
+    let by_key = matches!(e.code, Code::UnknownField | Code::DuplicateKey | Code::MissingField);
+    // An unknown kind written as a key (`do: { cross_raod: ... }`): cut the whole choice, or the
+    // emptied mapping would be reported as a second mistake.
+    let path = match e.code {
+        Code::UnknownVariant => tree
+            .path_at(span, true)
+            .map(|mut p| {
+                p.pop();
+                p
+            })
+            .or_else(|| tree.path_at(span, false)),
+        _ => tree.path_at(span, by_key),
+    };
+    match path {
+        Some(path) if !path.is_empty() => {
+            tree.remove(&path);
+            // `lenght` cut: the `length` it was meant to be is missing because of it, not again.
+            if let (Code::UnknownField, Some(meant)) = (e.code, e.help.as_deref().and_then(suggested)) {
+                let mut twin = path[..path.len() - 1].to_vec();
+                twin.push(PathSeg::Key(meant.to_owned()));
+                removed.push(twin);
+            }
+            removed.push(path);
+            Recovery::Cut
+        }
+        _ => Recovery::Stuck,
+    }
+}
+
+/// The name in a "did you mean `x`?" help.
+fn suggested(help: &str) -> Option<&str> {
+    help.strip_prefix("did you mean `")?.strip_suffix("`?")
 }

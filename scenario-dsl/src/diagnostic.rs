@@ -69,6 +69,7 @@ codes! {
     DuplicateScenarioId = "E0308", "duplicate-scenario-id";
     OutsideOdd = "E0309", "outside-odd";
     BadOdd = "E0310", "bad-odd";
+    ManoeuvreNeedsLane = "E0311", "manoeuvre-needs-lane";
     Io = "E0401", "io";
 }
 

@@ -1,5 +1,6 @@
-//! Parameter expressions: `${name}` and simple arithmetic (`${ego_speed - 5}`, `${(gap + 2) * 0.5}`)
-//! wherever the language takes a number. [`Num`] is a number as written in a scenario template.
+//! Parameter expressions: `${name}`, arithmetic (`${ego_speed - 5}`, `${(gap + 2) * 0.5}`), the
+//! functions `min`, `max`, `abs`, `clamp` and `sqrt`, and comparisons (`<`, `<=`, `>`, `>=`, which
+//! give 1 or 0) wherever the language takes a number. [`Num`] is a number as written in a template.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,7 +19,33 @@ pub enum Expr {
     Neg(Box<Expr>),
     /// `a op b`.
     Bin(Box<Expr>, Op, Box<Expr>),
+    /// `name(args)`, one of [`FUNCTIONS`], with the offset of its name.
+    Call(Func, Vec<Expr>, usize),
 }
+
+/// A built-in function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `min(a, b, ...)`.
+    Min,
+    /// `max(a, b, ...)`.
+    Max,
+    /// `abs(x)`.
+    Abs,
+    /// `clamp(x, lo, hi)`.
+    Clamp,
+    /// `sqrt(x)`.
+    Sqrt,
+}
+
+/// The built-in functions by name, with how many arguments each takes (`None`: two or more).
+pub const FUNCTIONS: &[(&str, Func, Option<usize>)] = &[
+    ("min", Func::Min, None),
+    ("max", Func::Max, None),
+    ("abs", Func::Abs, Some(1)),
+    ("clamp", Func::Clamp, Some(3)),
+    ("sqrt", Func::Sqrt, Some(1)),
+];
 
 /// A binary operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +58,14 @@ pub enum Op {
     Mul,
     /// `/`
     Div,
+    /// `<` (1 when true, else 0)
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
 }
 
 /// Why an expression could not be read or evaluated; `offset` counts characters into the scalar.
@@ -93,7 +128,33 @@ impl ExprParser<'_> {
     }
 
     fn sum(&mut self) -> Result<Expr, ExprError> {
-        self.sum_at(0)
+        self.comparison(0)
+    }
+
+    /// `a < b` and friends: the loosest binding, at most one per level (`a < b < c` is an error).
+    fn comparison(&mut self, depth: usize) -> Result<Expr, ExprError> {
+        let lhs = self.sum_at(depth)?;
+        let op = match self.peek() {
+            Some('<') => Op::Lt,
+            Some('>') => Op::Gt,
+            _ => return Ok(lhs),
+        };
+        self.pos += 1;
+        let op = if self.chars.get(self.pos) == Some(&'=') {
+            self.pos += 1;
+            if op == Op::Lt {
+                Op::Le
+            } else {
+                Op::Ge
+            }
+        } else {
+            op
+        };
+        let rhs = self.sum_at(depth)?;
+        if matches!(self.peek(), Some('<' | '>')) {
+            return Err(self.err("comparisons do not chain; use parentheses or `min`/`max`".into()));
+        }
+        Ok(Expr::Bin(Box::new(lhs), op, Box::new(rhs)))
     }
 
     fn sum_at(&mut self, depth: usize) -> Result<Expr, ExprError> {
@@ -129,7 +190,7 @@ impl ExprParser<'_> {
             }
             Some('(') => {
                 self.pos += 1;
-                let e = self.sum_at(depth + 1)?;
+                let e = self.comparison(depth + 1)?;
                 if self.peek() != Some(')') {
                     return Err(self.err("expected `)`".into()));
                 }
@@ -151,7 +212,43 @@ impl ExprParser<'_> {
                 while self.chars.get(self.pos).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
                     self.pos += 1;
                 }
-                Ok(Expr::Param(self.chars[start..self.pos].iter().collect(), self.base + start))
+                let name: String = self.chars[start..self.pos].iter().collect();
+                if self.peek() != Some('(') {
+                    return Ok(Expr::Param(name, self.base + start));
+                }
+                let Some(&(_, func, arity)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name) else {
+                    let known = FUNCTIONS.iter().map(|(n, _, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+                    return Err(ExprError {
+                        offset: self.base + start,
+                        message: format!("unknown function `{name}`; the functions are {known}"),
+                    });
+                };
+                self.pos += 1;
+                let mut args = vec![self.comparison(depth + 1)?];
+                while self.peek() == Some(',') {
+                    self.pos += 1;
+                    args.push(self.comparison(depth + 1)?);
+                }
+                if self.peek() != Some(')') {
+                    return Err(self.err("expected `,` or `)`".into()));
+                }
+                self.pos += 1;
+                let fits = match arity {
+                    Some(n) => args.len() == n,
+                    None => args.len() >= 2,
+                };
+                if !fits {
+                    let wanted = match arity {
+                        Some(1) => "one argument",
+                        Some(_) => "three arguments",
+                        None => "two or more arguments",
+                    };
+                    return Err(ExprError {
+                        offset: self.base + start,
+                        message: format!("`{name}` takes {wanted}, found {}", args.len()),
+                    });
+                }
+                Ok(Expr::Call(func, args, self.base + start))
             }
             Some(c) => Err(self.err(format!("expected a number, a parameter name or `(`, found `{c}`"))),
             None => Err(self.err("expected a number, a parameter name or `(`, found the end".into())),
@@ -170,6 +267,7 @@ impl Expr {
                 a.params(out);
                 b.params(out);
             }
+            Expr::Call(_, args, _) => args.iter().for_each(|a| a.params(out)),
         }
     }
 
@@ -189,6 +287,32 @@ impl Expr {
                     Op::Mul => x * y,
                     Op::Div if y == 0.0 => return Err(ExprError { offset: 0, message: "division by zero".into() }),
                     Op::Div => x / y,
+                    Op::Lt => f64::from(u8::from(x < y)),
+                    Op::Le => f64::from(u8::from(x <= y)),
+                    Op::Gt => f64::from(u8::from(x > y)),
+                    Op::Ge => f64::from(u8::from(x >= y)),
+                }
+            }
+            Expr::Call(func, args, at) => {
+                let vals = args.iter().map(|a| a.eval(values)).collect::<Result<Vec<_>, _>>()?;
+                match func {
+                    Func::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
+                    Func::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    Func::Abs => libm::fabs(vals[0]),
+                    Func::Clamp if vals[1] > vals[2] => {
+                        return Err(ExprError {
+                            offset: *at,
+                            message: format!("`clamp` with a lower bound {} above the upper {}", vals[1], vals[2]),
+                        })
+                    }
+                    Func::Clamp => vals[0].clamp(vals[1], vals[2]),
+                    Func::Sqrt if vals[0] < 0.0 => {
+                        return Err(ExprError {
+                            offset: *at,
+                            message: format!("`sqrt` of a negative number ({})", vals[0]),
+                        })
+                    }
+                    Func::Sqrt => libm::sqrt(vals[0]),
                 }
             }
         };
@@ -254,8 +378,9 @@ impl<'de> Deserialize<'de> for Num {
                 }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                // A malformed expression is still an expression: the parser reports it as E0202
+                // at the exact character (see `check_references`), not as a decoding error.
                 if is_expression(v) {
-                    parse(v).map_err(|e| E::custom(format!("bad expression: {}", e.message)))?;
                     Ok(Num::Expr(v.to_owned()))
                 } else {
                     Err(E::invalid_type(de::Unexpected::Str(v), &self))
@@ -307,5 +432,21 @@ mod tests {
         assert_eq!(e.offset, 6);
         assert_eq!(eval("${1 / (a - a)}", &[("a", 1.0)]).unwrap_err().message, "division by zero");
         assert!(parse("${((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))}").is_err());
+    }
+
+    #[test]
+    fn functions_and_comparisons() {
+        assert_eq!(eval("${max(a, 3)}", &[("a", 2.0)]), Ok(3.0));
+        assert_eq!(eval("${min(a, 3, -1)}", &[("a", 2.0)]), Ok(-1.0));
+        assert_eq!(eval("${abs(a - 5)}", &[("a", 2.0)]), Ok(3.0));
+        assert_eq!(eval("${clamp(a * 10, 0, 12)}", &[("a", 2.0)]), Ok(12.0));
+        assert_eq!(eval("${sqrt(2 * 8 * a)}", &[("a", 2.0)]), Ok(libm::sqrt(32.0)));
+        assert_eq!(eval("${a <= 60 / 3.6}", &[("a", 10.0)]), Ok(1.0));
+        assert_eq!(eval("${a > 10}", &[("a", 10.0)]), Ok(0.0));
+        let e = parse("${mx(a, 3)}").unwrap_err();
+        assert_eq!((e.offset, e.message.starts_with("unknown function `mx`")), (2, true));
+        assert_eq!(parse("${abs(1, 2)}").unwrap_err().message, "`abs` takes one argument, found 2");
+        assert_eq!(eval("${sqrt(a)}", &[("a", -1.0)]).unwrap_err().message, "`sqrt` of a negative number (-1)");
+        assert!(parse("${1 < 2 < 3}").is_err());
     }
 }

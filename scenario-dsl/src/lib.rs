@@ -94,13 +94,9 @@ fn parse_inner(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Va
     let loaded = yaml::load(file, text, Limits::default());
     diags.extend(loaded.diagnostics);
     let root = loaded.root?;
-    let template: Scenario<Num> = match decode::decode(&root) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(e.into_diagnostic(file));
-            return None;
-        }
-    };
+    let (template, errors) = decode::decode_all::<Scenario<Num>>(&root, SECTIONS);
+    diags.extend(errors.into_iter().map(|e| e.into_diagnostic(file)));
+    let template = template?;
     if template.version != model::LANGUAGE_VERSION {
         let span = root.get("version").map_or(root.span, |n| n.span);
         diags.push(
@@ -137,6 +133,39 @@ fn parse_inner(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Va
     }
     let variants = concretise(file, &root, &template, content_hash, &points, diags);
     Some(ValidScenario { file: file.to_owned(), template, content_hash, variants })
+}
+
+/// Top-level sections decoded on their own, so that every section's mistakes are reported in one
+/// pass (lists element by element).
+const SECTIONS: &[decode::Section] = &[
+    ("metadata", &|n| decode::decode_pruned::<model::Metadata>(n).1),
+    ("parameters", &|n| decode::decode_pruned::<BTreeMap<String, model::Parameter>>(n).1),
+    ("sweep", &|n| decode::decode_pruned::<model::Sweep>(n).1),
+    ("seed", &|n| decode::decode_pruned::<model::SeedPolicy>(n).1),
+    ("world", &|n| decode::decode_pruned::<model::World<Num>>(n).1),
+    ("ego", &|n| decode::decode_pruned::<model::Ego<Num>>(n).1),
+    ("actors", &|n| each::<model::Actor<Num>>(n)),
+    ("environment", &|n| decode::decode_pruned::<model::Environment<Num>>(n).1),
+    ("criteria", &|n| each::<model::Criterion<Num>>(n)),
+    ("end_when", &|n| decode::decode_pruned::<model::Trigger<Num>>(n).1),
+    ("expected", &|n| decode::decode_pruned::<model::Expected<Num>>(n).1),
+    ("scoring", &|n| decode::decode_pruned::<model::Scoring<Num>>(n).1),
+];
+
+/// Every decoding error of each element of a list (or of the list itself when it is not one).
+fn each<T: for<'de> serde::Deserialize<'de>>(node: &Node) -> Vec<decode::DeError> {
+    match &node.kind {
+        yaml::NodeKind::Seq(items) => items
+            .iter()
+            .flat_map(|item| {
+                decode::decode_pruned::<T>(item).1.into_iter().map(|mut e| {
+                    e.span.get_or_insert(item.span);
+                    e
+                })
+            })
+            .collect(),
+        _ => decode::decode_pruned::<Vec<T>>(node).1,
+    }
 }
 
 fn expression_span(node: &Node, scalar: &Scalar, offset: usize) -> Span {

@@ -124,6 +124,23 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
             c.within(PathSeg::Index(i), |c| check_actor(c, a, &s.world, &ids));
         }
     });
+    c.key("ego", |c| c.key("driver", |c| check_driver(c, &s.ego.driver, &ids)));
+    if let Some(t) = &s.end_when {
+        c.key("end_when", |c| check_end_when(c, t, &ids));
+    }
+    if let Some(sc) = &s.scoring {
+        c.key("scoring", |c| {
+            c.non_negative("points", sc.points, "points");
+            c.key("bands", |c| {
+                for (i, b) in sc.bands.iter().enumerate() {
+                    c.within(PathSeg::Index(i), |c| {
+                        c.positive("below", b.below, "a speed");
+                        c.probability("fraction", b.fraction);
+                    });
+                }
+            });
+        });
+    }
     c.key("environment", |c| check_environment(c, &s.environment));
     c.key("criteria", |c| {
         if s.criteria.is_empty() {
@@ -381,6 +398,9 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
             Some("use kind `car` or `robot` for something that moves".into()),
         );
     }
+    // Lane manoeuvres move an actor in the road frame; one placed by x/y, or one that has left
+    // its lane along waypoints, has none, and the manoeuvre would silently do nothing.
+    let mut on_lane = matches!(a.start.pose(), Some(StartPose::Lane { .. })) && world.road.is_some();
     c.key("behaviour", |c| {
         for (i, step) in a.behaviour.iter().enumerate() {
             c.within(PathSeg::Index(i), |c| {
@@ -388,6 +408,35 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
                     c.key("when", |c| check_trigger(c, t, ids));
                 }
                 c.key("do", |c| check_manoeuvre(c, &step.action, world));
+                let lane_only = match &step.action {
+                    Manoeuvre::ChangeLane { .. } => Some("change_lane"),
+                    Manoeuvre::CrossRoad { .. } => Some("cross_road"),
+                    _ => None,
+                };
+                if let (Some(name), false, true) = (lane_only, on_lane, world.road.is_some()) {
+                    let why = if i > 0
+                        && a.behaviour[..i].iter().any(|s| matches!(s.action, Manoeuvre::FollowWaypoints { .. }))
+                    {
+                        "it has left the road frame along `follow_waypoints`"
+                    } else {
+                        "it is placed by `x`/`y`"
+                    };
+                    c.push(
+                        &["do", name],
+                        Code::ManoeuvreNeedsLane,
+                        format!(
+                            "`{name}` moves an actor relative to the road's lanes, but `{}` has no lane: {why}",
+                            a.id
+                        ),
+                        Some(
+                            "place the actor with `start: { lane, s, offset }`, or move it with `follow_waypoints`"
+                                .into(),
+                        ),
+                    );
+                }
+                if matches!(step.action, Manoeuvre::FollowWaypoints { .. }) {
+                    on_lane = false;
+                }
             });
         }
     });
@@ -410,16 +459,25 @@ fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
             }
             c.positive("speed", *speed, "a speed");
         }),
-        Manoeuvre::ChangeLane { to, duration } => c.key("change_lane", |c| {
+        Manoeuvre::ChangeLane { to, duration, lateral_speed } => c.key("change_lane", |c| {
             check_lane(c, "to", *to, world);
             c.positive("duration", *duration, "a duration");
+            if let Some(v) = lateral_speed {
+                c.positive("lateral_speed", *v, "a speed");
+            }
         }),
-        Manoeuvre::Brake { to_speed, decel } => c.key("brake", |c| {
+        Manoeuvre::Brake { to_speed, decel, jerk } => c.key("brake", |c| {
             c.non_negative("to_speed", *to_speed, "a speed");
             c.positive("decel", *decel, "a deceleration");
+            if let Some(j) = jerk {
+                c.positive("jerk", *j, "a jerk");
+            }
         }),
         Manoeuvre::Stop { decel } => c.key("stop", |c| c.positive("decel", *decel, "a deceleration")),
-        Manoeuvre::CrossRoad { speed, .. } => c.key("cross_road", |c| {
+        Manoeuvre::CrossRoad { speed, accel, .. } => c.key("cross_road", |c| {
+            if let Some(a) = accel {
+                c.positive("accel", *a, "an acceleration");
+            }
             if world.road.is_none() {
                 c.push(
                     &[],
@@ -452,6 +510,21 @@ fn check_compare(c: &mut Checker, key: &str, cmp: &Compare<f64>, what: &str, str
     });
 }
 
+fn check_actor_id(c: &mut Checker, key: &str, actor: &str, ids: &BTreeMap<&str, usize>) {
+    if actor == "ego" || ids.contains_key(actor) {
+        return;
+    }
+    let names = ids.keys().copied().chain(std::iter::once("ego"));
+    let help = match did_you_mean(actor, names) {
+        Some(m) => format!("did you mean `{m}`?"),
+        None => format!(
+            "known actors: {}",
+            ids.keys().map(|k| format!("`{k}`")).chain(std::iter::once("`ego`".into())).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    c.push(&[key], Code::UnknownActor, format!("trigger refers to unknown actor `{actor}`"), Some(help));
+}
+
 fn check_trigger(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>) {
     match t {
         Trigger::Time { after } => c.key("time", |c| c.non_negative("after", *after, "a time")),
@@ -460,30 +533,93 @@ fn check_trigger(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>)
         Trigger::EgoSpeed(cmp) => check_compare(c, "ego_speed", cmp, "a speed", true),
         Trigger::Ttc(cmp) => check_compare(c, "ttc", cmp, "a time-to-collision", true),
         Trigger::ActorReached { actor, s, position, radius } => c.key("actor_reached", |c| {
-            if actor != "ego" && !ids.contains_key(actor.as_str()) {
-                let names = ids.keys().copied().chain(std::iter::once("ego"));
-                let help = match did_you_mean(actor, names) {
-                    Some(m) => format!("did you mean `{m}`?"),
-                    None => format!(
-                        "known actors: {}",
-                        ids.keys()
-                            .map(|k| format!("`{k}`"))
-                            .chain(std::iter::once("`ego`".into()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                c.push(
-                    &["actor"],
-                    Code::UnknownActor,
-                    format!("trigger refers to unknown actor `{actor}`"),
-                    Some(help),
-                );
-            }
+            check_actor_id(c, "actor", actor, ids);
             if s.is_some() == position.is_some() {
                 c.push(&[], Code::InvalidValue, "`actor_reached` needs exactly one of `s` and `position`".into(), None);
             }
             c.positive("radius", *radius, "a radius");
+        }),
+        Trigger::EgoStopped { duration } => {
+            c.key("ego_stopped", |c| c.non_negative("duration", *duration, "a duration"))
+        }
+        Trigger::Between { a, b, distance, gap, ttc } => c.key("between", |c| {
+            check_actor_id(c, "a", a, ids);
+            check_actor_id(c, "b", b, ids);
+            if a == b {
+                c.push(
+                    &["b"],
+                    Code::InvalidValue,
+                    format!("`between` needs two different actors, found `{a}` twice"),
+                    None,
+                );
+            }
+            let given = [distance.is_some(), gap.is_some(), ttc.is_some()].iter().filter(|x| **x).count();
+            if given != 1 {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    format!("`between` needs exactly one of `distance`, `gap` and `ttc`, found {given}"),
+                    Some("write two triggers under `all:` to combine measures".into()),
+                );
+            }
+            if let Some(cmp) = distance {
+                check_compare(c, "distance", cmp, "a distance", true);
+            }
+            if let Some(cmp) = gap {
+                check_compare(c, "gap", cmp, "a gap", false);
+            }
+            if let Some(cmp) = ttc {
+                check_compare(c, "ttc", cmp, "a time-to-collision", true);
+            }
+        }),
+        Trigger::All(ts) | Trigger::Any(ts) => c.key(t.name(), |c| {
+            if ts.is_empty() {
+                c.push(&[], Code::InvalidValue, format!("`{}` needs at least one trigger", t.name()), None);
+            }
+            for (i, inner) in ts.iter().enumerate() {
+                c.within(PathSeg::Index(i), |c| check_trigger(c, inner, ids));
+            }
+        }),
+        Trigger::Not(inner) => c.key("not", |c| check_trigger(c, inner, ids)),
+    }
+}
+
+/// `end_when` has no actor of its own: measures relative to "this actor" cannot apply.
+fn check_end_when(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>) {
+    check_trigger(c, t, ids);
+    if t.needs_actor() {
+        c.push(
+            &[],
+            Code::InvalidValue,
+            "`end_when` belongs to no actor, so `gap_to_ego`, `distance_to_ego` and `ttc` have nothing to measure"
+                .into(),
+            Some("write `between: { a: ego, b: <actor>, distance: ... }`".into()),
+        );
+    }
+}
+
+fn check_driver(c: &mut Checker, d: &TestDriver<f64>, ids: &BTreeMap<&str, usize>) {
+    match d {
+        TestDriver::Stack => {}
+        TestDriver::HoldSpeed { speed } => c.key("hold_speed", |c| {
+            if let Some(v) = speed {
+                c.positive("speed", *v, "a speed");
+            }
+        }),
+        TestDriver::HoldHeadway { actor, time_gap, speed, gain } => c.key("hold_headway", |c| {
+            if actor == "ego" || !ids.contains_key(actor.as_str()) {
+                c.push(
+                    &["actor"],
+                    Code::UnknownActor,
+                    format!("the test driver follows unknown actor `{actor}`"),
+                    did_you_mean(actor, ids.keys().copied()).map(|m| format!("did you mean `{m}`?")),
+                );
+            }
+            c.positive("time_gap", *time_gap, "a time gap");
+            c.positive("gain", *gain, "a gain");
+            if let Some(v) = speed {
+                c.positive("speed", *v, "a speed");
+            }
         }),
     }
 }
@@ -536,5 +672,7 @@ fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool) {
             }
         }
         Criterion::SpeedLimit { tolerance, .. } => c.non_negative("tolerance", *tolerance, "a speed"),
+        Criterion::ImpactSpeed { max, .. } => c.non_negative("max", *max, "a speed"),
+        Criterion::SpeedReduction { min, .. } => c.non_negative("min", *min, "a speed"),
     }
 }

@@ -197,6 +197,104 @@ impl Node {
         }
     }
 
+    /// The path of the node at `span`: a mapping entry whose key starts there (`by_key`), or else a
+    /// value or list element that starts there, the outermost first.
+    pub fn path_at(&self, span: Span, by_key: bool) -> Option<Vec<PathSeg>> {
+        let mut path = Vec::new();
+        self.find(span, by_key, &mut path).then_some(path)
+    }
+
+    fn find(&self, span: Span, by_key: bool, path: &mut Vec<PathSeg>) -> bool {
+        let children: Vec<(PathSeg, Span, &Node)> = match &self.kind {
+            NodeKind::Scalar(_) => return false,
+            NodeKind::Seq(items) => items.iter().enumerate().map(|(i, n)| (PathSeg::Index(i), n.span, n)).collect(),
+            NodeKind::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| {
+                    let name = k.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+                    (PathSeg::Key(name), if by_key { k.span } else { v.span }, v)
+                })
+                .collect(),
+        };
+        let key_match = |seg: &PathSeg| !by_key || matches!(seg, PathSeg::Key(_));
+        if let Some((seg, _, _)) = children.iter().find(|(seg, at, _)| *at == span && key_match(seg)) {
+            path.push(seg.clone());
+            return true;
+        }
+        for (seg, _, child) in children {
+            path.push(seg);
+            if child.find(span, by_key, path) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+
+    /// Whether `path` leads to a node.
+    pub fn has_path(&self, path: &[PathSeg]) -> bool {
+        let mut node = self;
+        for seg in path {
+            let next = match (seg, &node.kind) {
+                (PathSeg::Key(k), NodeKind::Map(_)) => node.get(k),
+                (PathSeg::Index(i), NodeKind::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The span of the last mapping key on `path` (where a decoding error about the node at `path`
+    /// is reported), `None` when the path has no key.
+    pub fn nearest_key_span(&self, path: &[PathSeg]) -> Option<Span> {
+        let mut node = self;
+        let mut key = None;
+        for seg in path {
+            match (seg, &node.kind) {
+                (PathSeg::Key(k), NodeKind::Map(_)) => {
+                    let (kn, v) = node.entry(k)?;
+                    key = Some(kn.span);
+                    node = v;
+                }
+                (PathSeg::Index(i), NodeKind::Seq(items)) => node = items.get(*i)?,
+                _ => return None,
+            }
+        }
+        key
+    }
+
+    /// Cuts the node at `path` out of its mapping or list (nothing when there is none).
+    pub fn remove(&mut self, path: &[PathSeg]) {
+        let Some((last, parent)) = path.split_last() else { return };
+        let mut node = self;
+        for seg in parent {
+            let next = match (seg, &mut node.kind) {
+                (PathSeg::Key(k), NodeKind::Map(entries)) => {
+                    entries.iter_mut().find(|(kn, _)| kn.as_scalar().is_some_and(|s| &s.text == k)).map(|(_, v)| v)
+                }
+                (PathSeg::Index(i), NodeKind::Seq(items)) => items.get_mut(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return,
+            }
+        }
+        match (last, &mut node.kind) {
+            (PathSeg::Key(k), NodeKind::Map(entries)) => {
+                entries.retain(|(kn, _)| kn.as_scalar().is_none_or(|s| &s.text != k))
+            }
+            (PathSeg::Index(i), NodeKind::Seq(items)) if *i < items.len() => {
+                items.remove(*i);
+            }
+            _ => {}
+        }
+    }
+
     /// Replaces every scalar for which `f` returns a new value, keeping spans.
     pub fn map_scalars(&self, f: &mut dyn FnMut(&Node, &Scalar) -> Option<Scalar>) -> Node {
         let kind = match &self.kind {

@@ -71,3 +71,61 @@ fn every_diagnostic_names_file_line_and_column_in_json() {
         }])
     );
 }
+
+#[test]
+fn every_code_the_tool_prints_is_documented_with_its_name_and_no_other() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-language.md")).unwrap();
+    let documented: Vec<(String, String)> = doc
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells.get(1)?;
+            let is_code = code.len() == 5 && (code.starts_with('E') || code.starts_with('W'));
+            is_code.then(|| (code.to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let actual: Vec<(String, String)> =
+        scenario_dsl::Code::ALL.iter().map(|c| (c.as_str().to_owned(), c.name().to_owned())).collect();
+    assert_eq!(documented, actual, "docs/scenario-language.md's table of diagnostics and `Code` disagree");
+}
+
+#[test]
+fn all_decoding_mistakes_of_a_file_come_in_one_pass_with_their_lines() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/many_mistakes.yaml"),
+    )
+    .unwrap();
+    let parsed = scenario_dsl::parse("many.yaml", &text);
+    let found: Vec<(u32, &str)> = parsed.diagnostics.iter().map(|d| (d.line, d.code.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (9, "E0101"),
+            (11, "E0101"),
+            (14, "E0101"),
+            (18, "E0104"),
+            (24, "E0104"),
+            (26, "E0104"),
+            (28, "E0104"),
+            (29, "E0102")
+        ]
+    );
+}
+
+/// Every test-protocol form in one file (kept apart from `valid/`, whose size other suites count).
+#[test]
+fn the_protocol_forms_fixture_is_valid_and_expands() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/forms/protocol.yaml"))
+            .unwrap();
+    let parsed = scenario_dsl::parse("protocol.yaml", &text);
+    assert_eq!(render_all("protocol.yaml", &text), "");
+    let variants = parsed.scenario.unwrap().variants().to_vec();
+    assert_eq!(variants.len(), 2);
+    // `${min(v, 10)}` and `${v <= 10}` evaluated per variant.
+    let lead_speed: Vec<f64> = variants.iter().map(|v| v.scenario.actors[0].speed).collect();
+    assert_eq!(lead_speed, [8.3, 10.0]);
+    let avoid: Vec<f64> = variants.iter().map(|v| v.scenario.expected.as_ref().unwrap().avoid).collect();
+    assert_eq!(avoid, [1.0, 0.0]);
+}

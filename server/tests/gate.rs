@@ -40,6 +40,8 @@ fn run(i: usize, tags: &[&str], status: RunStatus, planning_p99: f64, perception
         verdict,
         reason: None,
         criteria: Vec::new(),
+        events: Vec::new(),
+        score: None,
         metrics: sim_core::oracle::Metrics { deadline_misses: misses, ..Default::default() },
         // The gate judges CPU time; wall time (here three times as long, as on a loaded machine) is
         // only reported.
@@ -131,6 +133,8 @@ fn failed_on(r: &Run, criterion: &str, severity: Criticality, collision: bool) -
             with: "lead".into(),
             time: 3.0,
             relative_speed: 4.2,
+            along_contact: 4.2,
+            ego_speed: 4.2,
         });
     }
     x.reason = Some(format!("{criterion}: breached"));
@@ -310,4 +314,25 @@ fn a_policy_naming_an_unknown_tag_module_or_key_is_refused_where_it_says_so() {
     std::fs::write(&path, "min_pass_rate: 0.95\nmin_pass_rate_by_tag:\n  smok: 1.0\n").unwrap();
     let e = server::infra::config_files::load_gate_policy(&path, &tags).unwrap_err().to_string();
     assert!(e.contains("gate.yaml:3:3: `min_pass_rate_by_tag`: no scenario carries the tag `smok`"), "{e}");
+}
+
+#[test]
+fn an_inconclusive_run_is_never_a_pass_and_fails_the_gate_for_its_own_reason() {
+    let p = policy();
+    let runs = with([70], |r| {
+        let mut x = status(r, RunStatus::Inconclusive);
+        x.reason =
+            Some("the scenario did not happen: `ped` step 1 (cross_road when ttc) never fired by t=20.00 s".into());
+        x
+    });
+    let stats = stats::compute(&runs);
+    assert_eq!(stats.counts.get("inconclusive"), Some(&1));
+    let r = reasons(&p, &runs, None);
+    assert_eq!(
+        r,
+        ["1 run(s) inconclusive (the scenario did not happen), first s0: the scenario did not happen: `ped` step 1 (cross_road when ttc) never fired by t=20.00 s"]
+    );
+    let xml = server::domain::junit::render_runs("rc", &runs);
+    assert!(xml.contains("<failure type=\"inconclusive\" message=\"the scenario did not happen"), "{xml}");
+    assert!(xml.contains("failures=\"1\""), "{xml}");
 }

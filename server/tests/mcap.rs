@@ -62,7 +62,13 @@ fn hand_made() -> (Trace, RunRecord) {
         decided_at: None,
     };
     let mut metrics = sim_core::oracle::Metrics::default();
-    metrics.collisions.push(Collision { with: "lead".into(), time: 0.04, relative_speed: 3.5 });
+    metrics.collisions.push(Collision {
+        with: "lead".into(),
+        time: 0.04,
+        relative_speed: 3.5,
+        ego_speed: 3.5,
+        along_contact: 3.5,
+    });
     let record = RunRecord {
         key: trace.variant.clone(),
         scenario: "demo.closing".into(),
@@ -74,6 +80,8 @@ fn hand_made() -> (Trace, RunRecord) {
         verdict: Verdict::Failed,
         reason: Some("no_collision: collision with lead".into()),
         criteria: vec![criterion("min_ttc", true), criterion("no_collision", false)],
+        events: vec![],
+        score: None,
         metrics,
         latency: Default::default(),
         cpu_latency: Default::default(),

@@ -72,7 +72,10 @@ fn a_run_writes_json_junit_and_traces_and_its_exit_code_says_whether_all_passed(
     assert_eq!(xml.matches("<testcase ").count(), 24);
     assert_eq!(
         xml.matches("<failure ").count(),
-        records.iter().filter(|r| r["verdict"] == "failed" || r["verdict"] == "timeout").count()
+        records
+            .iter()
+            .filter(|r| ["failed", "timeout", "inconclusive"].contains(&r["verdict"].as_str().unwrap()))
+            .count()
     );
     for r in not_passed {
         let key = r["key"].as_str().unwrap();
@@ -142,6 +145,8 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
         verdict,
         reason: reason.map(str::to_owned),
         criteria: vec![],
+        events: vec![],
+        score: None,
         metrics: Default::default(),
         latency: Default::default(),
         cpu_latency: Default::default(),
@@ -250,4 +255,38 @@ fn a_run_prints_its_gate_and_its_comparison_with_an_earlier_report() {
     let out = farm(&["run", catalog.to_str().unwrap(), "--baseline", dir.path().join("bad.json").to_str().unwrap()]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json is not a `farm run --json` report"));
+}
+
+#[test]
+fn a_scored_protocol_reports_points_per_run_scenario_and_suite_and_the_weak_stack_earns_fewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let points = |stack: &str| -> (f64, String) {
+        let (json, junit) = (dir.path().join(format!("{stack}.json")), dir.path().join(format!("{stack}.xml")));
+        let config = format!("catalog/stacks/{stack}.yaml");
+        let out = farm(&[
+            "run",
+            "catalog/protocols/ncap_ccrs.yaml",
+            "--stack-config",
+            &config,
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let records: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let earned: f64 = records.iter().map(|r| r["score"]["points"].as_f64().unwrap()).sum();
+        let max: f64 = records.iter().map(|r| r["score"]["max"].as_f64().unwrap()).sum();
+        assert_eq!(max, records.len() as f64, "one point per variant");
+        assert!(stdout.contains("Scores:"), "{stdout}");
+        let suite = format!("{earned:.2}/{max:<7.2} suite");
+        assert!(stdout.contains(&suite), "`{suite}` in {stdout}");
+        validate_junit(&junit);
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains(&format!("<property name=\"score\" value=\"{earned:.3}\"/>")), "{xml}");
+        (earned, stdout)
+    };
+    let (default, _) = points("default");
+    let (weak, stdout) = points("weak");
+    assert!(weak < default, "weak {weak} vs default {default}:\n{stdout}");
 }

@@ -44,7 +44,12 @@ pub struct EgoView {
     pub speed: f64,
     /// Road coordinate, when there is a road.
     pub s: Option<f64>,
+    /// How long the ego has been standing (below [`STOPPED`]), seconds.
+    pub stopped_for: f64,
 }
+
+/// Below this speed the ego counts as standing for `ego_stopped`, m/s.
+pub const STOPPED: f64 = 0.1;
 
 /// One actor during a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +78,25 @@ pub struct ActorState {
     behaviour: Vec<Step<f64>>,
     step: usize,
     active: Option<Active>,
+    /// When each triggered step fired: (step index, simulated time).
+    fired: Vec<(usize, f64)>,
+}
+
+/// One scripted event: a step with a trigger, and when it fired.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScriptedEvent {
+    /// The actor.
+    pub actor: String,
+    /// The step's index in the actor's behaviour (0-based).
+    pub step: usize,
+    /// What the step does, e.g. `cross_road`, and when: `cross_road when ttc`.
+    pub what: String,
+    /// When the trigger fired, simulated seconds; absent when it never did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+    /// Whether the scenario lets it not happen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 impl ActorState {
@@ -105,6 +129,7 @@ impl ActorState {
             behaviour: a.behaviour.clone(),
             step: 0,
             active: None,
+            fired: Vec::new(),
         };
         state.velocity = state.world_velocity(road);
         state
@@ -121,6 +146,24 @@ impl ActorState {
             Frame::Road { s, .. } => Some(s),
             Frame::Plane => road.map(|r| r.to_road(self.x, self.y).0),
         }
+    }
+
+    /// Every step with a trigger, with the time it fired (if it did).
+    pub fn scripted_events(&self) -> Vec<ScriptedEvent> {
+        self.behaviour
+            .iter()
+            .enumerate()
+            .filter_map(|(i, st)| {
+                let when = st.when.as_ref()?;
+                Some(ScriptedEvent {
+                    actor: self.id.clone(),
+                    step: i,
+                    what: format!("{} when {}", st.action.name(), when.name()),
+                    time: self.fired.iter().find(|(k, _)| *k == i).map(|(_, t)| *t),
+                    optional: st.optional,
+                })
+            })
+            .collect()
     }
 
     fn world_velocity(&self, road: Option<&RoadFrame>) -> (f64, f64) {
@@ -142,50 +185,83 @@ fn compare(cmp: &Compare<f64>, value: f64) -> bool {
     }
 }
 
-/// Whether `actor`'s next step may start now.
-fn fires(
+/// A body a trigger can measure: the ego or an actor.
+struct Body {
+    footprint: Footprint,
+    velocity: (f64, f64),
+    s: Option<f64>,
+}
+
+fn body(who: &str, ego: &EgoView, all: &[ActorState], road: Option<&RoadFrame>) -> Option<Body> {
+    if who == "ego" {
+        return Some(Body { footprint: ego.footprint, velocity: ego.velocity, s: ego.s });
+    }
+    let a = all.iter().find(|a| a.id == who)?;
+    Some(Body { footprint: a.footprint(), velocity: a.velocity, s: a.s(road) })
+}
+
+/// Signed gap, bumper to bumper, positive while `a` leads `b` (along the road, or else along `b`'s
+/// heading).
+fn gap(a: &Body, b: &Body) -> f64 {
+    let half = 0.5 * (a.footprint.length + b.footprint.length);
+    let ahead = match (a.s, b.s) {
+        (Some(sa), Some(sb)) => sa - sb,
+        _ => {
+            let (c, s) = (libm::cos(b.footprint.heading), libm::sin(b.footprint.heading));
+            (a.footprint.x - b.footprint.x) * c + (a.footprint.y - b.footprint.y) * s
+        }
+    };
+    ahead - half
+}
+
+/// Whether `trigger` holds now for `actor` (`None` for conditions that belong to no actor, such as
+/// `end_when`; measures relative to "this actor" never hold then).
+pub fn holds(
     trigger: &Trigger<f64>,
-    actor: &ActorState,
+    actor: Option<&ActorState>,
     time: f64,
     ego: &EgoView,
     all: &[ActorState],
     road: Option<&RoadFrame>,
 ) -> bool {
+    let ego_body = || Body { footprint: ego.footprint, velocity: ego.velocity, s: ego.s };
+    let this = || actor.map(|a| Body { footprint: a.footprint(), velocity: a.velocity, s: a.s(road) });
     match trigger {
         Trigger::Time { after } => time >= *after,
-        Trigger::GapToEgo(cmp) => {
-            let half = 0.5 * (actor.length + ego.footprint.length);
-            let ahead = match (actor.s(road), ego.s) {
-                (Some(sa), Some(se)) => sa - se,
-                _ => {
-                    let (c, s) = (libm::cos(ego.footprint.heading), libm::sin(ego.footprint.heading));
-                    (actor.x - ego.footprint.x) * c + (actor.y - ego.footprint.y) * s
-                }
-            };
-            compare(cmp, ahead - half)
-        }
-        Trigger::DistanceToEgo(cmp) => compare(cmp, libm::hypot(actor.x - ego.footprint.x, actor.y - ego.footprint.y)),
+        Trigger::GapToEgo(cmp) => this().is_some_and(|a| compare(cmp, gap(&a, &ego_body()))),
+        Trigger::DistanceToEgo(cmp) => this().is_some_and(|a| {
+            compare(cmp, libm::hypot(a.footprint.x - ego.footprint.x, a.footprint.y - ego.footprint.y))
+        }),
         Trigger::EgoSpeed(cmp) => compare(cmp, ego.speed),
-        Trigger::Ttc(cmp) => {
-            let ttc =
-                footprint::time_to_collision(&ego.footprint, ego.velocity, &actor.footprint(), actor.velocity, 30.0);
+        Trigger::Ttc(cmp) => this().is_some_and(|a| {
+            let ttc = footprint::time_to_collision(&ego.footprint, ego.velocity, &a.footprint, a.velocity, 30.0);
             compare(cmp, ttc.unwrap_or(f64::INFINITY))
-        }
+        }),
         Trigger::ActorReached { actor: who, s, position, radius } => {
-            let (x, y, target_s) = if who == "ego" {
-                (ego.footprint.x, ego.footprint.y, ego.s)
-            } else {
-                match all.iter().find(|a| &a.id == who) {
-                    Some(a) => (a.x, a.y, a.s(road)),
-                    None => return false,
-                }
-            };
+            let Some(b) = body(who, ego, all, road) else { return false };
             match (s, position) {
-                (Some(s), _) => target_s.is_some_and(|ts| ts >= *s),
-                (None, Some(p)) => libm::hypot(x - p.x, y - p.y) <= *radius,
+                (Some(s), _) => b.s.is_some_and(|ts| ts >= *s),
+                (None, Some(p)) => libm::hypot(b.footprint.x - p.x, b.footprint.y - p.y) <= *radius,
                 (None, None) => false,
             }
         }
+        Trigger::EgoStopped { duration } => ego.speed < STOPPED && ego.stopped_for >= *duration - 1e-9,
+        Trigger::Between { a, b, distance, gap: g, ttc } => {
+            let (Some(a), Some(b)) = (body(a, ego, all, road), body(b, ego, all, road)) else { return false };
+            if let Some(cmp) = distance {
+                compare(cmp, libm::hypot(a.footprint.x - b.footprint.x, a.footprint.y - b.footprint.y))
+            } else if let Some(cmp) = g {
+                compare(cmp, gap(&a, &b))
+            } else if let Some(cmp) = ttc {
+                let t = footprint::time_to_collision(&a.footprint, a.velocity, &b.footprint, b.velocity, 30.0);
+                compare(cmp, t.unwrap_or(f64::INFINITY))
+            } else {
+                false
+            }
+        }
+        Trigger::All(ts) => ts.iter().all(|t| holds(t, actor, time, ego, all, road)),
+        Trigger::Any(ts) => ts.iter().any(|t| holds(t, actor, time, ego, all, road)),
+        Trigger::Not(t) => !holds(t, actor, time, ego, all, road),
     }
 }
 
@@ -197,7 +273,7 @@ pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, ro
             a.active.is_none()
                 && a.behaviour
                     .get(a.step)
-                    .is_some_and(|st| st.when.as_ref().is_none_or(|t| fires(t, a, time, ego, actors, road)))
+                    .is_some_and(|st| st.when.as_ref().is_none_or(|t| holds(t, Some(a), time, ego, actors, road)))
         })
         .collect();
     for (a, start) in actors.iter_mut().zip(starts) {
@@ -207,6 +283,9 @@ pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, ro
                 Frame::Plane => 0.0,
             };
             a.active = Some(Active { started: time, from_d, waypoint: 0 });
+            if a.behaviour.get(a.step).is_some_and(|st| st.when.is_some()) {
+                a.fired.push((a.step, time));
+            }
         }
         advance(a, time, dt, road);
     }
@@ -231,10 +310,12 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 a.speed = approach(a.speed, speed, accel, dt);
                 done = a.speed == speed;
             }
-            Manoeuvre::ChangeLane { to, duration } => {
+            Manoeuvre::ChangeLane { to, duration, lateral_speed } => {
                 if let Some(r) = road {
-                    let p = (elapsed / duration).min(1.0);
                     let target = r.lane_centre(to);
+                    // A mean lateral speed sets the duration from the distance to go.
+                    let duration = lateral_speed.map_or(duration, |v| (libm::fabs(target - act.from_d) / v).max(dt));
+                    let p = (elapsed / duration).min(1.0);
                     lateral =
                         Some(act.from_d + (target - act.from_d) * 0.5 * (1.0 - libm::cos(std::f64::consts::PI * p)));
                     done = p >= 1.0;
@@ -242,7 +323,9 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                     done = true;
                 }
             }
-            Manoeuvre::Brake { to_speed, decel } => {
+            Manoeuvre::Brake { to_speed, decel, jerk } => {
+                // With a jerk limit the deceleration builds up from zero.
+                let decel = jerk.map_or(decel, |j| decel.min(j * elapsed));
                 a.speed = approach(a.speed, to_speed.min(a.speed), decel, dt);
                 done = a.speed <= to_speed;
             }
@@ -255,9 +338,11 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 done = a.speed == speed;
             }
             Manoeuvre::Wait { duration } => done = elapsed >= duration,
-            Manoeuvre::CrossRoad { speed, direction } => {
-                if let (Some(r), Frame::Road { d, .. }) = (road, a.frame) {
+            Manoeuvre::CrossRoad { speed, direction, accel } => {
+                if let (Some(r), Frame::Road { d, v_lat, .. }) = (road, a.frame) {
                     let sign = if direction == CrossDirection::Left { 1.0 } else { -1.0 };
+                    // With an acceleration the walker starts from standing.
+                    let speed = accel.map_or(speed, |acc| (libm::fabs(v_lat) + acc * dt).min(speed));
                     let next = d + sign * speed * dt;
                     let beyond = if sign > 0.0 { next > r.width() + 1.0 } else { next < -1.0 };
                     lateral = Some(next);
@@ -346,4 +431,13 @@ fn move_actor(a: &mut ActorState, dt: f64, road: Option<&RoadFrame>, lateral: Op
         }
     }
     a.velocity = a.world_velocity(road);
+}
+
+/// The signed gap from the ego to actor `id` (bumper to bumper, positive while it leads) and the
+/// actor's speed along the ego's heading; `None` when there is no such actor.
+pub fn lead_of(id: &str, ego: &EgoView, all: &[ActorState], road: Option<&RoadFrame>) -> Option<(f64, f64)> {
+    let lead = body(id, ego, all, road)?;
+    let ego_body = Body { footprint: ego.footprint, velocity: ego.velocity, s: ego.s };
+    let (c, s) = (libm::cos(ego.footprint.heading), libm::sin(ego.footprint.heading));
+    Some((gap(&lead, &ego_body), lead.velocity.0 * c + lead.velocity.1 * s))
 }

@@ -12,6 +12,7 @@ pub mod rng;
 pub mod road;
 pub mod run;
 pub mod sensors;
+pub mod test_driver;
 pub mod trace;
 pub mod vehicle;
 

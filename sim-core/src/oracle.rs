@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use scenario_dsl::model::{ActorKind, Bounds, Criterion, Criticality};
+use scenario_dsl::model::{ActorKind, Bounds, Criterion, Criticality, ImpactMeasure, Scoring};
 
 use crate::actors::ActorState;
 use crate::footprint::{self, Footprint};
@@ -39,6 +39,71 @@ pub struct Collision {
     pub time: f64,
     /// Relative speed at impact, m/s.
     pub relative_speed: f64,
+    /// The ego's own speed at impact, m/s (0 in results stored before it was measured).
+    #[serde(default)]
+    pub ego_speed: f64,
+    /// Closing speed along the contact's normal (the face of the ego that was hit), m/s.
+    #[serde(default)]
+    pub along_contact: f64,
+}
+
+impl Collision {
+    /// The impact speed by `measure`.
+    pub fn speed(&self, measure: ImpactMeasure) -> f64 {
+        match measure {
+            ImpactMeasure::Ego => self.ego_speed,
+            ImpactMeasure::Relative => self.relative_speed,
+            ImpactMeasure::AlongContact => self.along_contact,
+        }
+    }
+}
+
+/// The normal of the ego's face that `other` touches: the ego's heading (front or back) or its side,
+/// whichever face `other`'s centre lies furthest beyond.
+pub fn contact_normal(ego: &Footprint, other: &Footprint) -> (f64, f64) {
+    let (c, s) = (libm::cos(ego.heading), libm::sin(ego.heading));
+    let (dx, dy) = (other.x - ego.x, other.y - ego.y);
+    let (lx, ly) = (dx * c + dy * s, -dx * s + dy * c);
+    let beyond_front = libm::fabs(lx) - 0.5 * ego.length;
+    let beyond_side = libm::fabs(ly) - 0.5 * ego.width;
+    if beyond_front >= beyond_side {
+        let k = if lx >= 0.0 { 1.0 } else { -1.0 };
+        (k * c, k * s)
+    } else {
+        let k = if ly >= 0.0 { 1.0 } else { -1.0 };
+        (-k * s, k * c)
+    }
+}
+
+/// The points a run earned under a scenario's `scoring`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Points earned.
+    pub points: f64,
+    /// Points available.
+    pub max: f64,
+    /// How they were earned: `avoided`, the impact and its band, or why none.
+    pub outcome: String,
+}
+
+/// The score of a run that ended with `collision` (the first), or none.
+pub fn score(scoring: &Scoring<f64>, collision: Option<&Collision>) -> Score {
+    let max = scoring.points;
+    match collision {
+        None => Score { points: max, max, outcome: "avoided".into() },
+        Some(k) => {
+            let v = k.speed(scoring.measure);
+            let what = format!("impact with {} at {v:.2} m/s ({})", k.with, scoring.measure.as_str());
+            match scoring.bands.iter().find(|b| v < b.below) {
+                Some(b) => Score {
+                    points: max * b.fraction,
+                    max,
+                    outcome: format!("{what}: below {} m/s, {:.0} %", b.below, b.fraction * 100.0),
+                },
+                None => Score { points: 0.0, max, outcome: format!("{what}: no points") },
+            }
+        }
+    }
 }
 
 /// What a run measured.
@@ -74,6 +139,13 @@ pub struct Metrics {
     pub fallback_engagements: u32,
     /// Planner deadline misses.
     pub deadline_misses: u32,
+    /// The ego's highest speed before the first collision (or over the run), m/s.
+    #[serde(default)]
+    pub peak_speed: f64,
+    /// The ego's speed reduction from that peak to the first collision (or to its lowest speed
+    /// after the peak when there was none), m/s.
+    #[serde(default)]
+    pub speed_reduction: f64,
 }
 
 /// The outcome of one criterion.
@@ -140,6 +212,8 @@ pub struct Observer {
     drivable: Option<Drivable>,
     speed_limit: f64,
     peaks: Peaks,
+    collision_allowed: bool,
+    low_after_peak: f64,
 }
 
 /// When each maximum metric reached its value (derived data for the criteria's `decided_at`).
@@ -192,13 +266,34 @@ impl Observer {
             drivable,
             speed_limit,
             peaks: Peaks::default(),
+            collision_allowed: false,
+            low_after_peak: 0.0,
         }
+    }
+
+    /// Contact may be unavoidable in this variant (`expected.avoid` is 0): a collision alone does
+    /// not fail `no_collision`.
+    pub fn allow_collision(&mut self) {
+        self.collision_allowed = true;
+    }
+
+    /// Whether a collision is acceptable in this variant.
+    pub fn collision_allowed(&self) -> bool {
+        self.collision_allowed
     }
 
     /// Records one tick; returns this tick's smallest TTC and footprint distance to any actor (for
     /// the trace's plots).
     pub fn observe(&mut self, t: &Tick<'_>) -> TickMeasures {
         let mut now = TickMeasures::default();
+        if self.metrics.collisions.is_empty() {
+            if t.speed > self.metrics.peak_speed {
+                self.metrics.peak_speed = t.speed;
+                self.low_after_peak = t.speed;
+            }
+            self.low_after_peak = self.low_after_peak.min(t.speed);
+            self.metrics.speed_reduction = self.metrics.peak_speed - self.low_after_peak;
+        }
         let m = &mut self.metrics;
         let p = &mut self.peaks;
         peak(&mut m.max_decel, &mut p.decel, -t.accel, t.time);
@@ -261,6 +356,9 @@ impl Observer {
 
     /// Records a collision.
     pub fn collide(&mut self, c: Collision) {
+        if self.metrics.collisions.is_empty() {
+            self.metrics.speed_reduction = (self.metrics.peak_speed - c.ego_speed).max(0.0);
+        }
         self.metrics.collisions.push(c);
     }
 
@@ -287,7 +385,7 @@ impl Observer {
         criteria
             .iter()
             .map(|c| {
-                let mut o = judge_one(&self.metrics, c);
+                let mut o = judge_one(&self.metrics, c, self.collision_allowed);
                 o.decided_at = self.decided_at(c);
                 o
             })
@@ -311,6 +409,7 @@ impl Observer {
             Criterion::StayInLane { .. } => p.lane_straddle,
             Criterion::StayInDrivableArea { .. } => p.offroad,
             Criterion::SpeedLimit { .. } => p.overspeed,
+            Criterion::ImpactSpeed { .. } | Criterion::SpeedReduction { .. } => m.collisions.first().map(|k| k.time),
         }
     }
 }
@@ -370,10 +469,20 @@ fn at_least(c: &Criterion<f64>, what: &str, unit: &str, e: &Extreme, threshold: 
     )
 }
 
-fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
+fn judge_one(m: &Metrics, c: &Criterion<f64>, collision_allowed: bool) -> CriterionOutcome {
     match c {
         Criterion::NoCollision { .. } => match m.collisions.first() {
             None => outcome(c, true, Some(0.0), None, "no collision".into()),
+            Some(k) if collision_allowed => outcome(
+                c,
+                true,
+                Some(m.collisions.len() as f64),
+                None,
+                format!(
+                    "collision with {} at t={:.2} s at {:.2} m/s relative speed, acceptable in this variant (expected.avoid is 0)",
+                    k.with, k.time, k.relative_speed
+                ),
+            ),
             Some(k) => outcome(
                 c,
                 false,
@@ -423,6 +532,39 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
         }
         Criterion::SpeedLimit { tolerance, .. } => {
             at_most(c, "largest speed over the limit", "m/s", m.max_overspeed.max(0.0), *tolerance)
+        }
+        Criterion::ImpactSpeed { max, measure, .. } => match m.collisions.first() {
+            None => outcome(c, true, Some(0.0), Some(*max), "no impact".into()),
+            Some(k) => {
+                let v = k.speed(*measure);
+                let passed = v <= *max;
+                let rel = if passed { "<=" } else { ">" };
+                outcome(
+                    c,
+                    passed,
+                    Some(v),
+                    Some(*max),
+                    format!(
+                        "impact speed ({}) {v:.2} m/s {rel} {max} m/s, with {} at t={:.2} s",
+                        measure.as_str(),
+                        k.with,
+                        k.time
+                    ),
+                )
+            }
+        },
+        Criterion::SpeedReduction { min, .. } => {
+            let v = m.speed_reduction;
+            let passed = v >= *min;
+            let rel = if passed { ">=" } else { "<" };
+            let to = if m.collisions.is_empty() { "its lowest speed after it" } else { "impact" };
+            outcome(
+                c,
+                passed,
+                Some(v),
+                Some(*min),
+                format!("speed reduced by {v:.2} m/s {rel} {min} m/s (from {:.2} m/s to {to})", m.peak_speed),
+            )
         }
     }
 }

@@ -9,19 +9,20 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde::Serialize;
 
 use autonomy_stack::{
-    AreaMap, Clock, ControlCommand, Mission, MissionGoal, Mode, OrientedBox, RoadMap, SensorFrame, Stack, StackConfig,
-    StackOutput, VehicleParams,
+    AreaMap, Clock, ControlCommand, DriverRequest, Mission, MissionGoal, Mode, OrientedBox, RoadMap, SensorFrame,
+    Stack, StackConfig, StackOutput, VehicleParams,
 };
 use scenario_dsl::model::{Criterion, Goal, StartPose};
 use scenario_dsl::Variant;
 
-use crate::actors::{self, ActorState, EgoView};
+use crate::actors::{self, ActorState, EgoView, ScriptedEvent};
 use crate::footprint::Footprint;
 use crate::latency::{Latencies, LatencySummary};
-use crate::oracle::{Collision, CriterionOutcome, Drivable, Metrics, Observer, Tick};
+use crate::oracle::{self, Collision, CriterionOutcome, Drivable, Metrics, Observer, Score, Tick};
 use crate::physics::{BoxPose, BoxSize, Owner, Physics};
 use crate::road::RoadFrame;
 use crate::sensors::Sensors;
+use crate::test_driver::{self, TestDriverState};
 use crate::trace::{Digester, Trace, TraceActor, TraceArea, TraceObstacle, TraceRoad, TraceTick, TraceWorld};
 use crate::vehicle::{self, VehicleState};
 
@@ -46,6 +47,9 @@ pub enum Verdict {
     Error,
     /// The duration ran out before the goal was reached, with no criterion failed.
     Timeout,
+    /// The scenario did not happen as written: a required scripted event (a trigger) never fired,
+    /// so the run says nothing about the stack. Never a pass.
+    Inconclusive,
 }
 
 impl Verdict {
@@ -56,6 +60,7 @@ impl Verdict {
             Verdict::Failed => "failed",
             Verdict::Error => "error",
             Verdict::Timeout => "timeout",
+            Verdict::Inconclusive => "inconclusive",
         }
     }
 }
@@ -83,6 +88,12 @@ pub struct RunResult {
     pub reason: Option<String>,
     /// Each criterion's outcome.
     pub criteria: Vec<CriterionOutcome>,
+    /// Every scripted event (a step with a trigger) and when it fired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<ScriptedEvent>,
+    /// Points earned under the scenario's `scoring` (none without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<Score>,
     /// What was measured.
     pub metrics: Metrics,
     /// Per-module wall-time percentiles, microseconds: reported, never judged.
@@ -213,11 +224,31 @@ fn finite(v: &VehicleState) -> bool {
 pub trait Driver {
     /// One control tick.
     fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput;
+
+    /// One control tick with a test driver's longitudinal request (see [`DriverRequest`]).
+    fn step_driven(
+        &mut self,
+        frame: &SensorFrame,
+        driver: Option<DriverRequest>,
+        clock: &mut dyn Clock,
+    ) -> StackOutput {
+        let _ = driver;
+        self.step(frame, clock)
+    }
 }
 
 impl Driver for Stack {
     fn step(&mut self, frame: &SensorFrame, clock: &mut dyn Clock) -> StackOutput {
         Stack::step(self, frame, clock)
+    }
+
+    fn step_driven(
+        &mut self,
+        frame: &SensorFrame,
+        driver: Option<DriverRequest>,
+        clock: &mut dyn Clock,
+    ) -> StackOutput {
+        Stack::step_driven(self, frame, driver, clock)
     }
 }
 
@@ -255,6 +286,9 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         .unwrap_or(0.0);
     let mut observer =
         Observer::new(Drivable::new(road, s.world.area.as_ref().map(|a| &a.bounds)), speed_limit, lane_tolerance);
+    if s.expected.as_ref().is_some_and(|e| e.avoid == 0.0) {
+        observer.allow_collision();
+    }
     let mut actors: Vec<ActorState> = s.actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
     let ego_size = BoxSize { length: mission.vehicle.length, width: mission.vehicle.width, height: EGO_HEIGHT };
     let obstacles: Vec<(BoxPose, BoxSize)> = s
@@ -316,7 +350,10 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                   latencies: &Latencies,
                   split: TickSplit| {
         let criteria = if verdict == Verdict::Error { Vec::new() } else { observer.judge(&s.criteria) };
-        assemble(verdict, reason, criteria, observer, ticks, digest, trace, latencies, split)
+        let score = s.scoring.as_ref().map(|sc| Score { points: 0.0, max: sc.points, outcome: "error".into() });
+        let mut r = assemble(verdict, reason, criteria, Vec::new(), observer, ticks, digest, trace, latencies, split);
+        r.score = score;
+        r
     };
 
     let mut stack = match make(&mission) {
@@ -327,6 +364,10 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     let mut command = ControlCommand::default();
     let mut output = StackOutput::default();
     let mut last_mode = Mode::Nominal;
+    let mut test_driver = TestDriverState::new(&s.ego.driver, s.ego.speed, mission.vehicle.max_accel);
+    // The line a path-following test driver holds: where the ego starts across the road.
+    let start_d = road.as_ref().map_or(0.0, |r| r.to_road(start.x, start.y).1);
+    let mut stopped_for = 0.0;
 
     for tick in 0..max_ticks {
         let time = tick as f64 * DT;
@@ -334,6 +375,13 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
         let ego_velocity = (ego.speed * libm::cos(ego.heading), ego.speed * libm::sin(ego.heading));
 
+        let ego_view = EgoView {
+            footprint: ego_fp,
+            velocity: ego_velocity,
+            speed: ego.speed,
+            s: road.map(|r| r.to_road(ego.x, ego.y).0),
+            stopped_for,
+        };
         let t0 = clock.now_ns();
         let mut events = Vec::new();
         if tick % CONTROL_EVERY == 0 {
@@ -343,7 +391,14 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 SensorFrame { tick: tick / CONTROL_EVERY, time, ego: sensors.localise(&ego), lidar, detections };
             let t1 = clock.now_ns();
             split.sensors_ns += t1.saturating_sub(t0);
-            match catch_unwind(AssertUnwindSafe(|| stack.step(&frame, clock))) {
+            // The test driver reads the truth, as a robot driver on a proving ground does.
+            let request = test_driver.as_mut().map(|d| {
+                let lead = d.leader().and_then(|id| actors::lead_of(id, &ego_view, &actors, road.as_ref()));
+                let v = &mission.vehicle;
+                let steer = road.as_ref().map(|r| test_driver::hold_line(&ego, r, start_d, v.wheelbase, v.max_steer));
+                d.request(ego.speed, lead, steer)
+            });
+            match catch_unwind(AssertUnwindSafe(|| stack.step_driven(&frame, request, clock))) {
                 Ok(out) => output = out,
                 Err(p) => {
                     let reason = format!("the stack panicked at t={time:.2} s: {}", panic_message(p.as_ref()));
@@ -352,6 +407,9 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             }
             split.stack_ns += clock.now_ns().saturating_sub(t1);
             command = output.command;
+            if let Some(d) = test_driver.as_mut() {
+                d.observe(command.accel);
+            }
             if !(command.accel.is_finite() && command.steer.is_finite()) {
                 let reason = format!("the stack commanded a non-finite value at t={time:.2} s: {command:?}");
                 return finish(Verdict::Error, Some(reason), &observer, tick, digest, trace, &latencies, split);
@@ -371,12 +429,6 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         }
 
         let t2 = clock.now_ns();
-        let ego_view = EgoView {
-            footprint: ego_fp,
-            velocity: ego_velocity,
-            speed: ego.speed,
-            s: road.map(|r| r.to_road(ego.x, ego.y).0),
-        };
         actors::step_all(&mut actors, time, DT, &ego_view, road.as_ref());
         ego = vehicle::step(&ego, &command, &mission.vehicle, friction, DT);
         if !finite(&ego) || ego.speed > RUNAWAY_SPEED || actors.iter().any(|a| !(a.x.is_finite() && a.y.is_finite())) {
@@ -397,13 +449,18 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 (Owner::Ego, o) | (o, Owner::Ego) => *o,
                 _ => continue,
             };
-            let (with, v) = match other {
-                Owner::Actor(i) => (actors[i].id.clone(), actors[i].velocity),
-                Owner::Obstacle(i) => (format!("obstacle#{i}"), (0.0, 0.0)),
+            let (with, v, print) = match other {
+                Owner::Actor(i) => (actors[i].id.clone(), actors[i].velocity, actors[i].footprint()),
+                Owner::Obstacle(i) => (format!("obstacle#{i}"), (0.0, 0.0), obstacle_prints[i]),
                 Owner::Ego => continue,
             };
-            let relative_speed = libm::hypot(ego_velocity.0 - v.0, ego_velocity.1 - v.1);
-            observer.collide(Collision { with, time: now, relative_speed });
+            let (rx, ry) = (ego_velocity.0 - v.0, ego_velocity.1 - v.1);
+            let relative_speed = libm::hypot(rx, ry);
+            let ego_print =
+                Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
+            let (nx, ny) = oracle::contact_normal(&ego_print, &print);
+            let along_contact = libm::fabs(rx * nx + ry * ny);
+            observer.collide(Collision { with, time: now, relative_speed, ego_speed: ego.speed, along_contact });
         }
         let ego_fp =
             Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
@@ -437,13 +494,46 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         trace.ticks.push(record);
         split.criteria_ns += clock.now_ns().saturating_sub(t3);
 
-        // A crash or arrival ends the run.
-        if !contacts.is_empty() && !observer.metrics().collisions.is_empty() || arrived {
-            return conclude(observer, &s.criteria, tick + 1, digest, trace, &latencies, split, arrived);
+        stopped_for = if ego.speed < actors::STOPPED { stopped_for + DT } else { 0.0 };
+        // The scenario's own end: evaluated on the end-of-tick state, like arrival.
+        let ended = s.end_when.as_ref().is_some_and(|t| {
+            let view = EgoView {
+                footprint: ego_fp,
+                velocity: ego_velocity,
+                speed: ego.speed,
+                s: road.map(|r| r.to_road(ego.x, ego.y).0),
+                stopped_for,
+            };
+            actors::holds(t, None, now, &view, &actors, road.as_ref())
+        });
+
+        // A crash, arrival or the scenario's end condition ends the run.
+        if !contacts.is_empty() && !observer.metrics().collisions.is_empty() || arrived || ended {
+            let end = End { ticks: tick + 1, arrived, ended };
+            return scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split));
         }
     }
-    let t = max_ticks;
-    conclude(observer, &s.criteria, t, digest, trace, &latencies, split, false)
+    let end = End { ticks: max_ticks, arrived: false, ended: false };
+    scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split))
+}
+
+/// The run's points under the scenario's `scoring`: an inconclusive or erroneous run earns none.
+fn scored(s: &scenario_dsl::Scenario<f64>, mut r: RunResult) -> RunResult {
+    r.score = s.scoring.as_ref().map(|sc| match r.verdict {
+        Verdict::Inconclusive | Verdict::Error => {
+            Score { points: 0.0, max: sc.points, outcome: r.verdict.as_str().to_owned() }
+        }
+        _ => oracle::score(sc, r.metrics.collisions.first()),
+    });
+    r
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy)]
+struct End {
+    ticks: u64,
+    arrived: bool,
+    ended: bool,
 }
 
 /// The world's geometry as the trace records it.
@@ -483,18 +573,35 @@ fn trace_world(road: Option<&RoadFrame>, area: Option<&scenario_dsl::model::Area
 fn conclude(
     observer: Observer,
     criteria: &[Criterion<f64>],
-    ticks: u64,
+    actors: &[ActorState],
+    end: End,
     digest: Digester,
     trace: Trace,
     latencies: &Latencies,
     split: TickSplit,
-    arrived: bool,
 ) -> RunResult {
+    let End { ticks, arrived, ended } = end;
     let outcomes = observer.judge(criteria);
     let failed = outcomes.iter().find(|o| !o.passed);
+    let events: Vec<ScriptedEvent> = actors.iter().flat_map(ActorState::scripted_events).collect();
+    let missing: Vec<String> = events
+        .iter()
+        .filter(|e| e.time.is_none() && !e.optional)
+        .map(|e| format!("`{}` step {} ({})", e.actor, e.step + 1, e.what))
+        .collect();
     let (verdict, reason) = match failed {
         Some(f) => (Verdict::Failed, Some(format!("{}: {}", f.criterion, f.message))),
-        None if !arrived && observer.metrics().collisions.is_empty() => (
+        // A collision is the stack's, whatever the script did; a scenario that did not happen is
+        // not evidence either way (ADR 0015).
+        None if !missing.is_empty() && observer.metrics().collisions.is_empty() => (
+            Verdict::Inconclusive,
+            Some(format!(
+                "the scenario did not happen: {} never fired by t={:.2} s",
+                missing.join(", "),
+                ticks as f64 * DT
+            )),
+        ),
+        None if !(arrived || ended) && observer.metrics().collisions.is_empty() => (
             Verdict::Timeout,
             Some(format!(
                 "the goal was not reached within {:.1} s ({:.0} % of the way)",
@@ -502,8 +609,9 @@ fn conclude(
                 observer.metrics().progress * 100.0
             )),
         ),
-        // A collision is never a pass, whether or not the scenario lists `no_collision` (ADR 0006).
-        None => match observer.metrics().collisions.first() {
+        // A collision is never a pass, whether or not the scenario lists `no_collision` (ADR 0006),
+        // unless the variant declares contact acceptable (`expected.avoid: 0`, ADR 0016).
+        None => match observer.metrics().collisions.first().filter(|_| !observer.collision_allowed()) {
             Some(c) => (
                 Verdict::Failed,
                 Some(format!(
@@ -514,7 +622,7 @@ fn conclude(
             None => (Verdict::Passed, None),
         },
     };
-    assemble(verdict, reason, outcomes, &observer, ticks, digest, trace, latencies, split)
+    assemble(verdict, reason, outcomes, events, &observer, ticks, digest, trace, latencies, split)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -522,6 +630,7 @@ fn assemble(
     verdict: Verdict,
     reason: Option<String>,
     criteria: Vec<CriterionOutcome>,
+    events: Vec<ScriptedEvent>,
     observer: &Observer,
     ticks: u64,
     digest: Digester,
@@ -533,6 +642,8 @@ fn assemble(
         verdict,
         reason,
         criteria,
+        events,
+        score: None,
         metrics: observer.metrics().clone(),
         latency: latencies.summary(),
         cpu_latency: latencies.cpu_summary(),

@@ -19,6 +19,8 @@ num_defaults! {
     stop_decel = 4.0;
     walk_speed = 1.4;
     start_accel = 1.5;
+    stopped_for = 1.0;
+    headway_gain = 0.6;
 }
 
 /// The vehicle under test.
@@ -43,6 +45,48 @@ pub struct Ego<N: Number> {
     /// Optional route as waypoints (open areas); on a road the route is the ego's lane.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub route: Vec<Point<N>>,
+    /// Who drives the ego's speed: the stack (default), or a test driver that holds a speed or a
+    /// headway while the stack steers and its safety layer (AEB, predictive braking) may still
+    /// brake harder, as protocols that test emergency braking require.
+    #[serde(default, skip_serializing_if = "TestDriver::is_stack")]
+    pub driver: TestDriver<N>,
+}
+
+/// Who controls the ego's speed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TestDriver<N: Number> {
+    /// The stack plans and controls the speed (the default).
+    #[default]
+    Stack,
+    /// A robot driver holds `speed` (default: the ego's start speed); only the stack's safety layer
+    /// may brake (Euro NCAP AEB tests: "AEB only").
+    HoldSpeed {
+        /// Speed held, m/s (default: the start speed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speed: Option<N>,
+    },
+    /// A robot driver follows `actor` at `time_gap` seconds, never faster than `speed`; only the
+    /// stack's safety layer may brake harder (UN R157 lead-vehicle tests).
+    HoldHeadway {
+        /// The actor followed.
+        actor: String,
+        /// Time gap, seconds, bumper to bumper.
+        time_gap: N,
+        /// Speed cap, m/s (default: the start speed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speed: Option<N>,
+        /// How firmly the gap is held, 1/s (default 0.6).
+        #[serde(default = "headway_gain::<N>")]
+        gain: N,
+    },
+}
+
+impl<N: Number> TestDriver<N> {
+    /// True for the default, where the stack drives.
+    pub fn is_stack(&self) -> bool {
+        matches!(self, TestDriver::Stack)
+    }
 }
 
 /// Dimensions and actuator limits of a vehicle.
@@ -256,6 +300,10 @@ pub struct Step<N: Number> {
     /// The manoeuvre.
     #[serde(rename = "do")]
     pub action: Manoeuvre<N>,
+    /// A step with a trigger is a scripted event the scenario needs: a run in which it never fired
+    /// ends `inconclusive`. `optional: true` lets it not happen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// What an actor does.
@@ -277,13 +325,17 @@ pub enum Manoeuvre<N: Number> {
         /// Speed, m/s.
         speed: N,
     },
-    /// Move to lane `to` over `duration` seconds.
+    /// Move to lane `to` over `duration` seconds, or at a mean `lateral_speed`.
     ChangeLane {
         /// Target lane index.
         to: u32,
         /// Seconds the lateral move takes.
         #[serde(default = "lane_change_duration::<N>")]
         duration: N,
+        /// Mean lateral speed, m/s (protocols give cut-ins this way); when given, it sets the
+        /// duration from the lateral distance and `duration` is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lateral_speed: Option<N>,
     },
     /// Brake to a speed at a deceleration.
     Brake {
@@ -292,6 +344,9 @@ pub enum Manoeuvre<N: Number> {
         to_speed: N,
         /// Deceleration (positive), m/s².
         decel: N,
+        /// Jerk limit, m/s³: the deceleration builds up at this rate (default: at once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jerk: Option<N>,
     },
     /// Come to a stop and stay.
     Stop {
@@ -304,6 +359,9 @@ pub enum Manoeuvre<N: Number> {
         /// Speed, m/s.
         #[serde(default = "walk_speed::<N>")]
         speed: N,
+        /// Acceleration from standing to `speed`, m/s² (default: at full speed at once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        accel: Option<N>,
         /// Which way: towards the left edge or the right edge of the road.
         #[serde(default)]
         direction: CrossDirection,
@@ -367,6 +425,81 @@ pub enum Trigger<N: Number> {
         #[serde(default = "goal_tolerance::<N>")]
         radius: N,
     },
+    /// The ego has been standing (below 0.1 m/s) for `duration` seconds.
+    EgoStopped {
+        /// Seconds standing.
+        #[serde(default = "stopped_for::<N>")]
+        duration: N,
+    },
+    /// A measure between two actors (either may be `ego`): exactly one of `distance` (centres),
+    /// `gap` (signed, bumper to bumper along the road, positive while `a` leads `b`) or `ttc`.
+    Between {
+        /// First actor id, or `ego`.
+        a: String,
+        /// Second actor id, or `ego`.
+        b: String,
+        /// Straight-line distance between the centres, metres.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        distance: Option<Compare<N>>,
+        /// Signed longitudinal gap, bumper to bumper, metres.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gap: Option<Compare<N>>,
+        /// Time-to-collision under constant velocities, seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttc: Option<Compare<N>>,
+    },
+    /// Every one of these holds.
+    All(Vec<Trigger<N>>),
+    /// At least one of these holds.
+    Any(Vec<Trigger<N>>),
+    /// This does not hold.
+    Not(Box<Trigger<N>>),
+}
+
+impl<N: Number> Trigger<N> {
+    /// The trigger's name as written in files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trigger::Time { .. } => "time",
+            Trigger::GapToEgo(_) => "gap_to_ego",
+            Trigger::DistanceToEgo(_) => "distance_to_ego",
+            Trigger::EgoSpeed(_) => "ego_speed",
+            Trigger::Ttc(_) => "ttc",
+            Trigger::ActorReached { .. } => "actor_reached",
+            Trigger::EgoStopped { .. } => "ego_stopped",
+            Trigger::Between { .. } => "between",
+            Trigger::All(_) => "all",
+            Trigger::Any(_) => "any",
+            Trigger::Not(_) => "not",
+        }
+    }
+
+    /// Whether it measures something relative to the actor whose step it starts (and so cannot
+    /// stand on its own, as in `end_when`).
+    pub fn needs_actor(&self) -> bool {
+        match self {
+            Trigger::GapToEgo(_) | Trigger::DistanceToEgo(_) | Trigger::Ttc(_) => true,
+            Trigger::All(ts) | Trigger::Any(ts) => ts.iter().any(Trigger::needs_actor),
+            Trigger::Not(t) => t.needs_actor(),
+            _ => false,
+        }
+    }
+}
+
+impl<N: Number> Manoeuvre<N> {
+    /// The manoeuvre's name as written in files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Manoeuvre::KeepLane { .. } => "keep_lane",
+            Manoeuvre::FollowWaypoints { .. } => "follow_waypoints",
+            Manoeuvre::ChangeLane { .. } => "change_lane",
+            Manoeuvre::Brake { .. } => "brake",
+            Manoeuvre::Stop { .. } => "stop",
+            Manoeuvre::CrossRoad { .. } => "cross_road",
+            Manoeuvre::StartMoving { .. } => "start_moving",
+            Manoeuvre::Wait { .. } => "wait",
+        }
+    }
 }
 
 /// A one-sided comparison: `{ below: 15 }` or `{ above: 10 }`.

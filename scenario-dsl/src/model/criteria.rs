@@ -7,6 +7,7 @@ use super::{num_defaults, ActorKind, Criticality, Number};
 
 num_defaults! {
     zero = 0.0;
+    one = 1.0;
 }
 
 fn critical() -> Criticality {
@@ -93,6 +94,26 @@ pub enum Criterion<N: Number> {
         #[serde(default = "critical")]
         severity: Criticality,
     },
+    /// The impact speed at the first collision never exceeds `max` m/s; no collision passes.
+    ImpactSpeed {
+        /// m/s (>= 0).
+        max: N,
+        /// Which speed: the ego's own (default), relative, or relative along the contact.
+        #[serde(default)]
+        measure: ImpactMeasure,
+        /// Severity of a failure.
+        #[serde(default = "critical")]
+        severity: Criticality,
+    },
+    /// The ego's speed falls by at least `min` m/s from its highest speed to the first collision
+    /// (or to its lowest speed after that peak when there is none).
+    SpeedReduction {
+        /// m/s (>= 0).
+        min: N,
+        /// Severity of a failure.
+        #[serde(default = "major")]
+        severity: Criticality,
+    },
     /// The ego never exceeds the speed limit by more than `tolerance` m/s.
     SpeedLimit {
         /// m/s over the limit that is tolerated (>= 0).
@@ -118,6 +139,8 @@ impl<N: Number> Criterion<N> {
             Criterion::StayInLane { .. } => "stay_in_lane",
             Criterion::StayInDrivableArea { .. } => "stay_in_drivable_area",
             Criterion::SpeedLimit { .. } => "speed_limit",
+            Criterion::ImpactSpeed { .. } => "impact_speed",
+            Criterion::SpeedReduction { .. } => "speed_reduction",
         }
     }
 
@@ -133,7 +156,73 @@ impl<N: Number> Criterion<N> {
             | Criterion::MaxLateralAccel { severity, .. }
             | Criterion::StayInLane { severity, .. }
             | Criterion::StayInDrivableArea { severity }
-            | Criterion::SpeedLimit { severity, .. } => *severity,
+            | Criterion::SpeedLimit { severity, .. }
+            | Criterion::ImpactSpeed { severity, .. }
+            | Criterion::SpeedReduction { severity, .. } => *severity,
         }
     }
+}
+
+/// Which speed of an impact is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpactMeasure {
+    /// The ego's own speed at impact (what Euro NCAP calls the impact speed of the vehicle under
+    /// test).
+    #[default]
+    Ego,
+    /// The magnitude of the relative velocity (includes a pedestrian's own walking speed).
+    Relative,
+    /// The closing speed along the contact's normal (the face of the ego that was hit).
+    AlongContact,
+}
+
+impl ImpactMeasure {
+    /// The name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImpactMeasure::Ego => "ego",
+            ImpactMeasure::Relative => "relative",
+            ImpactMeasure::AlongContact => "along_contact",
+        }
+    }
+}
+
+/// What a variant is expected to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expected<N: Number> {
+    /// Non-zero (the default): the ego must avoid every collision. Zero: contact may be
+    /// unavoidable in this variant (a protocol's case where a collision is acceptable), so a
+    /// collision alone does not fail the run; impact-speed criteria and the score still judge it.
+    /// Usually an expression over the parameters, e.g. `"${ttc_cut_in >= 1.5}"`.
+    #[serde(default = "one::<N>")]
+    pub avoid: N,
+}
+
+/// How a run earns points, as a protocol scores a test: full points for avoiding contact,
+/// partial points by impact speed, none otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring<N: Number> {
+    /// Points this variant is worth (default 1).
+    #[serde(default = "one::<N>")]
+    pub points: N,
+    /// Which impact speed the bands read (default: the ego's own).
+    #[serde(default)]
+    pub measure: ImpactMeasure,
+    /// After a contact: the fraction of the points earned by the first band whose `below` the
+    /// impact speed is under (in the order written); none when no band matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bands: Vec<ScoreBand<N>>,
+}
+
+/// One band of a score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreBand<N: Number> {
+    /// Impact speed below which the band applies, m/s.
+    pub below: N,
+    /// Fraction of the points earned, 0..1.
+    pub fraction: N,
 }

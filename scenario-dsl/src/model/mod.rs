@@ -67,6 +67,17 @@ pub struct Scenario<N: Number> {
     pub criteria: Vec<Criterion<N>>,
     /// Simulated seconds after which the run ends as `timeout` unless the goal ended it first.
     pub duration: N,
+    /// The run ends, as if the goal were reached, once this holds (the ego stopped before a
+    /// target, the target reached a point, ...). Triggers measured from "this actor" need
+    /// `between` here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_when: Option<Trigger<N>>,
+    /// What this variant is expected to show (whether contact must be avoided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected<N>>,
+    /// How a run earns points (reported per run, scenario and suite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoring: Option<Scoring<N>>,
 }
 
 /// Identity and ownership of a scenario.

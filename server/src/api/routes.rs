@@ -90,7 +90,7 @@ pub fn operations(g: &mut SchemaGenerator) -> Vec<Operation> {
                     "status",
                     "query",
                     "queued, running, passed, failed, error or timeout",
-                    r#"{"type": "string", "enum": ["queued", "running", "passed", "failed", "error", "timeout"]}"#,
+                    r#"{"type": "string", "enum": ["queued", "running", "passed", "failed", "error", "timeout", "inconclusive"]}"#,
                 ),
                 ("tag", "query", "Scenario tag", TEXT),
                 ("scenario", "query", "Scenario id", TEXT),

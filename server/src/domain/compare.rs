@@ -249,6 +249,8 @@ mod tests {
                 verdict,
                 reason,
                 criteria: Vec::new(),
+                events: Vec::new(),
+                score: None,
                 metrics,
                 latency: BTreeMap::new(),
                 cpu_latency: BTreeMap::new(),

@@ -487,6 +487,17 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], conte
         );
     }
     kpis(&policy.kpis, runs, &mut f);
+    // A scenario that did not happen is no evidence: the gate cannot pass on it (ADR 0015).
+    let inconclusive: Vec<&Run> = runs.iter().filter(|r| r.status == RunStatus::Inconclusive).collect();
+    if !inconclusive.is_empty() {
+        f.push(
+            "inconclusive",
+            inconclusive.len() as f64,
+            0.0,
+            inconclusive.iter().take(WORST).map(|r| run_label(r, r.reason.as_deref().unwrap_or("no reason"))).collect(),
+            format!("{} run(s) inconclusive (the scenario did not happen)", inconclusive.len()),
+        );
+    }
     let errors = stats.counts.get(RunStatus::Error.as_str()).copied().unwrap_or(0);
     if errors > 0 && !policy.allow_errors {
         let bad = runs.iter().filter(|r| r.status == RunStatus::Error);

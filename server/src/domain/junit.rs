@@ -35,6 +35,8 @@ pub struct Case {
     pub sim_s: f64,
     /// Wall seconds.
     pub wall_s: f64,
+    /// Points earned and available under the scenario's `scoring`.
+    pub score: Option<(f64, f64)>,
 }
 
 impl From<&RunRecord> for Case {
@@ -51,6 +53,7 @@ impl From<&RunRecord> for Case {
             digest: r.digest.clone(),
             sim_s: r.sim_s,
             wall_s: r.wall_s,
+            score: r.score.as_ref().map(|s| (s.points, s.max)),
         }
     }
 }
@@ -79,6 +82,7 @@ impl From<&Run> for Case {
                 digest: r.digest.clone().unwrap_or_default(),
                 sim_s: 0.0,
                 wall_s: 0.0,
+                score: None,
             },
         }
     }
@@ -119,7 +123,10 @@ pub fn render_cases(name: &str, records: &[Case]) -> String {
     for r in records {
         suites.entry(&r.scenario).or_default().push(r);
     }
-    let failures = |rs: &[&Case]| rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout)).count();
+    // An inconclusive run is a failure to CI (never a pass), reported with its own type.
+    let failures = |rs: &[&Case]| {
+        rs.iter().filter(|r| matches!(r.verdict, Verdict::Failed | Verdict::Timeout | Verdict::Inconclusive)).count()
+    };
     let errors = |rs: &[&Case]| rs.iter().filter(|r| r.verdict == Verdict::Error).count();
     let time = |rs: &[&Case]| rs.iter().map(|r| r.wall_s).sum::<f64>();
     let all: Vec<&Case> = records.iter().collect();
@@ -143,6 +150,19 @@ pub fn render_cases(name: &str, records: &[Case]) -> String {
             errors(rs),
             time(rs)
         );
+        // Scored scenarios carry their points as the suite's properties: the total and each
+        // variant's (junit-10.xsd gives testcases no properties).
+        let scored: Vec<(usize, (f64, f64))> = rs.iter().filter_map(|r| r.score.map(|s| (r.index, s))).collect();
+        if !scored.is_empty() {
+            let (p, m) = scored.iter().fold((0.0, 0.0), |a, (_, s)| (a.0 + s.0, a.1 + s.1));
+            x.push_str("    <properties>\n");
+            let _ = writeln!(x, "      <property name=\"score\" value=\"{p:.3}\"/>");
+            let _ = writeln!(x, "      <property name=\"score_max\" value=\"{m:.3}\"/>");
+            for (i, (p, _)) in &scored {
+                let _ = writeln!(x, "      <property name=\"score#{i}\" value=\"{p:.3}\"/>");
+            }
+            x.push_str("    </properties>\n");
+        }
         for r in rs {
             let case = format!("{}#{} [{}] seed={} {}", r.scenario, r.index, r.params.join(" "), r.seed, r.key);
             let _ = write!(
@@ -156,11 +176,10 @@ pub fn render_cases(name: &str, records: &[Case]) -> String {
             let body = format!("variant {}\ndigest {}\nsimulated {:.2} s", r.key, r.digest, r.sim_s);
             match r.verdict {
                 Verdict::Passed => x.push_str("/>\n"),
-                Verdict::Failed | Verdict::Timeout => {
-                    let kind = if r.verdict == Verdict::Timeout {
-                        "timeout".to_owned()
-                    } else {
-                        r.failed_criterion.clone().unwrap_or_else(|| "failed".into())
+                Verdict::Failed | Verdict::Timeout | Verdict::Inconclusive => {
+                    let kind = match r.verdict {
+                        Verdict::Timeout | Verdict::Inconclusive => r.verdict.as_str().to_owned(),
+                        _ => r.failed_criterion.clone().unwrap_or_else(|| "failed".into()),
                     };
                     let _ = write!(
                         x,

@@ -174,7 +174,7 @@ fn messages(trace: &Trace, record: Option<&RunRecord>) -> Result<Vec<Pending>, M
         }
         let level = match record.verdict {
             Verdict::Passed => Level::Info,
-            Verdict::Timeout => Level::Warning,
+            Verdict::Timeout | Verdict::Inconclusive => Level::Warning,
             Verdict::Failed | Verdict::Error => Level::Error,
         };
         let text = match &record.reason {

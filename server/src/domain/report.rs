@@ -36,6 +36,13 @@ pub struct RunRecord {
     pub reason: Option<String>,
     /// Each criterion's outcome.
     pub criteria: Vec<CriterionOutcome>,
+    /// Every scripted event (a step with a trigger) and when it fired (absent in results stored
+    /// before events were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<sim_core::actors::ScriptedEvent>,
+    /// Points earned under the scenario's `scoring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<sim_core::oracle::Score>,
     /// Metrics.
     pub metrics: Metrics,
     /// Per-module wall-time percentiles, microseconds: reported, never judged.
@@ -72,6 +79,8 @@ impl RunRecord {
             verdict: result.verdict,
             reason: result.reason.clone(),
             criteria: result.criteria.clone(),
+            events: result.events.clone(),
+            score: result.score.clone(),
             metrics: result.metrics.clone(),
             latency: result.latency.clone(),
             cpu_latency: result.cpu_latency.clone(),
@@ -138,15 +147,51 @@ pub fn summary(records: &[RunRecord]) -> String {
     for (tag, t) in &by_tag {
         let _ = writeln!(out, "  {:>6.1} %  {:>5}/{:<5} {tag}", rate(t), t.passed, t.total);
     }
+    out.push_str(&scores(records));
     let total = records.len();
     let passed = counts.get(&Verdict::Passed).copied().unwrap_or(0);
     let _ = writeln!(
         out,
-        "\n{total} runs: {passed} passed, {} failed, {} error, {} timeout; pass rate {:.1} %",
+        "\n{total} runs: {passed} passed, {} failed, {} error, {} timeout, {} inconclusive; pass rate {:.1} %",
         counts.get(&Verdict::Failed).copied().unwrap_or(0),
         counts.get(&Verdict::Error).copied().unwrap_or(0),
         counts.get(&Verdict::Timeout).copied().unwrap_or(0),
+        counts.get(&Verdict::Inconclusive).copied().unwrap_or(0),
         if total == 0 { 0.0 } else { 100.0 * passed as f64 / total as f64 }
     );
+    out
+}
+
+/// Points earned and available.
+pub type Points = (f64, f64);
+
+/// Points earned and available per scenario and over the suite, for scenarios with `scoring`.
+pub fn score_totals(records: &[RunRecord]) -> (BTreeMap<&str, Points>, Points) {
+    let mut by_scenario: BTreeMap<&str, Points> = BTreeMap::new();
+    let mut suite = (0.0, 0.0);
+    for r in records {
+        if let Some(s) = &r.score {
+            let e = by_scenario.entry(&r.scenario).or_default();
+            e.0 += s.points;
+            e.1 += s.max;
+            suite.0 += s.points;
+            suite.1 += s.max;
+        }
+    }
+    (by_scenario, suite)
+}
+
+/// The scores section of the summary (empty when no scenario is scored).
+fn scores(records: &[RunRecord]) -> String {
+    let (by_scenario, suite) = score_totals(records);
+    if by_scenario.is_empty() {
+        return String::new();
+    }
+    let pct = |(p, m): (f64, f64)| if m > 0.0 { 100.0 * p / m } else { 0.0 };
+    let mut out = String::from("\nScores:\n");
+    for (id, t) in &by_scenario {
+        let _ = writeln!(out, "  {:>6.1} %  {:>7.2}/{:<7.2} {id}", pct(*t), t.0, t.1);
+    }
+    let _ = writeln!(out, "  {:>6.1} %  {:>7.2}/{:<7.2} suite", pct(suite), suite.0, suite.1);
     out
 }

@@ -30,17 +30,21 @@ pub enum RunStatus {
     Error,
     /// The duration ran out before the goal (confirmed by a re-run).
     Timeout,
+    /// The scenario did not happen (a required scripted event never fired): no evidence either
+    /// way, never a pass, and not the stack's failure.
+    Inconclusive,
 }
 
 impl RunStatus {
     /// Every status, in life order.
-    pub const ALL: [RunStatus; 6] = [
+    pub const ALL: [RunStatus; 7] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Passed,
         RunStatus::Failed,
         RunStatus::Error,
         RunStatus::Timeout,
+        RunStatus::Inconclusive,
     ];
 
     /// The snake_case name, as stored and as on the wire.
@@ -52,6 +56,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Error => "error",
             RunStatus::Timeout => "timeout",
+            RunStatus::Inconclusive => "inconclusive",
         }
     }
 
@@ -72,6 +77,7 @@ impl RunStatus {
             sim_core::Verdict::Failed => RunStatus::Failed,
             sim_core::Verdict::Error => RunStatus::Error,
             sim_core::Verdict::Timeout => RunStatus::Timeout,
+            sim_core::Verdict::Inconclusive => RunStatus::Inconclusive,
         }
     }
 
@@ -82,6 +88,7 @@ impl RunStatus {
             RunStatus::Failed => Some(sim_core::Verdict::Failed),
             RunStatus::Error => Some(sim_core::Verdict::Error),
             RunStatus::Timeout => Some(sim_core::Verdict::Timeout),
+            RunStatus::Inconclusive => Some(sim_core::Verdict::Inconclusive),
             RunStatus::Queued | RunStatus::Running => None,
         }
     }
@@ -95,7 +102,7 @@ impl fmt::Display for RunStatus {
 
 /// Text that names no status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status `{0}`; use one of queued, running, passed, failed, error, timeout")]
+#[error("unknown status `{0}`; use one of queued, running, passed, failed, error, timeout, inconclusive")]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for RunStatus {
@@ -233,9 +240,11 @@ mod tests {
         }
         assert_eq!(
             "done".parse::<RunStatus>().unwrap_err().to_string(),
-            "unknown status `done`; use one of queued, running, passed, failed, error, timeout"
+            "unknown status `done`; use one of queued, running, passed, failed, error, timeout, inconclusive"
         );
         assert!(RunStatus::Timeout.is_finished() && RunStatus::Timeout.is_failure());
+        // Inconclusive: finished, not a pass, and not the stack's failure (the gate says so apart).
+        assert!(RunStatus::Inconclusive.is_finished() && !RunStatus::Inconclusive.is_failure());
         assert!(!RunStatus::Queued.is_finished() && !RunStatus::Error.is_failure());
     }
 

@@ -14,6 +14,7 @@ pub fn status(s: RunStatus) -> Markup {
         RunStatus::Failed => "✘",
         RunStatus::Error => "⚠",
         RunStatus::Timeout => "◔",
+        RunStatus::Inconclusive => "?",
         RunStatus::Queued => "…",
         RunStatus::Running => "▶",
     };
