@@ -124,8 +124,20 @@ impl Planner {
         self.ego_s
     }
 
-    /// Plans one tick.
+    /// Plans one tick. The plan never asks for more than the vehicle can do: a feed-forward
+    /// acceleration outside its envelope (e.g. the IDM's default 1.5 m/s² on a robot that can do
+    /// 1.0) would be clamped by the controller on every tick and would make the speed overshoot.
     pub fn plan(&mut self, input: &PlanInput<'_>) -> Plan {
+        let mut plan = self.plan_unbounded(input);
+        let bounded = plan.accel.clamp(-input.vehicle.max_decel, input.vehicle.max_accel);
+        if bounded != plan.accel {
+            plan.speed = (plan.speed + (bounded - plan.accel) * input.period).max(0.0);
+            plan.accel = bounded;
+        }
+        plan
+    }
+
+    fn plan_unbounded(&mut self, input: &PlanInput<'_>) -> Plan {
         match self.road {
             Some(road) => {
                 let (s, _) = road.frame.to_frame(input.ego.x, input.ego.y, self.ego_s);
