@@ -247,7 +247,11 @@ impl Default for ControlConfig {
 pub struct SafetyConfig {
     /// Time-to-collision-based emergency braking. Default true.
     pub aeb_enabled: bool,
-    /// TTC below which AEB brakes fully, seconds. Default 1.5.
+    /// TTC below which AEB engages, seconds. Default 1.5. Closing on traffic ahead that moves the
+    /// ego's way, AEB brakes at twice the deceleration that just stops the closing within the gap
+    /// left; when that is under half the vehicle's maximum deceleration (and under
+    /// `predictive_decel`) it builds up at the comfort jerk. Otherwise (a standing or crossing
+    /// object, or a harder need) it brakes fully at once.
     pub aeb_ttc: f64,
     /// Brake early on a predicted conflict along the planned path. Default true.
     pub predictive_braking: bool,

@@ -41,6 +41,15 @@ const AEB_RANGE: f64 = 120.0;
 /// A tentative object (one sighting, velocity unknown) counts for AEB below this share of the TTC
 /// threshold only.
 const TENTATIVE_TTC_SHARE: f64 = 0.5;
+/// AEB brakes at this multiple of the deceleration that would just stop the closing in the gap
+/// left (headroom for an object that brakes too, for estimation error and for actuator lag).
+const AEB_DECEL_MARGIN: f64 = 2.0;
+/// A graded AEB level below this share of the vehicle's maximum deceleration (and below the
+/// predictive-braking deceleration) builds up at the comfort jerk; above it AEB brakes fully at once.
+const AEB_GRADED_SHARE: f64 = 0.5;
+/// AEB grades its braking only for objects moving our way faster than this share of the ego's
+/// speed (traffic the ego can settle behind).
+const AEB_GRADED_MIN_SPEED_SHARE: f64 = 0.5;
 /// Longitudinal margin of predictive braking, metres.
 const PREDICTIVE_MARGIN: f64 = 0.3;
 
@@ -113,6 +122,8 @@ pub struct SafetyMonitor {
     episode_reasons: [bool; REASONS],
     active: [bool; REASONS],
     aeb: bool,
+    /// Deceleration AEB commands while engaged, m/s² (positive; the vehicle's maximum when full).
+    aeb_decel: f64,
     mrm: bool,
     previous_command: ControlCommand,
 }
@@ -145,6 +156,7 @@ impl SafetyMonitor {
             episode_reasons: [false; REASONS],
             active: [false; REASONS],
             aeb: false,
+            aeb_decel: 0.0,
             mrm: false,
             previous_command: ControlCommand::default(),
         }
@@ -281,11 +293,13 @@ impl SafetyMonitor {
             now[index(Reason::PredictiveBrake)] = true;
             cmd.accel = cmd.accel.min(-cfg.predictive_decel);
         }
-        let min_ttc = min_ttc(&cfg, &self.vehicle, ego, input);
+        let assessment = assess_ttc(&cfg, &self.vehicle, ego, input);
+        let min_ttc = assessment.ttc;
         if cfg.aeb_enabled {
             // Braking is only a remedy while moving: a standing ego does not engage AEB.
             if !self.aeb && min_ttc < cfg.aeb_ttc && v > AEB_MIN_SPEED {
                 self.aeb = true;
+                self.aeb_decel = 0.0;
                 events.push(GuardrailEvent { reason: Reason::AebTtc, intervention: true });
             } else if self.aeb && (min_ttc >= cfg.aeb_ttc * AEB_RELEASE || v < 0.05) {
                 self.aeb = false;
@@ -293,14 +307,25 @@ impl SafetyMonitor {
         } else {
             self.aeb = false;
         }
+        // Graded AEB: as hard as the conflict requires (with margin), never easing while engaged;
+        // full braking at once when that is a large share of what the vehicle can do.
+        let full = self.vehicle.max_decel;
+        let graded_limit = (AEB_GRADED_SHARE * full).min(cfg.predictive_decel);
+        let mut aeb_graded = false;
         if self.aeb {
-            cmd.accel = -self.vehicle.max_decel;
+            let wanted = (AEB_DECEL_MARGIN * assessment.required_decel).min(full);
+            self.aeb_decel =
+                if wanted < graded_limit && self.aeb_decel < graded_limit { self.aeb_decel.max(wanted) } else { full };
+            aeb_graded = self.aeb_decel < full;
+            cmd.accel = cmd.accel.min(-self.aeb_decel);
         }
         // Braking the monitor adds on top of the controller's (predictive braking, degraded-mode
-        // and speed-limit caps) builds up at the controller's comfort jerk, never below what the
-        // controller itself asked for. AEB alone brakes at once: it acts when time has run out.
-        let ramp = self.previous_command.accel - 2.0 * self.jerk_limit * self.period;
-        if !self.aeb && cmd.accel < input.control.command.accel && cmd.accel.is_finite() {
+        // and speed-limit caps, graded AEB) builds up at the controller's comfort jerk, never below
+        // what the controller itself asked for. Full AEB alone brakes at once: it acts when time has
+        // run out.
+        let jerk = if aeb_graded { self.jerk_limit } else { 2.0 * self.jerk_limit };
+        let ramp = self.previous_command.accel - jerk * self.period;
+        if (!self.aeb || aeb_graded) && cmd.accel < input.control.command.accel && cmd.accel.is_finite() {
             cmd.accel = cmd.accel.max(ramp.min(input.control.command.accel));
         }
 
@@ -485,9 +510,26 @@ fn inside_interval(p: f64, r: f64, h: f64) -> Option<(f64, f64)> {
     Some((a.min(b), a.max(b)))
 }
 
+/// What AEB reads from the objects in the ego's corridor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TtcAssessment {
+    /// Smallest time-to-collision, seconds (infinite if none).
+    pub ttc: f64,
+    /// Largest constant deceleration that just stops the closing within the gap left, over the
+    /// objects with a TTC under the AEB threshold (infinite when one stands, crosses or is already
+    /// level with the ego), m/s²; 0 when none.
+    pub required_decel: f64,
+}
+
 /// Smallest time-to-collision with any confirmed track, or any fused obstacle not yet covered by a
-/// confirmed track, in the corridor along the ego's current arc (curvature from the yaw rate).
-pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, input: &SafetyInput<'_>) -> f64 {
+/// confirmed track, in the corridor along the ego's current arc (curvature from the yaw rate), and
+/// the deceleration that would resolve the conflicts under the AEB threshold.
+pub fn assess_ttc(
+    cfg: &SafetyConfig,
+    vehicle: &VehicleParams,
+    ego: &EgoEstimate,
+    input: &SafetyInput<'_>,
+) -> TtcAssessment {
     let v = ego.speed.max(0.0);
     // The arc the ego is actually turning on, up to what its steering allows (a robot turns far
     // tighter than a car: clamping to a car's curvature sends the corridor into the rack it is
@@ -528,6 +570,7 @@ pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, i
         Some(Object { x: o.x, y: o.y, vx, vy, heading: o.heading, length: o.length, width: o.width, tentative })
     });
     let mut best = f64::INFINITY;
+    let mut required: f64 = 0.0;
     for o in tracks.chain(fresh) {
         let (s, n) = frame.to_frame(o.x, o.y, 0.0);
         if !(s > 0.0 && s < AEB_RANGE) {
@@ -550,9 +593,22 @@ pub fn min_ttc(cfg: &SafetyConfig, vehicle: &VehicleParams, ego: &EgoEstimate, i
         }
         if start <= lon.1.min(lat.1) {
             best = best.min(start);
+            if start < cfg.aeb_ttc {
+                // Closing on traffic ahead that moves our way: stopping the closing within the
+                // bumper gap along the arc takes c² / 2g. A standing or crossing object (the ego
+                // must stop, not settle behind it) or one already level with the ego (no gap)
+                // calls for full braking.
+                let (closing, gap) = (v - vs, s - hx);
+                let decel = if gap > 0.0 && closing > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
+                    closing * closing / (2.0 * gap)
+                } else {
+                    f64::INFINITY
+                };
+                required = required.max(decel);
+            }
         }
     }
-    best
+    TtcAssessment { ttc: best, required_decel: required }
 }
 
 /// Most time steps predictive braking looks at.
@@ -691,6 +747,57 @@ mod tests {
         assert_eq!(out.command.accel, -8.0);
         let rate = ControlConfig::default().steer_rate_limit.to_radians() * 0.05;
         assert!((out.command.steer - rate).abs() < 1e-12, "{:?}", out.command);
+    }
+
+    fn closing_on(monitor: &mut SafetyMonitor, tick: u64, gap: f64, lead_speed: f64) -> SafetyOutput {
+        // Ego at 10 m/s; the object's centre `gap` metres beyond bumper to bumper (4.5 m cars).
+        let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, ..Default::default() };
+        let frame = SensorFrame { tick, time: tick as f64 * 0.05, ego, lidar: None, detections: Some(Vec::new()) };
+        let obstacle = Obstacle {
+            x: 4.5 + gap,
+            y: 1.75,
+            heading: 0.0,
+            length: 4.5,
+            width: 1.8,
+            vx: lead_speed,
+            vy: 0.0,
+            velocity_known: true,
+            class: crate::interface::ObjectClass::Car,
+            confidence: 0.9,
+            source: crate::perception::ObstacleSource::Fused,
+        };
+        let cruise = ControlCommand { accel: 0.0, steer: 0.0 };
+        monitor.evaluate(&SafetyInput {
+            frame: &frame,
+            ego: &frame.ego,
+            obstacles: &[obstacle],
+            associations: &[None],
+            tracks: &[],
+            predictions: &[],
+            path: &[],
+            control: ControlOutput { command: cruise, requested: cruise },
+        })
+    }
+
+    #[test]
+    fn aeb_grades_its_braking_to_what_closing_on_traffic_requires() {
+        // Closing at 2 m/s with 2 m left (TTC 1 s): stopping the closing takes 1 m/s², AEB aims for
+        // 2 m/s² and builds it up at the comfort jerk.
+        let mut m = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        let out = closing_on(&mut m, 0, 2.0, 8.0);
+        assert_eq!(out.mode, Mode::Fallback);
+        let step = ControlConfig::default().jerk_limit * 0.05;
+        assert!((out.command.accel + step).abs() < 1e-9, "{:?}", out.command);
+        let out = closing_on(&mut m, 1, 1.9, 8.0);
+        assert!((out.command.accel + 2.0 * step).abs() < 1e-9, "{:?}", out.command);
+        // A standing object at the same TTC: full braking at once.
+        let mut m = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        let out = closing_on(&mut m, 0, 10.0, 0.0);
+        assert_eq!(out.command.accel, -8.0);
+        // Closing at 6 m/s on a slow car 6 m ahead (3 m/s² needed, 6 aimed for): full braking at once.
+        let mut m = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        let out = closing_on(&mut m, 0, 6.0, 4.0);
+        assert_eq!(out.command.accel, -8.0);
     }
 
     #[test]

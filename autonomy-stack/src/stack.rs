@@ -66,8 +66,16 @@ pub struct Stack {
     delay: VecDeque<Plan>,
     delay_ticks: usize,
     last_ego: EgoEstimate,
+    /// The filtered speed and the time of the frame it belongs to.
+    speed_filter: Option<(f64, f64)>,
     debug: TickDebug,
 }
+
+/// Weight of a new speed measurement in the speed filter (per frame; at 20 Hz a time constant of
+/// about a quarter second): the measured acceleration carries the estimate between frames, so the
+/// filter removes odometry noise (which the free-road speed control would otherwise turn into
+/// acceleration noise around a low target) without lagging behind real changes.
+const SPEED_MEASUREMENT_WEIGHT: f64 = 0.2;
 
 impl Stack {
     /// Builds a stack; rejects a configuration that does not validate or an unusable mission.
@@ -89,6 +97,7 @@ impl Stack {
             delay: VecDeque::with_capacity(delay_ticks + 1),
             delay_ticks,
             last_ego: EgoEstimate::default(),
+            speed_filter: None,
             debug: TickDebug {
                 behaviour: Behaviour::KeepLane,
                 min_ttc: f64::INFINITY,
@@ -137,8 +146,9 @@ impl Stack {
     ) -> StackOutput {
         let mut timings = ModuleTimings::default();
         let t0 = stamp(clock);
-        let ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
+        let mut ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
         self.last_ego = ego;
+        ego.speed = self.filter_speed(frame.time, &ego);
 
         let margin = self.config.perception.roi_margin;
         let roi = match (&self.road, &self.mission.area) {
@@ -231,6 +241,23 @@ impl Stack {
 /// Wall and thread-CPU nanoseconds, read together.
 fn stamp(clock: &mut dyn Clock) -> (u64, u64) {
     (clock.now_ns(), clock.thread_cpu_ns())
+}
+
+impl Stack {
+    /// Predicts the last speed estimate with the measured acceleration and blends in the measured
+    /// speed; restarts from the measurement when time does not advance plausibly.
+    fn filter_speed(&mut self, time: f64, ego: &EgoEstimate) -> f64 {
+        let estimate = match self.speed_filter {
+            Some((v, t)) if time > t && time - t <= 4.0 * self.mission.control_period && time.is_finite() => {
+                let predicted = (v + ego.accel * (time - t)).max(0.0);
+                predicted + SPEED_MEASUREMENT_WEIGHT * (ego.speed - predicted)
+            }
+            Some((v, t)) if time == t => v,
+            _ => ego.speed,
+        };
+        self.speed_filter = time.is_finite().then_some((estimate, time));
+        estimate
+    }
 }
 
 fn ego_usable(e: &EgoEstimate) -> bool {

@@ -330,7 +330,7 @@ fn an_inconclusive_run_is_never_a_pass_and_fails_the_gate_for_its_own_reason() {
     let r = reasons(&p, &runs, None);
     assert_eq!(
         r,
-        ["1 run(s) inconclusive (the scenario did not happen), first s0: the scenario did not happen: `ped` step 1 (cross_road when ttc) never fired by t=20.00 s"]
+        ["inconclusive: 1 run(s) inconclusive (the scenario did not happen); worst: s0 (variant 00000046: the scenario did not happen: `ped` step 1 (cross_road when ttc) never fired by t=20.00 s)"]
     );
     let xml = server::domain::junit::render_runs("rc", &runs);
     assert!(xml.contains("<failure type=\"inconclusive\" message=\"the scenario did not happen"), "{xml}");

@@ -8,6 +8,10 @@ use crate::config::PlanningConfig;
 const MIN_GAP: f64 = 0.1;
 /// Leaders slower than this are standing obstacles, m/s.
 const STOPPED: f64 = 0.5;
+/// Largest gain of the free-road term below the desired speed, 1/s: a speed deficit closes with a
+/// time constant of at least 0.2 s, four actuator lags. The IDM's own slope 4a / v_des is gentler
+/// above about 1.2 m/s with the default 1.5 m/s², so only low targets are affected.
+const FREE_ROAD_GAIN: f64 = 5.0;
 /// Extra gap the kinematic stopping term aims for beyond s0, metres.
 const STOP_SLACK: f64 = 0.25;
 
@@ -38,6 +42,11 @@ pub fn idm_accel(config: &PlanningConfig, v: f64, v_des: f64, leader: Option<(f6
     // Above the desired speed (a lowered limit, a degraded-mode cap) the free-road term would ask for
     // an arbitrarily hard stop; slowing down to a new limit is comfortable braking, never emergency.
     let mut acc = (a * (1.0 - r2 * r2)).max(-b);
+    // Near the desired speed the free-road term's slope is 4a / v_des: 0.24 /s at 25 m/s but 21 /s
+    // at 0.285 m/s, a loop gain no actuator lag and jerk limit can follow (the speed overshoots a
+    // low target and cycles around it). Accelerating, it never asks for more than FREE_ROAD_GAIN
+    // times the speed deficit. (Braking to a lowered target, say before a corner, stays prompt.)
+    acc = acc.min(FREE_ROAD_GAIN * (v_des - v.max(0.0)).max(0.0));
     if let Some((gap, v_lead, s0)) = leader {
         let dv = v - v_lead;
         let s_star = s0 + (v * config.idm_headway + v * dv / (2.0 * libm::sqrt(a * b))).max(0.0);
@@ -224,6 +233,17 @@ mod tests {
 
     fn obj(s: f64, d: f64, speed: f64) -> LaneObject {
         LaneObject { s, d, half_length: 2.25, half_width: 0.9, speed }
+    }
+
+    #[test]
+    fn the_free_road_term_has_a_bounded_gain_below_a_low_target() {
+        let config = PlanningConfig::default();
+        // 0.285 m/s: the plain IDM would ask 1.5 (1 - 0.24) = 1.14 m/s² at 0.2 m/s.
+        let up = idm_accel(&config, 0.2, 0.285, None);
+        assert!((up - FREE_ROAD_GAIN * 0.085).abs() < 1e-9, "{up}");
+        // At highway speed the IDM's own slope is the gentler one: unchanged.
+        let plain = config.idm_accel * (1.0 - (20.0f64 / 25.0).powi(4));
+        assert!((idm_accel(&config, 20.0, 25.0, None) - plain).abs() < 1e-9);
     }
 
     #[test]

@@ -124,8 +124,23 @@ impl Planner {
         self.ego_s
     }
 
-    /// Plans one tick.
+    /// Plans one tick. The plan never asks for more acceleration than the vehicle can give: a
+    /// feed-forward above its limit (e.g. the IDM's default 1.5 m/s² on a robot that can do 1.0)
+    /// would be clamped by the controller on every tick and would make the speed overshoot.
+    /// Braking requests are left as they are: beyond the vehicle's limit they say how urgent a stop
+    /// is (and the controller clamps them), which a plan delayed by a reaction time still needs
+    /// when its speed target has gone stale.
     pub fn plan(&mut self, input: &PlanInput<'_>) -> Plan {
+        let mut plan = self.plan_unbounded(input);
+        let bounded = plan.accel.min(input.vehicle.max_accel);
+        if bounded != plan.accel {
+            plan.speed = (plan.speed + (bounded - plan.accel) * input.period).max(0.0);
+            plan.accel = bounded;
+        }
+        plan
+    }
+
+    fn plan_unbounded(&mut self, input: &PlanInput<'_>) -> Plan {
         match self.road {
             Some(road) => {
                 let (s, _) = road.frame.to_frame(input.ego.x, input.ego.y, self.ego_s);
