@@ -242,7 +242,7 @@ mod tests {
         let up = idm_accel(&config, 0.2, 0.285, None);
         assert!((up - FREE_ROAD_GAIN * 0.085).abs() < 1e-9, "{up}");
         // At highway speed the IDM's own slope is the gentler one: unchanged.
-        let plain = config.idm_accel * (1.0 - (20.0f64 / 25.0).powi(4));
+        let plain = config.idm_accel * (1.0 - libm::pow(20.0 / 25.0, 4.0));
         assert!((idm_accel(&config, 20.0, 25.0, None) - plain).abs() < 1e-9);
     }
 

@@ -51,14 +51,15 @@ pub enum Expectation {
 
 impl KnownFailures {
     /// Parses the file; unknown keys, missing reasons or owners, and scenario ids the catalog does
-    /// not have are refused with their line and column (with a did-you-mean for a misspelt id).
-    pub fn parse(file: &str, text: &str, scenario_ids: &BTreeSet<String>) -> Result<Self, PolicyError> {
+    /// not have (when `scenario_ids` is given) are refused with their line and column (with a
+    /// did-you-mean for a misspelt id).
+    pub fn parse(file: &str, text: &str, scenario_ids: Option<&BTreeSet<String>>) -> Result<Self, PolicyError> {
         let parsed: KnownFailures = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             PolicyError { file: file.to_owned(), line, column, message: e.to_string() }
         })?;
         for k in &parsed.known_failures {
-            if !scenario_ids.contains(&k.scenario) {
+            if let Some(scenario_ids) = scenario_ids.filter(|ids| !ids.contains(&k.scenario)) {
                 let hint = did_you_mean(&k.scenario, scenario_ids.iter().map(String::as_str))
                     .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
                 return Err(located(
@@ -128,7 +129,7 @@ mod tests {
         let e = KnownFailures::parse(
             "k.yaml",
             "known_failures:\n  - scenario: urban.pedestrian_grup\n    reason: x\n    owner: y\n",
-            &ids(),
+            Some(&ids()),
         )
         .unwrap_err()
         .to_string();
@@ -136,15 +137,18 @@ mod tests {
         let e = KnownFailures::parse(
             "k.yaml",
             "known_failures:\n  - scenario: highway.cut_in\n    reason: x\n    owner: y\n    ownr: z\n",
-            &ids(),
+            Some(&ids()),
         )
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("k.yaml:5:5: known_failures[0]: unknown field `ownr`"), "{e}");
-        let e =
-            KnownFailures::parse("k.yaml", "known_failures:\n  - scenario: highway.cut_in\n    reason: x\n", &ids())
-                .unwrap_err()
-                .to_string();
+        let e = KnownFailures::parse(
+            "k.yaml",
+            "known_failures:\n  - scenario: highway.cut_in\n    reason: x\n",
+            Some(&ids()),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("missing field `owner`"), "{e}");
     }
 }

@@ -43,6 +43,12 @@ pub fn load_stack_config(path: &Path) -> Result<StackConfig, ConfigFileError> {
         .map_err(|source| ConfigFileError::StackConfig { path: path.display().to_string(), source })
 }
 
+/// Reads and parses a gate policy without checking the tags it names (for a run of part of a
+/// catalog, which does not load every tag).
+pub fn parse_gate_policy(path: &Path) -> Result<GatePolicy, ConfigFileError> {
+    Ok(GatePolicy::parse(&path.display().to_string(), &read(path)?)?)
+}
+
 /// Reads a gate policy and checks the tags and modules it names against `known_tags` and the stack.
 pub fn load_gate_policy(path: &Path, known_tags: &BTreeSet<String>) -> Result<GatePolicy, ConfigFileError> {
     let text = read(path)?;
@@ -52,10 +58,11 @@ pub fn load_gate_policy(path: &Path, known_tags: &BTreeSet<String>) -> Result<Ga
     Ok(policy)
 }
 
-/// Reads the declared known failures and checks every scenario id against `scenario_ids`.
+/// Reads the declared known failures and checks every scenario id against `scenario_ids` (when
+/// given: a run of part of a catalog cannot tell a misspelt id from one it did not load).
 pub fn load_known_failures(
     path: &Path,
-    scenario_ids: &BTreeSet<String>,
+    scenario_ids: Option<&BTreeSet<String>>,
 ) -> Result<crate::domain::known_failures::KnownFailures, ConfigFileError> {
     let text = read(path)?;
     Ok(crate::domain::known_failures::KnownFailures::parse(&path.display().to_string(), &text, scenario_ids)?)
