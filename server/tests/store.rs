@@ -38,6 +38,7 @@ on_both_databases!(
     a_failure_counts_only_once_a_rerun_confirms_it,
     a_restarted_worker_holding_an_old_attempt_cannot_write,
     a_confirmation_rerun_goes_to_another_live_worker,
+    a_confirmation_rerun_is_claimed_before_the_first_runs_still_queued,
     a_stored_suite_that_does_not_parse_is_an_error_not_the_whole_catalog,
 );
 
@@ -81,6 +82,27 @@ async fn a_confirmation_rerun_goes_to_another_live_worker(store: &Store) {
     queue::release(store, "worker-b").await.unwrap();
     assert!(queue::claim(store, "worker-a", 1, 40, 1000).await.unwrap().is_empty());
     assert_eq!(queue::claim(store, "worker-a", 1, 2000, 1000).await.unwrap().len(), 1);
+}
+
+/// The verdict does not wait for the whole queue: a first failure goes back to its own place, ahead
+/// of its candidate's later first runs and of every later candidate's.
+async fn a_confirmation_rerun_is_claimed_before_the_first_runs_still_queued(store: &Store) {
+    use server::infra::store::access;
+    let first = seeded(store, 5).await;
+    access::worker_seen(store, "worker-a", "t", 0).await.unwrap();
+    access::worker_seen(store, "worker-b", "t", 0).await.unwrap();
+    let claimed = queue::claim(store, "worker-a", 2, 0, 60_000).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.ord).collect::<Vec<_>>(), [0, 1]);
+    // A later candidate joins the queue behind it.
+    let (later, _) = candidates::create(store, &candidate("rc2", "{}", None), &CandidateId::random(), 5).await.unwrap();
+    let (scenarios, planned) = plan(3);
+    assert_eq!(candidates::enqueue(store, &later.id, &scenarios, &planned, 5).await.unwrap(), 3);
+    assert_ne!(later.id, first);
+    let fail = Outcome { status: RunStatus::Failed, ..outcome("failed") };
+    assert_eq!(queue::complete(store, "worker-a", &claimed[1], &fail, 10).await.unwrap(), Completion::Confirming);
+    let next = queue::claim(store, "worker-b", 1, 20, 60_000).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].run_id, claimed[1].run_id, "the confirmation comes before ord 2 and the later candidate");
 }
 
 async fn a_failure_counts_only_once_a_rerun_confirms_it(store: &Store) {
