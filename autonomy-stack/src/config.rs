@@ -88,8 +88,12 @@ pub struct TrackingConfig {
     pub delete_misses: u32,
     /// Process noise (acceleration standard deviation), m/s². Default 2.0.
     pub process_noise: f64,
-    /// Measurement noise standard deviation, metres. Default 0.3.
+    /// Noise of a lidar-supported position (a lidar cluster, or a detection the lidar confirmed)
+    /// as a standard deviation, metres. Default 0.3.
     pub measurement_noise: f64,
+    /// Noise of a position only the object detector reports (a camera's depth error grows with
+    /// range) as a standard deviation, metres. Default 1.0.
+    pub detector_noise: f64,
     /// Noise of a detector's velocity measurement (standard deviation), m/s. Default 0.5.
     pub velocity_noise: f64,
 }
@@ -103,6 +107,7 @@ impl Default for TrackingConfig {
             delete_misses: 5,
             process_noise: 2.0,
             measurement_noise: 0.3,
+            detector_noise: 1.0,
             velocity_noise: 0.5,
         }
     }
@@ -342,6 +347,7 @@ impl StackConfig {
         c.count("tracking.delete_misses", t.delete_misses.into(), 1, 100);
         c.range("tracking.process_noise", t.process_noise, 0.01, 50.0);
         c.range("tracking.measurement_noise", t.measurement_noise, 0.01, 10.0);
+        c.range("tracking.detector_noise", t.detector_noise, 0.01, 10.0);
         c.range("tracking.velocity_noise", t.velocity_noise, 0.01, 20.0);
         let pr = &self.prediction;
         c.range("prediction.horizon", pr.horizon, 0.0, 20.0);

@@ -210,6 +210,11 @@ pub struct SensorFrame {
     pub lidar: Option<LidarScan>,
     /// The detector's object list, when one arrived this tick (already delayed by its latency).
     pub detections: Option<Vec<Detection>>,
+    /// How long before this frame the detector captured its list, seconds (its latency: a camera's
+    /// processing time); 0 without a list. The stack moves each detection on by its measured
+    /// velocity over this time, so it lines up with the lidar's scan of the same object.
+    #[serde(default)]
+    pub detections_age: f64,
 }
 
 /// A test driver's request for one control tick (the robot driver of a test protocol that holds a

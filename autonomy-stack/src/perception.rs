@@ -142,7 +142,7 @@ impl Perception {
         }
         let use_detections = self.config.fuse_detections || lidar.is_none();
         let dets = if use_detections { detections.unwrap_or(&[]) } else { &[] };
-        self.fuse(dets);
+        self.fuse(ego, dets);
         self.obstacles.retain(|o| roi.contains(o.x, o.y));
         &self.obstacles
     }
@@ -233,7 +233,7 @@ impl Perception {
         }
     }
 
-    fn fuse(&mut self, detections: &[Detection]) {
+    fn fuse(&mut self, ego: &EgoEstimate, detections: &[Detection]) {
         self.pairs.clear();
         let gate = self.config.fusion_gate;
         for (di, d) in detections.iter().enumerate() {
@@ -264,7 +264,9 @@ impl Perception {
             self.used[di] = true;
             self.used[nd + li] = true;
             let d = &detections[di];
-            self.obstacles.push(from_detection(d, d.confidence.max(0.9), ObstacleSource::Fused));
+            let mut o = from_detection(d, d.confidence.max(0.9), ObstacleSource::Fused);
+            anchor_to_lidar(&mut o, &self.lidar_boxes[li], ego);
+            self.obstacles.push(o);
         }
         for (di, d) in detections.iter().enumerate() {
             if self.used[di] || !detection_plausible(d) || d.confidence < self.config.min_confidence {
@@ -294,6 +296,46 @@ fn from_detection(d: &Detection, confidence: f64, source: ObstacleSource) -> Obs
         class: d.class,
         confidence,
         source,
+    }
+}
+
+/// A lidar side no shorter than this share of the detection's side saw the whole side.
+const WHOLE_SIDE: f64 = 0.7;
+
+/// Places a fused detection's box where the lidar saw the object: the detector knows the class,
+/// velocity and full size, but its position can be off by a metre (a camera's depth), while the
+/// lidar measures the surfaces it sees to centimetres. Along each of the box's axes, a side the
+/// lidar saw whole fixes the centre; otherwise the face toward the ego (the one the lidar saw) does,
+/// and the rest of the detected size extends away from the ego.
+fn anchor_to_lidar(o: &mut Obstacle, lidar: &Obstacle, ego: &EgoEstimate) {
+    let (s, c) = (libm::sin(o.heading), libm::cos(o.heading));
+    let to_frame = |x: f64, y: f64| (c * (x - o.x) + s * (y - o.y), -s * (x - o.x) + c * (y - o.y));
+    let (ls, lc) = (libm::sin(lidar.heading), libm::cos(lidar.heading));
+    let (hl, hw) = (0.5 * lidar.length, 0.5 * lidar.width);
+    let mut span = [(f64::INFINITY, f64::NEG_INFINITY); 2];
+    for (a, b) in [(hl, hw), (hl, -hw), (-hl, hw), (-hl, -hw)] {
+        let (u, v) = to_frame(lidar.x + lc * a - ls * b, lidar.y + ls * a + lc * b);
+        span[0] = (span[0].0.min(u), span[0].1.max(u));
+        span[1] = (span[1].0.min(v), span[1].1.max(v));
+    }
+    let (eu, ev) = to_frame(ego.x, ego.y);
+    let mut centre = [0.0; 2];
+    for (axis, (side, ego_at)) in [(o.length, eu), (o.width, ev)].into_iter().enumerate() {
+        let (lo, hi) = span[axis];
+        let mid = 0.5 * (lo + hi);
+        // A face seen edge-on was padded to the smallest extent on both sides of it.
+        let (near_lo, near_hi) = if hi - lo <= MIN_EXTENT + 1e-6 { (mid, mid) } else { (lo, hi) };
+        centre[axis] = if hi - lo >= WHOLE_SIDE * side {
+            mid
+        } else if ego_at < mid {
+            near_lo + 0.5 * side
+        } else {
+            near_hi - 0.5 * side
+        };
+    }
+    let (x, y) = (o.x + c * centre[0] - s * centre[1], o.y + s * centre[0] + c * centre[1]);
+    if x.is_finite() && y.is_finite() {
+        (o.x, o.y) = (x, y);
     }
 }
 
@@ -494,6 +536,25 @@ mod tests {
         assert!(obs[0].velocity_known && obs[0].vx == 3.0);
         assert_eq!(obs[1].source, ObstacleSource::Detector);
         assert_eq!(obs[1].x, 40.0);
+    }
+
+    #[test]
+    fn a_displaced_detection_is_placed_where_the_lidar_saw_the_object() {
+        // A car 20 m ahead and one beside the lane 12 m ahead, each detected a metre off in both
+        // directions (a camera's depth error): fused, each box sits on its true place.
+        let ahead = car(20.0, 0.0);
+        let beside = OrientedBox { x: 12.0, y: 3.5, heading: 0.0, length: 4.5, width: 1.8 };
+        let scan = scan_of(&[ahead, beside], 1440, None);
+        let dets = [detection(19.0, 0.9, 0.9), detection(13.0, 2.6, 0.9)];
+        let mut p = Perception::new(PerceptionConfig::default());
+        let obs = p.process(&EgoEstimate::default(), Some(&scan), Some(&dets), Roi::Everywhere).to_vec();
+        assert_eq!(obs.len(), 2, "{obs:?}");
+        for o in &obs {
+            let truth = if o.y > 2.0 { beside } else { ahead };
+            assert_eq!(o.source, ObstacleSource::Fused);
+            assert!(crate::geometry::norm(o.x - truth.x, o.y - truth.y) < 0.15, "{o:?} vs {truth:?}");
+            assert_eq!((o.length, o.width), (4.5, 1.8), "the detector's size is kept");
+        }
     }
 
     #[test]

@@ -227,6 +227,8 @@ mod tests {
             misses: 0,
             confirmed: true,
             footprint: OrientedBox { x: state[0], y: state[1], heading: 0.0, length: 4.5, width: 1.8 },
+            accel: [0.0; 2],
+            accel_from: None,
         }
     }
 

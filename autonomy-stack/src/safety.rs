@@ -47,9 +47,15 @@ const AEB_DECEL_MARGIN: f64 = 2.0;
 /// A graded AEB level below this share of the vehicle's maximum deceleration (and below the
 /// predictive-braking deceleration) builds up at the comfort jerk; above it AEB brakes fully at once.
 const AEB_GRADED_SHARE: f64 = 0.5;
+/// Below this share of the AEB threshold, AEB brakes fully whatever the graded estimate says (the
+/// last stage of a staged AEB: partial braking first, full braking once time is short).
+const AEB_FULL_TTC_SHARE: f64 = 0.6;
 /// AEB grades its braking only for objects moving our way faster than this share of the ego's
 /// speed (traffic the ego can settle behind).
 const AEB_GRADED_MIN_SPEED_SHARE: f64 = 0.5;
+/// An object ahead decelerating harder than this counts as braking for AEB, m/s² (below it the
+/// estimate is mostly velocity noise).
+const BRAKING_OBJECT: f64 = 0.7;
 /// Longitudinal margin of predictive braking, metres.
 const PREDICTIVE_MARGIN: f64 = 0.3;
 
@@ -314,8 +320,11 @@ impl SafetyMonitor {
         let mut aeb_graded = false;
         if self.aeb {
             let wanted = (AEB_DECEL_MARGIN * assessment.required_decel).min(full);
-            self.aeb_decel =
-                if wanted < graded_limit && self.aeb_decel < graded_limit { self.aeb_decel.max(wanted) } else { full };
+            // Graded braking that has not stopped the TTC from falling this far (an object that
+            // brakes harder than the estimate knows) gives way to full braking.
+            let graded =
+                wanted < graded_limit && self.aeb_decel < graded_limit && min_ttc >= AEB_FULL_TTC_SHARE * cfg.aeb_ttc;
+            self.aeb_decel = if graded { self.aeb_decel.max(wanted) } else { full };
             aeb_graded = self.aeb_decel < full;
             cmd.accel = cmd.accel.min(-self.aeb_decel);
         }
@@ -499,6 +508,9 @@ struct Object {
     width: f64,
     /// Seen once, velocity unknown (assumed standing).
     tentative: bool,
+    /// Estimated acceleration (x, y), m/s² (0 when not estimated).
+    ax: f64,
+    ay: f64,
 }
 
 /// Time interval during which |p + r t| < h, or `None`.
@@ -550,10 +562,13 @@ pub fn assess_ttc(
                 length: f.length,
                 width: f.width,
                 tentative: false,
+                ax: 0.0,
+                ay: 0.0,
             }
         } else {
             let [x, y, vx, vy] = t.state;
-            Object { x, y, vx, vy, heading: t.heading, length: t.length, width: t.width, tentative: false }
+            let [ax, ay] = t.accel;
+            Object { x, y, vx, vy, heading: t.heading, length: t.length, width: t.width, tentative: false, ax, ay }
         }
     });
     let fresh = input.obstacles.iter().zip(input.associations).filter_map(|(o, a)| {
@@ -567,7 +582,18 @@ pub fn assess_ttc(
             _ => (0.0, 0.0),
         };
         let tentative = !o.velocity_known && track.is_none_or(|t| t.hits < 2);
-        Some(Object { x: o.x, y: o.y, vx, vy, heading: o.heading, length: o.length, width: o.width, tentative })
+        Some(Object {
+            x: o.x,
+            y: o.y,
+            vx,
+            vy,
+            heading: o.heading,
+            length: o.length,
+            width: o.width,
+            tentative,
+            ax: 0.0,
+            ay: 0.0,
+        })
     });
     let mut best = f64::INFINITY;
     let mut required: f64 = 0.0;
@@ -582,9 +608,27 @@ pub fn assess_ttc(
         let hy = 0.5 * vehicle.width
             + projected_half_extent(o.length, o.width, o.heading, h + FRAC_PI_2)
             + cfg.aeb_lateral_margin;
-        let (Some(lon), Some(lat)) = (inside_interval(s, vs - v, hx), inside_interval(n, vn, hy)) else {
+        let (Some(mut lon), Some(lat)) = (inside_interval(s, vs - v, hx), inside_interval(n, vn, hy)) else {
             continue;
         };
+        // An object ahead that brakes closes the gap sooner than its speed says, and the ego must
+        // stop behind where it will stop.
+        let (a_s, _) = frame.velocity_to_frame(s, o.ax, o.ay);
+        let braking = (a_s < -BRAKING_OBJECT && vs > 0.0 && s > hx).then(|| {
+            let (gap, b) = (s - hx, -a_s);
+            let (closing, stop) = (v - vs, vs * vs / (2.0 * b));
+            // The positive root of gap - closing t - b t² / 2 = 0, while it is still moving.
+            let while_moving = (-closing + libm::sqrt(closing * closing + 2.0 * b * gap)) / b;
+            let entry = if while_moving <= vs / b {
+                while_moving
+            } else if v > 0.0 {
+                (gap + stop) / v
+            } else {
+                f64::INFINITY
+            };
+            lon = (entry, f64::INFINITY);
+            v * v / (2.0 * (gap + stop))
+        });
         let start = lon.0.max(lat.0).max(0.0);
         // A first sighting without a velocity is read as standing, which a car driving ahead at
         // the ego's speed is not: it counts only once the collision would be imminent even so.
@@ -600,7 +644,9 @@ pub fn assess_ttc(
                 // calls for full braking.
                 let (closing, gap) = (v - vs, s - hx);
                 let decel = if gap > 0.0 && closing > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
-                    closing * closing / (2.0 * gap)
+                    (closing * closing / (2.0 * gap)).max(braking.unwrap_or(0.0))
+                } else if gap > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
+                    braking.unwrap_or(f64::INFINITY)
                 } else {
                     f64::INFINITY
                 };
@@ -713,6 +759,7 @@ mod tests {
             ego: EgoEstimate { x: tick as f64 * 0.5, y: 1.75, speed: 10.0, ..Default::default() },
             lidar: None,
             detections: Some(Vec::new()),
+            detections_age: 0.0,
         };
         monitor.evaluate(&SafetyInput {
             frame: &frame,
@@ -752,7 +799,14 @@ mod tests {
     fn closing_on(monitor: &mut SafetyMonitor, tick: u64, gap: f64, lead_speed: f64) -> SafetyOutput {
         // Ego at 10 m/s; the object's centre `gap` metres beyond bumper to bumper (4.5 m cars).
         let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, ..Default::default() };
-        let frame = SensorFrame { tick, time: tick as f64 * 0.05, ego, lidar: None, detections: Some(Vec::new()) };
+        let frame = SensorFrame {
+            tick,
+            time: tick as f64 * 0.05,
+            ego,
+            lidar: None,
+            detections: Some(Vec::new()),
+            detections_age: 0.0,
+        };
         let obstacle = Obstacle {
             x: 4.5 + gap,
             y: 1.75,

@@ -8,7 +8,8 @@ use crate::config::{ConfigError, StackConfig};
 use crate::control::Controller;
 use crate::geometry::RoadGeometry;
 use crate::interface::{
-    Clock, DriverRequest, EgoEstimate, Mission, MissionGoal, Module, ModuleTimings, SensorFrame, StackOutput, Telemetry,
+    Clock, Detection, DriverRequest, EgoEstimate, Mission, MissionGoal, Module, ModuleTimings, SensorFrame,
+    StackOutput, Telemetry,
 };
 use crate::perception::{Perception, Roi};
 use crate::planning::{Behaviour, Plan, PlanInput, Planner};
@@ -68,6 +69,8 @@ pub struct Stack {
     last_ego: EgoEstimate,
     /// The filtered speed and the time of the frame it belongs to.
     speed_filter: Option<(f64, f64)>,
+    /// This tick's detections moved on to the frame's time (scratch, reused).
+    detections: Vec<crate::interface::Detection>,
     debug: TickDebug,
 }
 
@@ -76,6 +79,10 @@ pub struct Stack {
 /// filter removes odometry noise (which the free-road speed control would otherwise turn into
 /// acceleration noise around a low target) without lagging behind real changes.
 const SPEED_MEASUREMENT_WEIGHT: f64 = 0.2;
+
+/// Detections older than this are moved on by this much at most, seconds (an implausible age is
+/// a clock fault, not a reason to throw an object far ahead).
+const MAX_DETECTION_AGE: f64 = 1.0;
 
 impl Stack {
     /// Builds a stack; rejects a configuration that does not validate or an unusable mission.
@@ -98,6 +105,7 @@ impl Stack {
             delay_ticks,
             last_ego: EgoEstimate::default(),
             speed_filter: None,
+            detections: Vec::new(),
             debug: TickDebug {
                 behaviour: Behaviour::KeepLane,
                 min_ttc: f64::INFINITY,
@@ -123,6 +131,11 @@ impl Stack {
     /// What the last tick decided.
     pub fn debug(&self) -> &TickDebug {
         &self.debug
+    }
+
+    /// Perception (for inspection): the last tick's fused obstacles.
+    pub fn perception(&self) -> &Perception {
+        &self.perception
     }
 
     /// The tracker (for inspection).
@@ -156,7 +169,16 @@ impl Stack {
             (None, Some(area)) => Roi::Area(area, margin),
             (None, None) => Roi::Everywhere,
         };
-        self.perception.process(&ego, frame.lidar.as_ref(), frame.detections.as_deref(), roi);
+        let detections = frame.detections.as_deref().map(|list| {
+            // Where each detected object is now, not where the camera saw it `age` ago (at 25 m/s a
+            // 0.1 s old position is 2.5 m behind the lidar's scan of the same car).
+            let age =
+                if frame.detections_age.is_finite() { frame.detections_age.clamp(0.0, MAX_DETECTION_AGE) } else { 0.0 };
+            self.detections.clear();
+            self.detections.extend(list.iter().map(|d| Detection { x: d.x + d.vx * age, y: d.y + d.vy * age, ..*d }));
+            &self.detections[..]
+        });
+        self.perception.process(&ego, frame.lidar.as_ref(), detections, roi);
         let t1 = stamp(clock);
 
         let measured = frame.lidar.is_some() || frame.detections.is_some();

@@ -140,6 +140,7 @@ fn frame(tick: u64, ego_x: f64, speed: f64, obstacle_x: f64) -> SensorFrame {
             width: 1.8,
             confidence: 0.9,
         }]),
+        detections_age: 0.0,
     }
 }
 
@@ -210,6 +211,7 @@ fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, 
                 ego: EgoEstimate { x, y: 1.75, speed, ..Default::default() },
                 lidar: Some(lidar),
                 detections: Some(Vec::new()),
+                detections_age: 0.0,
             };
             let out = stack.step(&f, &mut FrozenClock);
             let next = (speed + out.command.accel * 0.05).max(0.0);

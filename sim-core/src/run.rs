@@ -386,9 +386,15 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         let mut events = Vec::new();
         if tick % CONTROL_EVERY == 0 {
             let lidar = sensors.lidar(tick, &physics, &ego);
-            let detections = sensors.detector(tick, &physics, &ego, &actors);
-            let frame =
-                SensorFrame { tick: tick / CONTROL_EVERY, time, ego: sensors.localise(&ego), lidar, detections };
+            let (detections, detections_age) = sensors.detector(tick, &physics, &ego, &actors).unzip();
+            let frame = SensorFrame {
+                tick: tick / CONTROL_EVERY,
+                time,
+                ego: sensors.localise(&ego),
+                lidar,
+                detections,
+                detections_age: detections_age.unwrap_or(0.0),
+            };
             let t1 = clock.now_ns();
             split.sensors_ns += t1.saturating_sub(t0);
             // The test driver reads the truth, as a robot driver on a proving ground does.

@@ -38,7 +38,9 @@ pub struct Sensors {
     detector_rng: Stream,
     localisation_rng: Stream,
     latency_ticks: u64,
-    pending: VecDeque<(u64, Vec<Detection>)>,
+    dt: f64,
+    /// Object lists in flight: (the tick they arrive, the tick they were captured, the list).
+    pending: VecDeque<(u64, u64, Vec<Detection>)>,
 }
 
 impl Sensors {
@@ -51,6 +53,7 @@ impl Sensors {
             detector_rng: Stream::new(seed, "detector"),
             localisation_rng: Stream::new(seed, "localisation"),
             latency_ticks: (env.detector.latency / dt).round() as u64,
+            dt,
             pending: VecDeque::new(),
         }
     }
@@ -80,14 +83,15 @@ impl Sensors {
         Some(LidarScan { angle_min, angle_increment: increment, max_range, ranges })
     }
 
-    /// The detector's object list released this tick (measured `latency` ago), if any.
+    /// The detector's object list released this tick and how long ago it was captured (its
+    /// `latency`), if any.
     pub fn detector(
         &mut self,
         tick: u64,
         physics: &Physics,
         ego: &VehicleState,
         actors: &[ActorState],
-    ) -> Option<Vec<Detection>> {
+    ) -> Option<(Vec<Detection>, f64)> {
         let d = self.env.detector.clone();
         if !d.enabled {
             return None;
@@ -142,10 +146,10 @@ impl Sensors {
                 confidence: 0.3,
             });
         }
-        self.pending.push_back((tick + self.latency_ticks, seen));
+        self.pending.push_back((tick + self.latency_ticks, tick, seen));
         let mut released = None;
-        while self.pending.front().is_some_and(|(at, _)| *at <= tick) {
-            released = self.pending.pop_front().map(|(_, list)| list);
+        while self.pending.front().is_some_and(|(at, _, _)| *at <= tick) {
+            released = self.pending.pop_front().map(|(_, captured, list)| (list, (tick - captured) as f64 * self.dt));
         }
         released
     }

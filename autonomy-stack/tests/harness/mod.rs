@@ -103,7 +103,7 @@ impl World {
                 .collect();
             LidarScan { angle_min, angle_increment: inc, max_range: self.sensors.lidar_range, ranges }
         });
-        SensorFrame { tick: self.tick, time: self.time(), ego: self.ego, lidar, detections }
+        SensorFrame { tick: self.tick, time: self.time(), ego: self.ego, lidar, detections, detections_age: 0.0 }
     }
 
     /// Applies a command for one period (kinematic bicycle, centre-referenced).
