@@ -175,6 +175,14 @@ pub struct PlanningConfig {
     /// Open-area domain: re-run the path search every this many ticks (or sooner when the path is
     /// blocked). Default 10.
     pub replan_ticks: u32,
+    /// Open-area domain: clearance kept from a person when passing them, metres. The path steps
+    /// aside by this much (with a little slack for the grid) when that costs a few metres at most;
+    /// otherwise the robot waits behind the person. Default 0.5 (the half-metre clearance to
+    /// people that warehouse safety practice and the catalog's `min_distance` criteria ask for).
+    pub person_clearance: f64,
+    /// Open-area domain: speed at which the robot passes a person within a metre of its side,
+    /// m/s. Default 0.5.
+    pub person_passing_speed: f64,
 }
 
 impl Default for PlanningConfig {
@@ -198,6 +206,8 @@ impl Default for PlanningConfig {
             max_lateral_accel: 2.5,
             grid_resolution: 0.25,
             replan_ticks: 10,
+            person_clearance: 0.5,
+            person_passing_speed: 0.5,
         }
     }
 }
@@ -369,6 +379,8 @@ impl StackConfig {
         c.range("planning.max_lateral_accel", pl.max_lateral_accel, 0.5, 10.0);
         c.range("planning.grid_resolution", pl.grid_resolution, 0.05, 5.0);
         c.count("planning.replan_ticks", pl.replan_ticks.into(), 1, 1000);
+        c.range("planning.person_clearance", pl.person_clearance, 0.0, 5.0);
+        c.range("planning.person_passing_speed", pl.person_passing_speed, 0.05, 10.0);
         let co = &self.control;
         c.range("control.lookahead_time", co.lookahead_time, 0.05, 10.0);
         c.range("control.min_lookahead", co.min_lookahead, 0.1, 100.0);

@@ -9,6 +9,12 @@ use crate::planning::Plan;
 
 /// The look-ahead floor never exceeds this many wheelbases.
 const LOOKAHEAD_WHEELBASES: f64 = 2.5;
+/// Beyond this angle off the heading (radians) the target is behind the robot.
+const BEHIND: f64 = 5.0 * core::f64::consts::FRAC_PI_6;
+/// Beyond this angle off the heading (radians) the target is nearly dead astern.
+const ASTERN: f64 = 0.9 * core::f64::consts::PI;
+/// A steering angle beyond this (radians) has chosen its side.
+const ASTERN_STEER: f64 = 0.05;
 
 /// What the controller produced in one tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,7 +98,22 @@ impl Controller {
         };
         let dist = crate::geometry::norm(tx - ego.x, ty - ego.y).max(1e-3);
         let alpha = wrap_angle(libm::atan2(ty - ego.y, tx - ego.x) - ego.heading);
-        libm::atan2(2.0 * self.vehicle.wheelbase * libm::sin(alpha), dist)
+        // With the target behind, pure pursuit's arc (2 sin α / d) flattens towards zero as α
+        // nears ±π: a robot starting with its back to its path drove off nearly straight, out of
+        // the area. With the target more than 150° off it steers the arc of ±90° (the tightest
+        // pure pursuit asks for at that look-ahead), on the side it already steers to while the
+        // target is nearly dead astern, where the sign of α flips with the noise. (From 90° on,
+        // the robot rounding a rack end after a replan turned into the rack's corner.)
+        let reach = if libm::fabs(alpha) > BEHIND {
+            if libm::fabs(alpha) > ASTERN && libm::fabs(self.previous.steer) > ASTERN_STEER {
+                self.previous.steer.signum()
+            } else {
+                alpha.signum()
+            }
+        } else {
+            libm::sin(alpha)
+        };
+        libm::atan2(2.0 * self.vehicle.wheelbase * reach, dist)
     }
 
     fn stanley(&self, ego: &EgoEstimate, path: &[(f64, f64)]) -> f64 {
@@ -188,6 +209,36 @@ mod tests {
             target_lane: None,
             collision_free: true,
         }
+    }
+
+    #[test]
+    fn pure_pursuit_turns_round_for_a_path_behind_it_on_one_side() {
+        // A robot facing away from its path (the docking start): the plain arc 2 sin α / d would
+        // steer 0.1 rad and drive it on, away from the path.
+        let robot =
+            VehicleParams { length: 1.2, width: 0.8, wheelbase: 0.9, max_accel: 1.0, max_decel: 2.5, max_steer: 1.047 };
+        let config = ControlConfig::default();
+        let mut c = Controller::new(config, robot, 0.05);
+        let plan = Plan { path: vec![(3.0, 3.2), (18.0, 3.2)], speed: 0.3, ..straight_plan(0.0) };
+        let mut ego = EgoEstimate { x: 3.0, y: 3.0, heading: core::f64::consts::PI, speed: 0.3, ..Default::default() };
+        let mut min_x = ego.x;
+        let mut sides = Vec::new();
+        for _ in 0..1000 {
+            let out = c.step(&ego, &plan);
+            sides.push(out.command.steer.signum());
+            ego.heading += ego.speed * libm::tan(out.command.steer) / robot.wheelbase * 0.05;
+            ego.x += ego.speed * libm::cos(ego.heading) * 0.05;
+            ego.y += ego.speed * libm::sin(ego.heading) * 0.05;
+            min_x = min_x.min(ego.x);
+        }
+        // Turned round within 2.5 m (the docking hall's start is 3 m from its wall) and got going
+        // along the path east. (Between 90° and 150° off, plain pure pursuit still swings wide: the
+        // loop reaches 5 m beside the path; steering harder there turned robots into rack ends.)
+        assert!(min_x > 3.0 - 2.5, "drove {:.2} m away first", 3.0 - min_x);
+        assert!(ego.x > 5.0, "{ego:?}");
+        // One turn, no flip-flopping between sides while the target was astern.
+        let flips = sides.windows(2).take(40).filter(|w| w[0] != w[1]).count();
+        assert!(flips <= 1, "{flips} side changes");
     }
 
     #[test]

@@ -206,3 +206,103 @@ fn a_robot_reaches_its_goal_around_an_unmapped_box() {
     assert!(!world.collided);
     assert!(arrived_at.is_some(), "did not arrive: {:?}", world.ego);
 }
+
+/// The catalog's warehouse robot.
+fn amr() -> VehicleParams {
+    VehicleParams { length: 1.2, width: 0.8, wheelbase: 0.9, max_accel: 1.0, max_decel: 2.5, max_steer: 1.047 }
+}
+
+/// A 2.4 m aisle between two 25 m racks that fill the area from wall to wall, so the only way
+/// from one end to the other is down the aisle (y 7.0 to 9.4).
+fn aisle_mission() -> Mission {
+    let rack = |y: f64| autonomy_stack::OrientedBox { x: 17.5, y, heading: 0.0, length: 25.0, width: 1.2 };
+    Mission {
+        road: None,
+        area: Some(AreaMap {
+            min_x: 0.0,
+            min_y: 5.8,
+            max_x: 40.0,
+            max_y: 10.6,
+            speed_limit: 2.0,
+            obstacles: vec![rack(6.4), rack(10.0)],
+        }),
+        goal: MissionGoal::Point { x: 36.0, y: 8.2, tolerance: 0.5 },
+        route: Vec::new(),
+        start_lane: None,
+        set_speed: None,
+        vehicle: amr(),
+        control_period: 0.05,
+    }
+}
+
+/// Distance between two oriented boxes that do not overlap (attained at a corner of one of them).
+fn box_gap(a: &autonomy_stack::OrientedBox, b: &autonomy_stack::OrientedBox) -> f64 {
+    use autonomy_stack::geometry::{box_corners, point_box_distance};
+    let one = box_corners(a).iter().map(|c| point_box_distance(b, c.0, c.1)).fold(f64::INFINITY, f64::min);
+    let other = box_corners(b).iter().map(|c| point_box_distance(a, c.0, c.1)).fold(f64::INFINITY, f64::min);
+    one.min(other)
+}
+
+#[test]
+fn a_robot_passes_a_person_standing_in_an_aisle_with_1_6_m_free_slowly_and_with_half_a_metre() {
+    // The person (0.5 m) stands 0.3 m off the lower rack: 1.6 m of the aisle are free beside them,
+    // for a 0.8 m robot 0.8 m of clearance to share between the person and the upper rack.
+    let mission = aisle_mission();
+    let config = StackConfig::default();
+    let person = Actor::new(18.0, 7.55, 0.5, 0.5, ObjectClass::Pedestrian);
+    let mut stack = Stack::new(config.clone(), mission.clone()).unwrap();
+    let mut world = World::new(mission, ego_at(2.0, 8.2, 0.0), vec![person], Sensors::default());
+    let (mut closest, mut fastest_alongside) = (f64::INFINITY, 0.0_f64);
+    let mut arrived = false;
+    for _ in 0..1600 {
+        world.step(&mut stack);
+        let gap = box_gap(&world.ego_box(), &world.actors[0].footprint);
+        closest = closest.min(gap);
+        if (world.ego.x - 18.0).abs() < 0.6 + 0.25 {
+            fastest_alongside = fastest_alongside.max(world.ego.speed);
+        }
+        if libm::hypot(world.ego.x - 36.0, world.ego.y - 8.2) <= 0.5 && world.ego.speed < 0.05 {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(!world.collided);
+    assert!(arrived, "never passed the person: {:?}", world.ego);
+    assert!(closest >= 0.45, "passed within {closest:.2} m of the person");
+    let limit = config.planning.person_passing_speed;
+    assert!(fastest_alongside <= limit + 0.1, "passed the person at {fastest_alongside:.2} m/s (limit {limit})");
+}
+
+#[test]
+fn a_robot_waits_for_a_person_it_cannot_pass_with_half_a_metre() {
+    // The person stands in the middle of the 2.4 m aisle: 0.95 m free on either side is not
+    // enough for a 0.8 m robot and 0.5 m of clearance. The robot stops short and waits.
+    let mission = aisle_mission();
+    let person = Actor::new(18.0, 8.2, 0.5, 0.5, ObjectClass::Pedestrian);
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+    let mut world = World::new(mission, ego_at(2.0, 8.2, 0.0), vec![person], Sensors::default());
+    let mut closest = f64::INFINITY;
+    for _ in 0..800 {
+        world.step(&mut stack);
+        closest = closest.min(box_gap(&world.ego_box(), &world.actors[0].footprint));
+    }
+    assert!(!world.collided);
+    assert!(world.ego.speed < 0.05 && world.ego.x < 18.0, "still moving or past: {:?}", world.ego);
+    assert!(closest >= 1.0, "came within {closest:.2} m of the person");
+}
+
+#[test]
+fn a_robot_keeps_its_footprint_inside_the_area() {
+    // Open floor beyond the rack block's ends is outside the area: the search keeps the robot's
+    // berth from the area's edges as from a rack, so it never plans along the boundary.
+    let mission = aisle_mission();
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+    let mut world = World::new(mission.clone(), ego_at(2.0, 8.2, 0.0), Vec::new(), Sensors::default());
+    let area = mission.area.unwrap();
+    for _ in 0..1200 {
+        world.step(&mut stack);
+        for (x, y) in autonomy_stack::geometry::box_corners(&world.ego_box()) {
+            assert!(x >= area.min_x && x <= area.max_x && y >= area.min_y && y <= area.max_y, "({x}, {y})");
+        }
+    }
+}

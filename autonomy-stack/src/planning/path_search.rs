@@ -5,7 +5,8 @@
 use super::behaviour::{constrained_accel, Constraint};
 use super::{Behaviour, Plan, PlanInput};
 use crate::geometry::{point_box_distance, wrap_angle};
-use crate::interface::{Mission, MissionGoal, OrientedBox};
+use crate::interface::{Mission, MissionGoal, ObjectClass, OrientedBox};
+use crate::tracking::Track;
 use core::cmp::Reverse;
 use core::f64::consts::{FRAC_PI_2, SQRT_2};
 use std::collections::BinaryHeap;
@@ -33,6 +34,8 @@ const MIN_CORNER_SPEED: f64 = 0.3;
 const ARRIVAL_CREEP: f64 = 0.1;
 /// Gain of the arrival speed tracking, 1/s.
 const ARRIVAL_GAIN: f64 = 1.5;
+/// Berth of the tightest search beyond the robot's half width, metres.
+const TIGHT_BERTH: f64 = 0.05;
 /// Radius around the goal within which only the tightest inflation applies, metres.
 const GOAL_ZONE: f64 = 2.5;
 /// Metres by which a new path must be shorter to replace a still-free one.
@@ -55,6 +58,22 @@ const ONCOMING_DETOUR: f64 = 1.0;
 /// Lateral clearance beyond both half widths at which the path passes an oncoming object without
 /// stopping for it, metres.
 const ONCOMING_PASS: f64 = 0.1;
+
+/// Metres of extra path accepted to pass a standing person with `person_clearance`: stepping
+/// aside within the aisle, never a detour around the rack block (people move on; the robot waits).
+const PERSON_DETOUR: f64 = 3.0;
+/// Extra clearance planned around a person beyond `person_clearance`, for the grid's cells (a
+/// free cell's centre is outside the inflation, a point in it up to half a diagonal closer), metres.
+const PERSON_GRID_SLACK: f64 = 0.15;
+/// A person closer than this to the robot's side (edge to edge) is passed at the passing speed, metres.
+const PERSON_SLOW_ZONE: f64 = 1.0;
+/// Deceleration of the approach to a person, m/s².
+const APPROACH_DECEL: f64 = 1.0;
+
+/// Whether a confirmed track is a person.
+fn is_person(t: &Track) -> bool {
+    t.confirmed && t.class == ObjectClass::Pedestrian
+}
 
 /// Length of a polyline, metres.
 fn path_length(path: &[(f64, f64)]) -> f64 {
@@ -134,9 +153,13 @@ impl Grid {
     /// Like [`Grid::rasterise`], but within `zone.1` metres of the point `zone.0` only `zone.2` of
     /// inflation applies (the final approach into a tight bay).
     pub fn rasterise_near(&mut self, b: &OrientedBox, inflate: f64, zone: Option<((f64, f64), f64, f64)>) {
-        let r = 0.5 * crate::geometry::norm(b.length, b.width) + inflate.max(self.soft);
-        let lo = self.cell(b.x - r, b.y - r);
-        let hi = self.cell(b.x + r, b.y + r);
+        // The box's axis-aligned extent plus the reach: a 25 m rack along x covers a 26 x 2.4 m
+        // patch, not the 26 x 26 m square around its half diagonal.
+        let reach = inflate.max(self.soft);
+        let rx = crate::geometry::projected_half_extent(b.length, b.width, b.heading, 0.0) + reach;
+        let ry = crate::geometry::projected_half_extent(b.length, b.width, b.heading, FRAC_PI_2) + reach;
+        let lo = self.cell(b.x - rx, b.y - ry);
+        let hi = self.cell(b.x + rx, b.y + ry);
         for cy in (lo / self.nx)..=(hi / self.nx) {
             for cx in (lo % self.nx)..=(hi % self.nx) {
                 let i = cy * self.nx + cx;
@@ -346,7 +369,36 @@ pub struct AreaPlanner {
     path: Vec<(f64, f64)>,
     last_search: Option<u64>,
     statics: Vec<OrientedBox>,
+    /// Standing people, each enlarged by the clearance to keep from them.
+    people: Vec<OrientedBox>,
     constraints: Vec<Constraint>,
+    /// The mapped obstacles and the area's walls rasterised once per inflation and goal; every
+    /// search starts from a copy and adds only what the sensors found.
+    layers: Vec<MapLayer>,
+}
+
+/// A grid holding only what the map knows, for one inflation and one goal zone.
+#[derive(Debug, Clone)]
+struct MapLayer {
+    inflation: f64,
+    goal: (f64, f64),
+    grid: Grid,
+}
+
+/// Thickness of the virtual walls just outside an area's bounds, metres.
+const WALL_THICKNESS: f64 = 1.0;
+
+/// The area's bounds as four walls just outside it: the robot's footprint must stay inside the
+/// drivable area, so the search keeps the same berth from its edges as from a rack.
+fn area_walls(min_x: f64, min_y: f64, max_x: f64, max_y: f64) -> [OrientedBox; 4] {
+    let (w, cx, cy) = (WALL_THICKNESS, 0.5 * (min_x + max_x), 0.5 * (min_y + max_y));
+    let (len_x, len_y) = (max_x - min_x + 2.0 * w, max_y - min_y + 2.0 * w);
+    [
+        OrientedBox { x: cx, y: min_y - 0.5 * w, heading: 0.0, length: len_x, width: w },
+        OrientedBox { x: cx, y: max_y + 0.5 * w, heading: 0.0, length: len_x, width: w },
+        OrientedBox { x: min_x - 0.5 * w, y: cy, heading: 0.0, length: w, width: len_y },
+        OrientedBox { x: max_x + 0.5 * w, y: cy, heading: 0.0, length: w, width: len_y },
+    ]
 }
 
 impl AreaPlanner {
@@ -361,7 +413,11 @@ impl AreaPlanner {
         route.push(goal.target());
         Self {
             bounds: mission.area.as_ref().map(|a| (a.min_x, a.min_y, a.max_x, a.max_y)),
-            map_obstacles: mission.area.as_ref().map_or_else(Vec::new, |a| a.obstacles.clone()),
+            map_obstacles: mission.area.as_ref().map_or_else(Vec::new, |a| {
+                let mut boxes = a.obstacles.clone();
+                boxes.extend(area_walls(a.min_x, a.min_y, a.max_x, a.max_y));
+                boxes
+            }),
             speed_limit: mission.area.as_ref().map_or(DEFAULT_SPEED_LIMIT, |a| a.speed_limit),
             route,
             goal,
@@ -369,7 +425,9 @@ impl AreaPlanner {
             path: Vec::new(),
             last_search: None,
             statics: Vec::new(),
+            people: Vec::new(),
             constraints: Vec::new(),
+            layers: Vec::new(),
         }
     }
 
@@ -401,9 +459,18 @@ impl AreaPlanner {
         let final_leg = self.waypoint == last;
 
         self.statics.clear();
-        self.statics.extend(input.tracks.iter().filter(|t| t.confirmed && t.is_static()).map(|t| t.footprint));
+        self.statics
+            .extend(input.tracks.iter().filter(|t| t.confirmed && t.is_static() && !is_person(t)).map(|t| t.footprint));
+        // A standing person is not an obstacle to squeeze past at the tightest berth: the path
+        // keeps `person_clearance` from them, or the robot waits (see the constraints below).
+        let grow = 2.0 * (cfg.person_clearance + PERSON_GRID_SLACK - TIGHT_BERTH).max(0.0);
+        self.people.clear();
+        self.people.extend(input.tracks.iter().filter(|t| is_person(t) && t.is_static()).map(|t| OrientedBox {
+            length: t.footprint.length + grow,
+            width: t.footprint.width + grow,
+            ..t.standing_box()
+        }));
         let corridors = self.oncoming_corridors(input, ex, ey, hl);
-        let with_corridors = !corridors.is_empty();
         self.statics.extend(corridors.iter().copied());
         let due = self.last_search.is_none_or(|t| input.tick >= t + u64::from(cfg.replan_ticks));
         let blocked = self.path_blocked(ex, ey, hw + 0.5 * cfg.lateral_margin);
@@ -412,22 +479,32 @@ impl AreaPlanner {
             // about the same length (above or below a rack block) the search flips with the
             // robot's position and the robot wavered at the aisle entry into the rack end.
             // Only among the mapped obstacles: around a person or pallet the best way changes for real.
-            let tracked = self.statics.len() - corridors.len();
+            let tracked = self.statics.len() - corridors.len() + self.people.len();
             let keep = !blocked && tracked == 0 && !self.path_blocked(ex, ey, hw + 2.0 * cfg.lateral_margin);
             let previous = if keep { self.path.clone() } else { Vec::new() };
+            let aside_count = corridors.len() + self.people.len();
+            let people = core::mem::take(&mut self.people);
+            self.statics.extend(people.iter().copied());
             self.search(input, (ex, ey), target);
-            if with_corridors {
-                // Step aside for an oncoming object only when that keeps to the way the robot would
-                // take anyway; else plan as if it were not there and yield to it (stop short of it).
+            if aside_count > 0 {
+                // Step aside for an oncoming object or a standing person only when that keeps to
+                // the way the robot would take anyway; else plan as if they were not there and
+                // yield (stop short of them).
                 let aside = core::mem::take(&mut self.path);
-                self.statics.truncate(self.statics.len() - corridors.len());
+                self.statics.truncate(self.statics.len() - aside_count);
                 self.search(input, (ex, ey), target);
                 let direct = path_length(&self.path);
-                if aside.len() >= 2 && path_length(&aside) <= direct + ONCOMING_DETOUR {
+                let allowed = if people.is_empty() { ONCOMING_DETOUR } else { PERSON_DETOUR };
+                let same_end = match (aside.last(), self.path.last()) {
+                    (Some(a), Some(b)) => crate::geometry::norm(a.0 - b.0, a.1 - b.1) < cfg.grid_resolution,
+                    _ => false,
+                };
+                if aside.len() >= 2 && same_end && path_length(&aside) <= direct + allowed {
                     self.path = aside;
                 }
                 self.statics.extend(corridors.iter().copied());
             }
+            self.people = people;
             if previous.len() >= 2 && self.path.len() >= 2 {
                 let seg = closest_segment(&previous, ex, ey);
                 let (nx, ny) = previous[seg + 1];
@@ -483,6 +560,7 @@ impl AreaPlanner {
         let first = ahead[1];
         let heading_error = libm::fabs(wrap_angle(libm::atan2(first.1 - ey, first.0 - ex) - ego.heading));
         v_des = v_des.min(self.speed_limit * cfg.speed_limit_factor * libm::cos(heading_error.min(1.35)).max(0.2));
+        v_des = v_des.min(self.people_speed(input, &ahead, hw, hl));
 
         self.constraints.clear();
         if final_leg {
@@ -504,15 +582,22 @@ impl AreaPlanner {
             arriving = v_arrive < v_des;
             v_des = v_des.min(v_arrive);
         }
-        for t in input.tracks.iter().filter(|t| t.confirmed && !t.is_static()) {
+        for t in input.tracks.iter().filter(|t| t.confirmed && (!t.is_static() || is_person(t))) {
             let (tx, ty) = t.position();
             if let Some((s, lateral, heading)) = project(&ahead, tx, ty) {
                 let (vx, vy) = t.velocity();
                 let half = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading + FRAC_PI_2);
                 let along_speed = vx * libm::cos(heading) + vy * libm::sin(heading);
-                // An oncoming object the path already steps aside from is passed, not stopped for.
+                // An oncoming object the path already steps aside from is passed, not stopped for;
+                // a person only with their clearance, standing or walking.
                 let oncoming = along_speed < -ONCOMING_SPEED;
-                let clear = if oncoming { ONCOMING_PASS } else { cfg.lateral_margin };
+                let clear = if is_person(t) {
+                    cfg.person_clearance.max(cfg.lateral_margin)
+                } else if oncoming {
+                    ONCOMING_PASS
+                } else {
+                    cfg.lateral_margin
+                };
                 if s > 0.0 && lateral < hw + half + clear {
                     let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading);
                     self.constraints.push(Constraint {
@@ -565,6 +650,11 @@ impl AreaPlanner {
             if s <= 0.0 || along_speed > -ONCOMING_SPEED || along_speed > -0.7 * speed {
                 continue;
             }
+            let berth = if is_person(t) {
+                input.config.person_clearance + PERSON_GRID_SLACK - TIGHT_BERTH
+            } else {
+                ONCOMING_CLEARANCE
+            };
             // It comes down the path: its measured heading is too noisy to extrapolate far.
             let dir = heading + core::f64::consts::PI;
             let (c, sn) = (libm::cos(dir), libm::sin(dir));
@@ -580,10 +670,36 @@ impl AreaPlanner {
                 y: ty + sn * mid,
                 heading: dir,
                 length,
-                width: 2.0 * (half_wid + ONCOMING_CLEARANCE),
+                width: 2.0 * (half_wid + berth),
             });
         }
         out
+    }
+
+    /// The speed at which the robot may approach and pass the people near its path: the passing
+    /// speed alongside anyone within [`PERSON_SLOW_ZONE`] of its side, approached at a speed from
+    /// which it slows to that by the time its front is level with them.
+    fn people_speed(&self, input: &PlanInput<'_>, ahead: &[(f64, f64)], hw: f64, hl: f64) -> f64 {
+        let ego = input.ego;
+        let (c, sn) = (libm::cos(ego.heading), libm::sin(ego.heading));
+        let mut cap = f64::INFINITY;
+        for t in input.tracks.iter().filter(|t| is_person(t)) {
+            let (tx, ty) = t.position();
+            let Some((s, lateral, heading)) = project(ahead, tx, ty) else { continue };
+            let half_len = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading);
+            let half_wid = crate::geometry::projected_half_extent(t.length, t.width, t.heading, heading + FRAC_PI_2);
+            // Passed once the person's far edge is behind the robot's rear.
+            if (tx - ego.x) * c + (ty - ego.y) * sn + half_len + hl < 0.0 {
+                continue;
+            }
+            if lateral - hw - half_wid >= PERSON_SLOW_ZONE {
+                continue;
+            }
+            let gap = (s - half_len - hl).max(0.0);
+            let v_pass = input.config.person_passing_speed;
+            cap = cap.min(libm::sqrt(v_pass * v_pass + 2.0 * APPROACH_DECEL * gap));
+        }
+        cap
     }
 
     fn search(&mut self, input: &PlanInput<'_>, start: (f64, f64), goal: (f64, f64)) {
@@ -601,16 +717,30 @@ impl AreaPlanner {
         // when the comfortable way is a long detour (around a rack instead of past a person in the
         // aisle).
         let mut tight: Option<Vec<(f64, f64)>> = None;
-        let tightest = hw + 0.05;
+        let tightest = hw + TIGHT_BERTH;
         for inflation in [tightest, hw + 2.0 * margin, hw + margin] {
-            let mut grid = Grid::new(min_x, min_y, max_x, max_y, input.config.grid_resolution);
-            if inflation == tightest {
-                // The tight berth is for passing through gaps: centred in them, entered straight.
-                grid = grid.with_soft_clearance(hw + 2.0 * margin);
-            }
             // Near the goal only the tightest berth applies, so a bay between rails stays open.
             let zone = Some((goal, GOAL_ZONE, tightest));
-            for b in self.map_obstacles.iter().chain(self.statics.iter()) {
+            let layer = match self.layers.iter().position(|l| l.inflation == inflation && l.goal == goal) {
+                Some(i) => i,
+                None => {
+                    let mut grid = Grid::new(min_x, min_y, max_x, max_y, input.config.grid_resolution);
+                    if inflation == tightest {
+                        // The tight berth is for passing through gaps: centred in them, entered
+                        // straight.
+                        grid = grid.with_soft_clearance(hw + 2.0 * margin);
+                    }
+                    for b in &self.map_obstacles {
+                        grid.rasterise_near(b, inflation, zone);
+                    }
+                    // One goal at a time: layers of a passed waypoint are not needed again.
+                    self.layers.retain(|l| l.goal == goal);
+                    self.layers.push(MapLayer { inflation, goal, grid });
+                    self.layers.len() - 1
+                }
+            };
+            let mut grid = self.layers[layer].grid.clone();
+            for b in &self.statics {
                 grid.rasterise_near(b, inflation, zone);
             }
             let Some(path) = grid.search(start, goal) else {
