@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use server::domain::ids::{CandidateId, RunId};
 use server::domain::run::RunStatus;
-use server::infra::store::candidates;
 use server::infra::store::queue::{self, Completion, Outcome};
 use server::infra::store::Store;
+use server::infra::store::{candidates, runs};
 
 mod common;
 
@@ -30,6 +30,7 @@ on_both_databases!(
     claims_come_in_batches_and_never_overlap,
     only_the_lease_holder_writes_a_result,
     a_batch_held_across_an_outage_is_written_run_by_run,
+    a_batch_of_results_is_guarded_run_by_run,
     heartbeats_keep_a_lease_alive,
     exhausted_attempts_become_infrastructure_errors,
     release_returns_claims_without_counting_an_attempt,
@@ -213,7 +214,6 @@ async fn only_the_lease_holder_writes_a_result(store: &Store) {
 /// attempt's trace never lands, not even on a run that now passed), each slot says what happened
 /// to it, and writing the same batch again (an answer lost on the way back) changes nothing.
 async fn a_batch_held_across_an_outage_is_written_run_by_run(store: &Store) {
-    use server::infra::store::runs;
     seeded(store, 4).await;
     let failed = |trace: u8| Outcome { trace: Some(vec![trace]), ..outcome("failed") };
     let passed = Outcome { trace: None, ..outcome("passed") };
@@ -262,6 +262,40 @@ async fn a_batch_held_across_an_outage_is_written_run_by_run(store: &Store) {
     assert_eq!(state(store, &r0.run_id).await, (RunStatus::Failed, 1, None));
     assert_eq!(runs::trace(store, &r0.run_id).await.unwrap(), Some(vec![11]));
     assert_eq!(state(store, &r2.run_id).await, (RunStatus::Queued, 1, None));
+}
+
+/// One batch write (one statement on Postgres) decides each run on its own: a lost lease skips that
+/// run only, a first failure goes back to the queue without its trace, a pass and a confirmed
+/// failure are final, and only final failures keep their trace.
+async fn a_batch_of_results_is_guarded_run_by_run(store: &Store) {
+    seeded(store, 4).await;
+    let first = queue::claim(store, "worker-a", 4, 0, 1000).await.unwrap();
+    // Every lease of worker-a expires; it claims three runs again, worker-b takes the fourth.
+    assert_eq!(queue::rescue(store, 5000, 3).await.unwrap().requeued, 4);
+    let again = queue::claim(store, "worker-a", 3, 5001, 1000).await.unwrap();
+    let b = queue::claim(store, "worker-b", 1, 5001, 1000).await.unwrap();
+    assert_eq!((again.len(), b.len(), &b[0].run_id), (3, 1, &first[3].run_id));
+    let passed = Outcome { trace: None, ..outcome("passed") };
+    let failed = outcome("failed");
+    // worker-a still has its old claim on the fourth run (attempt 0) in hand and writes it too.
+    let items = [(&again[0], &passed), (&again[1], &failed), (&again[2], &passed), (&first[3], &failed)];
+    let done = queue::complete_batch(store, "worker-a", &items, 6000).await.unwrap();
+    assert_eq!(done, [Completion::Recorded, Completion::Confirming, Completion::Recorded, Completion::LeaseLost]);
+    assert_eq!(queue::run_state(store, &again[0].run_id).await.unwrap(), Some((RunStatus::Passed, 1, None)));
+    assert_eq!(queue::run_state(store, &again[1].run_id).await.unwrap(), Some((RunStatus::Queued, 1, None)));
+    assert_eq!(
+        queue::run_state(store, &b[0].run_id).await.unwrap(),
+        Some((RunStatus::Running, 1, Some("worker-b".into()))),
+        "the lost run is untouched"
+    );
+    assert_eq!(runs::trace(store, &again[1].run_id).await.unwrap(), None, "a first failure keeps no trace");
+    // The confirmation re-run (no other live worker: worker-a may take it) is final with its trace.
+    let confirm = queue::claim(store, "worker-a", 1, 7000, 1000).await.unwrap();
+    assert_eq!(confirm.len(), 1);
+    let done = queue::complete_batch(store, "worker-a", &[(&confirm[0], &failed)], 7100).await.unwrap();
+    assert_eq!(done, [Completion::Recorded]);
+    assert_eq!(runs::trace(store, &confirm[0].run_id).await.unwrap(), Some(vec![1, 2, 3]));
+    assert!(queue::complete_batch(store, "worker-a", &[], 7200).await.unwrap().is_empty());
 }
 
 async fn heartbeats_keep_a_lease_alive(store: &Store) {

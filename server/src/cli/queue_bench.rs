@@ -177,7 +177,8 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64, typical: &RunR
     Ok(wall / (n as f64 * sim_ms / 1000.0) - 1.0)
 }
 
-/// Claims and completes until the queue is empty (or `limit` runs are done); returns the count.
+/// Claims a batch and writes its results in one batch, as a worker does, until the queue is empty
+/// (or `limit` runs are done); returns the count.
 async fn drain(
     store: &Store,
     worker: &str,
@@ -195,10 +196,11 @@ async fn drain(
         if claims.is_empty() {
             return Ok(n);
         }
-        for c in &claims {
-            queue::complete(store, worker, c, &passed(result), now_ms()).await?;
-            n += 1;
-        }
+        // Like a worker: the batch's results in one write.
+        let outcome = passed(result);
+        let items: Vec<(&queue::Claim, &Outcome)> = claims.iter().map(|c| (c, &outcome)).collect();
+        queue::complete_batch(store, worker, &items, now_ms()).await?;
+        n += claims.len() as u64;
     }
 }
 

@@ -181,70 +181,142 @@ pub async fn complete(
     Ok(done.first().copied().unwrap_or(Completion::LeaseLost))
 }
 
-/// Writes several outcomes in one transaction (one commit, one fsync), each guarded by its lease
-/// exactly like [`complete`]; a lost lease skips that run only.
+/// Writes several outcomes, each guarded by its lease exactly like [`complete`]; a lost lease skips
+/// that run only. The answer has one slot per item, in order.
+///
+/// A batch may hold what a worker kept through an outage: results of attempts whose lease was lost
+/// meanwhile, beside results of the same runs claimed again (the same run twice, one slot per
+/// attempt). The guard takes the current attempt only, and each run's trace is the trace of the
+/// item the guard took, never a stale attempt's. Writing a batch again (its answer was lost) changes
+/// nothing: every slot then reads `LeaseLost`.
+///
+/// Postgres: one statement for the whole batch (the outcomes as arrays, `UNNEST`ed with their slot
+/// and joined to their rows; traces inserted by the same statement from the rows it took), so a
+/// batch costs one round trip and one commit. SQLite: one guarded update per item inside one
+/// transaction (one writer, no network: the commit is what costs).
 pub async fn complete_batch(
     store: &Store,
     worker: &str,
     items: &[(&Claim, &Outcome)],
     now: i64,
 ) -> Result<Vec<Completion>, StoreError> {
-    // One guarded statement decides, from the row's own columns, between: a first failure (back to
-    // the queue, digest kept, this worker avoided), a confirmed failure or any other result (final),
-    // and a re-run whose digest differs from the first (error: nondeterminism).
-    let update = "UPDATE runs SET \
-        status = CASE WHEN first_digest IS NOT NULL AND first_digest <> $2 THEN 'error' \
-                      WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN 'queued' ELSE $1 END, \
-        reason = CASE WHEN first_digest IS NOT NULL AND first_digest <> $2 \
-                      THEN 'nondeterminism: the re-run gave digest ' || $2 || ', the first run ' || first_digest || ' (a farm bug)' \
-                      WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $3 END, \
-        nondeterministic = (first_digest IS NOT NULL AND first_digest <> $2), \
-        result = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $4 END, \
-        digest = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE NULLIF($2, '') END, \
-        finished_at = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $5 END, \
-        avoid_worker = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN $7 ELSE avoid_worker END, \
-        first_digest = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN $2 ELSE first_digest END, \
-        lease_owner = NULL, lease_expires_at = NULL \
-        WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running' RETURNING status, nondeterministic";
-    let trace =
-        "INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     let results = items
         .iter()
         .map(|(_, o)| o.result.as_ref().map(|r| to_json("runs.result", r)).transpose())
         .collect::<Result<Vec<_>, _>>()?;
-    on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
-        let mut done = Vec::with_capacity(items.len());
-        for ((claim, outcome), result) in items.iter().zip(&results) {
-            let row = sqlx::query(update)
-                .bind(outcome.status.as_str())
-                .bind(outcome.digest.as_deref().unwrap_or(""))
-                .bind(&outcome.reason)
-                .bind(result)
-                .bind(now)
-                .bind(claim.run_id.as_str())
+    // (slot, status, nondeterministic) of each item the guard took.
+    let taken: Vec<(i64, String, bool)> = match store {
+        Store::Postgres(pool) => {
+            let ids: Vec<&str> = items.iter().map(|(c, _)| c.run_id.as_str()).collect();
+            let attempts: Vec<i32> = items.iter().map(|(c, _)| c.attempt).collect();
+            let statuses: Vec<&str> = items.iter().map(|(_, o)| o.status.as_str()).collect();
+            let digests: Vec<&str> = items.iter().map(|(_, o)| o.digest.as_deref().unwrap_or("")).collect();
+            let reasons: Vec<Option<&str>> = items.iter().map(|(_, o)| o.reason.as_deref()).collect();
+            let traces: Vec<Option<&[u8]>> = items.iter().map(|(_, o)| o.trace.as_deref()).collect();
+            // The update joins each row to at most one item (the guard quotes the attempt; were the
+            // same claim given twice, Postgres takes one of them), and returns that item's slot and
+            // trace: the trace insert sees each run once, so it never conflicts with itself.
+            let sql = format!(
+                "WITH v AS (SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $9::bytea[]) \
+                            WITH ORDINALITY AS v(id, attempt, outcome, digest, reason, result, trace, slot)), \
+                 done AS (UPDATE runs r SET {SET} FROM v \
+                          WHERE r.id = v.id AND r.lease_owner = $7 AND r.attempt = v.attempt AND r.status = 'running' \
+                          RETURNING r.id, v.slot, v.trace, r.status, r.nondeterministic), \
+                 traced AS (INSERT INTO traces (run_id, body) \
+                            SELECT id, trace FROM done WHERE status <> 'queued' AND trace IS NOT NULL \
+                            ON CONFLICT (run_id) DO UPDATE SET body = excluded.body) \
+                 SELECT slot, status, nondeterministic FROM done",
+                SET = set_outcome("v.outcome", "v.digest", "v.reason", "v.result", "$8", "$7"),
+            );
+            let rows = sqlx::query(&sql)
+                .bind(&ids)
+                .bind(&attempts)
+                .bind(&statuses)
+                .bind(&digests)
+                .bind(&reasons)
+                .bind(&results)
                 .bind(worker)
-                .bind(claim.attempt)
-                .fetch_optional(&mut *tx)
+                .bind(now)
+                .bind(&traces)
+                .fetch_all(pool)
                 .await?;
-            let Some(row) = row else {
-                done.push(Completion::LeaseLost);
-                continue;
-            };
-            let status = status_of(&row.try_get::<String, _>("status")?)?;
-            let nondeterministic: bool = row.try_get("nondeterministic")?;
-            if status == RunStatus::Queued {
-                done.push(Completion::Confirming);
-                continue;
-            }
-            if let Some(body) = &outcome.trace {
-                sqlx::query(trace).bind(claim.run_id.as_str()).bind(body).execute(&mut *tx).await?;
-            }
-            done.push(if nondeterministic { Completion::Nondeterministic } else { Completion::Recorded });
+            rows.iter()
+                .map(|r| Ok((r.try_get::<i64, _>("slot")? - 1, r.try_get("status")?, r.try_get("nondeterministic")?)))
+                .collect::<Result<_, sqlx::Error>>()?
         }
-        tx.commit().await?;
-        Ok(done)
-    })
+        Store::Sqlite(pool) => {
+            let update = format!(
+                "UPDATE runs SET {SET} WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running' \
+                 RETURNING status, nondeterministic",
+                SET = set_outcome("$1", "$2", "$3", "$4", "$5", "$7"),
+            );
+            let trace = "INSERT INTO traces (run_id, body) VALUES ($1, $2) \
+                         ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
+            let mut tx = pool.begin().await?;
+            let mut taken = Vec::with_capacity(items.len());
+            for (slot, ((claim, outcome), result)) in items.iter().zip(&results).enumerate() {
+                let row = sqlx::query(&update)
+                    .bind(outcome.status.as_str())
+                    .bind(outcome.digest.as_deref().unwrap_or(""))
+                    .bind(&outcome.reason)
+                    .bind(result)
+                    .bind(now)
+                    .bind(claim.run_id.as_str())
+                    .bind(worker)
+                    .bind(claim.attempt)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else { continue };
+                let status: String = row.try_get("status")?;
+                if let (Some(body), true) = (&outcome.trace, status != "queued") {
+                    sqlx::query(trace).bind(claim.run_id.as_str()).bind(body).execute(&mut *tx).await?;
+                }
+                taken.push((slot as i64, status, row.try_get("nondeterministic")?));
+            }
+            tx.commit().await?;
+            taken
+        }
+    };
+    let mut done = vec![Completion::LeaseLost; items.len()];
+    for (slot, status, nondeterministic) in taken {
+        let slot = usize::try_from(slot)
+            .ok()
+            .and_then(|i| done.get_mut(i))
+            .ok_or_else(|| StoreError::corrupt("runs (result write)", format!("slot {slot} of {}", items.len())))?;
+        *slot = if status_of(&status)? == RunStatus::Queued {
+            Completion::Confirming
+        } else if nondeterministic {
+            Completion::Nondeterministic
+        } else {
+            Completion::Recorded
+        };
+    }
+    Ok(done)
+}
+
+/// The `SET` list of a guarded result write, from the row's own columns and the outcome's values
+/// (SQL expressions): a first failure goes back to the queue with its digest kept and this worker
+/// avoided; a confirmed failure or any other result is final; a re-run whose digest differs from
+/// the first is `error` (nondeterminism). Every expression reads the row as it was before the write.
+fn set_outcome(outcome: &str, digest: &str, reason: &str, result: &str, now: &str, worker: &str) -> String {
+    let first_failure = format!("first_digest IS NULL AND {outcome} IN ('failed', 'timeout')");
+    let differs = format!("first_digest IS NOT NULL AND first_digest <> {digest}");
+    format!(
+        "status = CASE WHEN {differs} THEN 'error' WHEN {first_failure} THEN 'queued' ELSE {outcome} END, \
+         reason = CASE WHEN {differs} \
+                  THEN 'nondeterminism: the re-run gave digest ' || {digest} || ', the first run ' || first_digest || ' (a farm bug)' \
+                  WHEN {first_failure} THEN NULL ELSE {reason} END, \
+         nondeterministic = ({differs}), \
+         result = CASE WHEN {first_failure} THEN NULL ELSE {result} END, \
+         digest = CASE WHEN {first_failure} THEN NULL ELSE NULLIF({digest}, '') END, \
+         finished_at = CASE WHEN {first_failure} THEN NULL ELSE {now} END, \
+         avoid_worker = CASE WHEN {first_failure} THEN {worker} ELSE avoid_worker END, \
+         first_digest = CASE WHEN {first_failure} THEN {digest} ELSE first_digest END, \
+         lease_owner = NULL, lease_expires_at = NULL"
+    )
 }
 
 /// Returns every run `worker` holds to the queue without counting an attempt (graceful shutdown).
