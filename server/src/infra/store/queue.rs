@@ -155,12 +155,29 @@ pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i6
 }
 
 /// Extends every lease `worker` still holds; returns the ids it holds (a missing id was lost).
+///
+/// Postgres: a run whose row is locked at that moment (its result being written, or the rescuer
+/// taking it) is skipped rather than waited for. The worker's own batch write locks its rows in
+/// its own order; a heartbeat that waited for them while holding others could deadlock with it
+/// (seen after outages: "deadlock detected", a second lost each time). A run being written needs
+/// no longer lease, and the next heartbeat extends one whose write failed.
 pub async fn heartbeat(store: &Store, worker: &str, now: i64, lease_ms: i64) -> Result<Vec<RunId>, StoreError> {
-    let sql = "UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' AND lease_expires_at >= $3 RETURNING id";
-    let ids: Vec<String> = on_pool!(store, pool => {
-        let rows = sqlx::query(sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
-        rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
-    });
+    let held = "lease_owner = $2 AND status = 'running' AND lease_expires_at >= $3";
+    let ids: Vec<String> = match store {
+        Store::Postgres(pool) => {
+            let sql = format!(
+                "UPDATE runs SET lease_expires_at = $1 \
+                 WHERE id IN (SELECT id FROM runs WHERE {held} FOR UPDATE SKIP LOCKED) RETURNING id"
+            );
+            let rows = sqlx::query(&sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
+            rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
+        }
+        Store::Sqlite(pool) => {
+            let sql = format!("UPDATE runs SET lease_expires_at = $1 WHERE {held} RETURNING id");
+            let rows = sqlx::query(&sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
+            rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
+        }
+    };
     let mut ids = ids
         .iter()
         .map(|id| RunId::parse(id).map_err(|e| StoreError::corrupt("runs.id", e)))
@@ -327,13 +344,30 @@ pub async fn release(store: &Store, worker: &str) -> Result<u64, StoreError> {
 
 /// Re-queues runs whose lease expired before `now` with attempt + 1; a run that has used
 /// `max_attempts` becomes `error` with the reason.
+///
+/// Postgres: a run whose row is locked at that moment (its worker's late result write) is left
+/// for the next pass rather than waited for, so the rescuer never deadlocks with a batch write
+/// (each locks rows in its own order); the write decides that run, or the next pass re-queues it.
 pub async fn rescue(store: &Store, now: i64, max_attempts: i32) -> Result<Rescued, StoreError> {
-    let exhaust = "UPDATE runs SET status = 'error', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
-                   reason = 'infrastructure: the worker holding this run stopped answering ' || CAST(attempt + 1 AS TEXT) || ' times' \
-                   WHERE status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2";
-    let requeue =
-        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL \
-                   WHERE status = 'running' AND lease_expires_at < $1";
+    let (exhausted_rows, expired_rows) = match store {
+        Store::Postgres(_) => (
+            "id IN (SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2 FOR UPDATE SKIP LOCKED)",
+            "id IN (SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED)",
+        ),
+        Store::Sqlite(_) => (
+            "status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2",
+            "status = 'running' AND lease_expires_at < $1",
+        ),
+    };
+    let exhaust = format!(
+        "UPDATE runs SET status = 'error', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
+         reason = 'infrastructure: the worker holding this run stopped answering ' || CAST(attempt + 1 AS TEXT) || ' times' \
+         WHERE {exhausted_rows}"
+    );
+    let requeue = format!(
+        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL WHERE {expired_rows}"
+    );
+    let (exhaust, requeue) = (exhaust.as_str(), requeue.as_str());
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         let exhausted = sqlx::query(exhaust).bind(now).bind(max_attempts).execute(&mut *tx).await?.rows_affected();
