@@ -96,7 +96,9 @@ async fn refuse_results(store: &Store, refuse: bool) {
                        BEGIN SELECT RAISE(ABORT, 'results refused'); END";
             sqlx::query(sql).execute(p).await.unwrap();
         }
-        (Store::Sqlite(p), false) => drop(sqlx::query("DROP TRIGGER refuse_results").execute(p).await.unwrap()),
+        (Store::Sqlite(p), false) => {
+            sqlx::query("DROP TRIGGER refuse_results").execute(p).await.unwrap();
+        }
         (Store::Postgres(p), true) => {
             let function = "CREATE FUNCTION refuse_results() RETURNS trigger LANGUAGE plpgsql \
                             AS $$ BEGIN RAISE EXCEPTION 'results refused'; END $$";
@@ -106,7 +108,7 @@ async fn refuse_results(store: &Store, refuse: bool) {
             sqlx::query(trigger).execute(p).await.unwrap();
         }
         (Store::Postgres(p), false) => {
-            drop(sqlx::query("DROP TRIGGER refuse_results ON runs").execute(p).await.unwrap())
+            sqlx::query("DROP TRIGGER refuse_results ON runs").execute(p).await.unwrap();
         }
     }
 }
