@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use server::domain::ids::CandidateId;
+use server::domain::ids::{CandidateId, RunId};
 use server::domain::run::RunStatus;
-use server::infra::store::candidates;
 use server::infra::store::queue::{self, Completion, Outcome};
 use server::infra::store::Store;
+use server::infra::store::{candidates, runs};
 
 mod common;
 
@@ -29,6 +29,8 @@ on_both_databases!(
     enqueueing_twice_never_duplicates_runs,
     claims_come_in_batches_and_never_overlap,
     only_the_lease_holder_writes_a_result,
+    a_batch_held_across_an_outage_is_written_run_by_run,
+    a_batch_of_results_is_guarded_run_by_run,
     heartbeats_keep_a_lease_alive,
     exhausted_attempts_become_infrastructure_errors,
     release_returns_claims_without_counting_an_attempt,
@@ -203,6 +205,97 @@ async fn only_the_lease_holder_writes_a_result(store: &Store) {
         queue::complete(store, "worker-b", &stale, &outcome("failed"), 1400).await.unwrap(),
         Completion::LeaseLost
     );
+}
+
+/// The batch a worker holds when the database comes back after an outage: results it could not
+/// write (confirmation re-runs and first runs, every lease lost meanwhile to the rescuer) and the
+/// results of the same runs claimed again by the same worker, so a run can appear twice, once per
+/// attempt. Only the current attempt of each run is taken, each with its own trace (a stale
+/// attempt's trace never lands, not even on a run that now passed), each slot says what happened
+/// to it, and writing the same batch again (an answer lost on the way back) changes nothing.
+async fn a_batch_held_across_an_outage_is_written_run_by_run(store: &Store) {
+    seeded(store, 4).await;
+    let failed = |trace: u8| Outcome { trace: Some(vec![trace]), ..outcome("failed") };
+    let passed = Outcome { trace: None, ..outcome("passed") };
+    // Before the outage: r0 and r1 fail a first time and go back to be confirmed; worker-a (the only
+    // worker) takes their confirmation re-runs. It also holds r2 and r3 (attempt 0).
+    let first = queue::claim(store, "worker-a", 4, 0, 1000).await.unwrap();
+    let (r0, r1, r2, r3) = (&first[0], &first[1], &first[2], &first[3]);
+    let before = [(r0, &failed(9)), (r1, &failed(9))];
+    assert_eq!(
+        queue::complete_batch(store, "worker-a", &before, 10).await.unwrap(),
+        [Completion::Confirming, Completion::Confirming]
+    );
+    let confirming = queue::claim(store, "worker-a", 2, 100, 1000).await.unwrap();
+    assert_eq!((&confirming[0].run_id, &confirming[1].run_id), (&r0.run_id, &r1.run_id));
+    // The outage: these four results cannot be written, the heartbeats fail, every lease lapses and
+    // the rescuer re-queues the four runs (attempt 1). The database answers again; worker-a claims
+    // them again and finishes r0 (confirmed failure), r2 (first failure) and r3 (a pass).
+    let held = [(&confirming[0], failed(1)), (&confirming[1], failed(2)), (r2, failed(3)), (r3, failed(4))];
+    assert_eq!(queue::rescue(store, 5000, 3).await.unwrap().requeued, 4);
+    let again = queue::claim(store, "worker-a", 4, 5001, 1000).await.unwrap();
+    assert!(again.iter().all(|c| c.attempt == 1), "{again:?}");
+    let current = [(&again[0], failed(11)), (&again[2], failed(13)), (&again[3], passed.clone())];
+    let batch: Vec<(&queue::Claim, &Outcome)> = held.iter().chain(&current).map(|(c, o)| (*c, o)).collect();
+    let expected = [
+        Completion::LeaseLost,
+        Completion::LeaseLost,
+        Completion::LeaseLost,
+        Completion::LeaseLost,
+        Completion::Recorded,
+        Completion::Confirming,
+        Completion::Recorded,
+    ];
+    assert_eq!(queue::complete_batch(store, "worker-a", &batch, 6000).await.unwrap(), expected);
+    async fn state(store: &Store, id: &RunId) -> (RunStatus, i32, Option<String>) {
+        queue::run_state(store, id).await.unwrap().unwrap()
+    }
+    assert_eq!(state(store, &r0.run_id).await, (RunStatus::Failed, 1, None));
+    assert_eq!(state(store, &r1.run_id).await, (RunStatus::Running, 1, Some("worker-a".into())), "r1 still runs");
+    assert_eq!(state(store, &r2.run_id).await, (RunStatus::Queued, 1, None));
+    assert_eq!(state(store, &r3.run_id).await, (RunStatus::Passed, 1, None));
+    assert_eq!(runs::trace(store, &r0.run_id).await.unwrap(), Some(vec![11]), "the current attempt's trace");
+    assert_eq!(runs::trace(store, &r2.run_id).await.unwrap(), None, "a first failure keeps no trace");
+    assert_eq!(runs::trace(store, &r3.run_id).await.unwrap(), None, "a stale failure's trace is not a pass's");
+    // The worker did not hear the answer and writes the same batch again: nothing changes.
+    assert_eq!(queue::complete_batch(store, "worker-a", &batch, 6100).await.unwrap(), [Completion::LeaseLost; 7]);
+    assert_eq!(state(store, &r0.run_id).await, (RunStatus::Failed, 1, None));
+    assert_eq!(runs::trace(store, &r0.run_id).await.unwrap(), Some(vec![11]));
+    assert_eq!(state(store, &r2.run_id).await, (RunStatus::Queued, 1, None));
+}
+
+/// One batch write (one statement on Postgres) decides each run on its own: a lost lease skips that
+/// run only, a first failure goes back to the queue without its trace, a pass and a confirmed
+/// failure are final, and only final failures keep their trace.
+async fn a_batch_of_results_is_guarded_run_by_run(store: &Store) {
+    seeded(store, 4).await;
+    let first = queue::claim(store, "worker-a", 4, 0, 1000).await.unwrap();
+    // Every lease of worker-a expires; it claims three runs again, worker-b takes the fourth.
+    assert_eq!(queue::rescue(store, 5000, 3).await.unwrap().requeued, 4);
+    let again = queue::claim(store, "worker-a", 3, 5001, 1000).await.unwrap();
+    let b = queue::claim(store, "worker-b", 1, 5001, 1000).await.unwrap();
+    assert_eq!((again.len(), b.len(), &b[0].run_id), (3, 1, &first[3].run_id));
+    let passed = Outcome { trace: None, ..outcome("passed") };
+    let failed = outcome("failed");
+    // worker-a still has its old claim on the fourth run (attempt 0) in hand and writes it too.
+    let items = [(&again[0], &passed), (&again[1], &failed), (&again[2], &passed), (&first[3], &failed)];
+    let done = queue::complete_batch(store, "worker-a", &items, 6000).await.unwrap();
+    assert_eq!(done, [Completion::Recorded, Completion::Confirming, Completion::Recorded, Completion::LeaseLost]);
+    assert_eq!(queue::run_state(store, &again[0].run_id).await.unwrap(), Some((RunStatus::Passed, 1, None)));
+    assert_eq!(queue::run_state(store, &again[1].run_id).await.unwrap(), Some((RunStatus::Queued, 1, None)));
+    assert_eq!(
+        queue::run_state(store, &b[0].run_id).await.unwrap(),
+        Some((RunStatus::Running, 1, Some("worker-b".into()))),
+        "the lost run is untouched"
+    );
+    assert_eq!(runs::trace(store, &again[1].run_id).await.unwrap(), None, "a first failure keeps no trace");
+    // The confirmation re-run (no other live worker: worker-a may take it) is final with its trace.
+    let confirm = queue::claim(store, "worker-a", 1, 7000, 1000).await.unwrap();
+    assert_eq!(confirm.len(), 1);
+    let done = queue::complete_batch(store, "worker-a", &[(&confirm[0], &failed)], 7100).await.unwrap();
+    assert_eq!(done, [Completion::Recorded]);
+    assert_eq!(runs::trace(store, &confirm[0].run_id).await.unwrap(), Some(vec![1, 2, 3]));
+    assert!(queue::complete_batch(store, "worker-a", &[], 7200).await.unwrap().is_empty());
 }
 
 async fn heartbeats_keep_a_lease_alive(store: &Store) {

@@ -48,13 +48,24 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let store = Store::open(&args.database_url).await.context("cannot open the database")?;
         let enqueue_s = synthetic_candidate(&store, "queue-bench", args.runs).await?;
+        println!(
+            "{} database, {} runs, batch {}, {} concurrent workers",
+            store.dialect(),
+            args.runs,
+            args.batch,
+            args.workers
+        );
+        println!("enqueue: {:.0} runs/s", args.runs as f64 / enqueue_s);
         // Phase 1: one worker alone, as each worker of a farm mostly is: per-run queue latency.
         let solo_runs = (args.runs / 10).clamp(1, 500) as u64;
         let t = Instant::now();
         let solo = drain(&store, "bench-solo", args.batch, &result, Some(solo_runs)).await?;
         let solo_ms = 1000.0 * t.elapsed().as_secs_f64() / solo.max(1) as f64;
-        // Phase 2: many workers at once: the queue's throughput under contention.
+        // Phase 2: many workers at once: the queue's throughput under contention. The line before
+        // it lets a wrapper sample the database server's CPU over exactly this phase.
+        println!("phase 2 start: {} workers claiming and completing", args.workers);
         let started = Instant::now();
+        let cpu_before = process_cpu_s();
         let mut tasks = Vec::new();
         for w in 0..args.workers {
             let (store, result, batch) = (store.clone(), result.clone(), args.batch);
@@ -65,21 +76,18 @@ pub(super) fn run(args: QueueBenchArgs) -> anyhow::Result<ExitCode> {
             cycles += t.await.context("a bench worker panicked")??;
         }
         let secs = started.elapsed().as_secs_f64();
+        let client_cpu = process_cpu_s() - cpu_before;
         let per_second = cycles as f64 / secs;
+        println!("claim+complete, {} workers: {cycles} cycles in {secs:.2} s = {per_second:.0} cycles/s", args.workers);
+        println!(
+            "bench client (this process) meanwhile: {client_cpu:.2} CPU-s = {:.2} cores",
+            client_cpu / secs.max(f64::EPSILON)
+        );
         let serial = solo_ms / (solo_ms + sim_ms);
         // Phase 3: the worker's own pipelined loop, with a busy wait of the typical length standing in
         // for each simulation: the share of its wall time that is not simulation is the queue's.
         let pipelined_runs = (args.runs / 10).clamp(20, 200);
         let pipelined = pipelined_overhead(&store, pipelined_runs, sim_ms, &result).await?;
-        println!(
-            "{} database, {} runs, batch {}, {} concurrent workers",
-            store.dialect(),
-            args.runs,
-            args.batch,
-            args.workers
-        );
-        println!("enqueue: {:.0} runs/s", args.runs as f64 / enqueue_s);
-        println!("claim+complete, {} workers: {cycles} cycles in {secs:.2} s = {per_second:.0} cycles/s", args.workers);
         println!("claim+complete, one worker: {solo_ms:.2} ms per run ({solo} runs)");
         println!(
             "typical simulation: {sim_ms:.1} ms wall per run (median over the smoke set's default variants of {})",
@@ -177,7 +185,8 @@ async fn pipelined_overhead(store: &Store, n: usize, sim_ms: f64, typical: &RunR
     Ok(wall / (n as f64 * sim_ms / 1000.0) - 1.0)
 }
 
-/// Claims and completes until the queue is empty (or `limit` runs are done); returns the count.
+/// Claims a batch and writes its results in one batch, as a worker does, until the queue is empty
+/// (or `limit` runs are done); returns the count.
 async fn drain(
     store: &Store,
     worker: &str,
@@ -195,11 +204,18 @@ async fn drain(
         if claims.is_empty() {
             return Ok(n);
         }
-        for c in &claims {
-            queue::complete(store, worker, c, &passed(result), now_ms()).await?;
-            n += 1;
-        }
+        // Like a worker: the batch's results in one write.
+        let outcome = passed(result);
+        let items: Vec<(&queue::Claim, &Outcome)> = claims.iter().map(|c| (c, &outcome)).collect();
+        queue::complete_batch(store, worker, &items, now_ms()).await?;
+        n += claims.len() as u64;
     }
+}
+
+/// CPU time of this process (all threads) so far, seconds.
+fn process_cpu_s() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 /// Median wall time (ms) of the smoke set's default variants and the result of the median run;

@@ -311,6 +311,12 @@ async fn listen(store: &Store) -> Option<sqlx::postgres::PgListener> {
 /// failed without a break for `settings.give_up_after` (the process then exits non-zero and an
 /// orchestrator restarts it). Runs whose lease expired meanwhile are re-run elsewhere; a late write
 /// of this worker is refused by the lease guard, so each run still gets exactly one result.
+///
+/// While results wait after a failed write, the worker claims nothing more: it finishes the runs it
+/// has, and claims again only once a write has gone through. A database that answers claims but
+/// refuses results would otherwise hand this worker the whole queue, whose runs it keeps leased
+/// (heartbeats) and can never report. Result writes keep their own failure clock, so successful
+/// claims or registrations never hide a write that keeps failing from `give_up_after`.
 pub async fn drive<E, F>(
     store: &Store,
     settings: &WorkerSettings,
@@ -325,6 +331,7 @@ where
     let version = env!("CARGO_PKG_VERSION");
     let mut guard = LoopGuard { liveness: settings.liveness.clone(), heartbeat: None };
     let mut backoff = Backoff::new();
+    let mut write_backoff = Backoff::new();
     // Register; a database that is down at start is waited for like any other outage.
     while let Err(e) = access::worker_seen(store, &settings.id, version, now_ms()).await {
         store_failed(metrics, "register", &e);
@@ -368,6 +375,8 @@ where
     let mut idle: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     // After a failed write: no new write before this wakes.
     let mut write_pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    // From a failed write until a write goes through: results wait, so nothing more is claimed.
+    let mut results_waiting = false;
     // Once shutdown began, results are written for at most this long if the database is down.
     let mut shutdown_deadline: Option<Instant> = None;
     loop {
@@ -382,7 +391,7 @@ where
         }
         // Claim a batch whenever the one in hand has been started, so the next is ready in time.
         let wanted = (2 * threads).saturating_sub(running.len());
-        if claiming.is_none() && idle.is_none() && !stopping && in_hand.is_empty() {
+        if claiming.is_none() && idle.is_none() && !stopping && in_hand.is_empty() && !results_waiting {
             claiming = Some(Box::pin(
                 async move {
                     let t = Instant::now();
@@ -448,17 +457,19 @@ where
             }
             Event::Written(Written { failed: None, .. }) => {
                 writing = None;
-                backoff.succeeded();
+                results_waiting = false;
+                write_backoff.succeeded();
             }
             Event::Written(Written { failed: Some(e), unwritten }) => {
                 writing = None;
+                results_waiting = true;
                 store_failed(metrics, "write", &e);
                 // Unwritten results go back in front, in order; they are written when it answers.
                 let mut again = unwritten;
                 again.append(&mut done);
                 done = again;
                 let give_up = if stopping { settings.shutdown_grace } else { settings.give_up_after };
-                let Some(wait) = backoff.failed(give_up) else { return Err(e) };
+                let Some(wait) = write_backoff.failed(give_up) else { return Err(e) };
                 write_pause = Some(Box::pin(tokio::time::sleep(wait)));
             }
             Event::WriteAgain => write_pause = None,

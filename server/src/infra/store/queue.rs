@@ -155,12 +155,29 @@ pub async fn claim(store: &Store, worker: &str, max: i64, now: i64, lease_ms: i6
 }
 
 /// Extends every lease `worker` still holds; returns the ids it holds (a missing id was lost).
+///
+/// Postgres: a run whose row is locked at that moment (its result being written, or the rescuer
+/// taking it) is skipped rather than waited for. The worker's own batch write locks its rows in
+/// its own order; a heartbeat that waited for them while holding others could deadlock with it
+/// (seen after outages: "deadlock detected", a second lost each time). A run being written needs
+/// no longer lease, and the next heartbeat extends one whose write failed.
 pub async fn heartbeat(store: &Store, worker: &str, now: i64, lease_ms: i64) -> Result<Vec<RunId>, StoreError> {
-    let sql = "UPDATE runs SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running' AND lease_expires_at >= $3 RETURNING id";
-    let ids: Vec<String> = on_pool!(store, pool => {
-        let rows = sqlx::query(sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
-        rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
-    });
+    let held = "lease_owner = $2 AND status = 'running' AND lease_expires_at >= $3";
+    let ids: Vec<String> = match store {
+        Store::Postgres(pool) => {
+            let sql = format!(
+                "UPDATE runs SET lease_expires_at = $1 \
+                 WHERE id IN (SELECT id FROM runs WHERE {held} FOR UPDATE SKIP LOCKED) RETURNING id"
+            );
+            let rows = sqlx::query(&sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
+            rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
+        }
+        Store::Sqlite(pool) => {
+            let sql = format!("UPDATE runs SET lease_expires_at = $1 WHERE {held} RETURNING id");
+            let rows = sqlx::query(&sql).bind(now + lease_ms).bind(worker).bind(now).fetch_all(pool).await?;
+            rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?
+        }
+    };
     let mut ids = ids
         .iter()
         .map(|id| RunId::parse(id).map_err(|e| StoreError::corrupt("runs.id", e)))
@@ -181,70 +198,142 @@ pub async fn complete(
     Ok(done.first().copied().unwrap_or(Completion::LeaseLost))
 }
 
-/// Writes several outcomes in one transaction (one commit, one fsync), each guarded by its lease
-/// exactly like [`complete`]; a lost lease skips that run only.
+/// Writes several outcomes, each guarded by its lease exactly like [`complete`]; a lost lease skips
+/// that run only. The answer has one slot per item, in order.
+///
+/// A batch may hold what a worker kept through an outage: results of attempts whose lease was lost
+/// meanwhile, beside results of the same runs claimed again (the same run twice, one slot per
+/// attempt). The guard takes the current attempt only, and each run's trace is the trace of the
+/// item the guard took, never a stale attempt's. Writing a batch again (its answer was lost) changes
+/// nothing: every slot then reads `LeaseLost`.
+///
+/// Postgres: one statement for the whole batch (the outcomes as arrays, `UNNEST`ed with their slot
+/// and joined to their rows; traces inserted by the same statement from the rows it took), so a
+/// batch costs one round trip and one commit. SQLite: one guarded update per item inside one
+/// transaction (one writer, no network: the commit is what costs).
 pub async fn complete_batch(
     store: &Store,
     worker: &str,
     items: &[(&Claim, &Outcome)],
     now: i64,
 ) -> Result<Vec<Completion>, StoreError> {
-    // One guarded statement decides, from the row's own columns, between: a first failure (back to
-    // the queue, digest kept, this worker avoided), a confirmed failure or any other result (final),
-    // and a re-run whose digest differs from the first (error: nondeterminism).
-    let update = "UPDATE runs SET \
-        status = CASE WHEN first_digest IS NOT NULL AND first_digest <> $2 THEN 'error' \
-                      WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN 'queued' ELSE $1 END, \
-        reason = CASE WHEN first_digest IS NOT NULL AND first_digest <> $2 \
-                      THEN 'nondeterminism: the re-run gave digest ' || $2 || ', the first run ' || first_digest || ' (a farm bug)' \
-                      WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $3 END, \
-        nondeterministic = (first_digest IS NOT NULL AND first_digest <> $2), \
-        result = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $4 END, \
-        digest = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE NULLIF($2, '') END, \
-        finished_at = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN NULL ELSE $5 END, \
-        avoid_worker = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN $7 ELSE avoid_worker END, \
-        first_digest = CASE WHEN first_digest IS NULL AND $1 IN ('failed', 'timeout') THEN $2 ELSE first_digest END, \
-        lease_owner = NULL, lease_expires_at = NULL \
-        WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running' RETURNING status, nondeterministic";
-    let trace =
-        "INSERT INTO traces (run_id, body) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     let results = items
         .iter()
         .map(|(_, o)| o.result.as_ref().map(|r| to_json("runs.result", r)).transpose())
         .collect::<Result<Vec<_>, _>>()?;
-    on_pool!(store, pool => {
-        let mut tx = pool.begin().await?;
-        let mut done = Vec::with_capacity(items.len());
-        for ((claim, outcome), result) in items.iter().zip(&results) {
-            let row = sqlx::query(update)
-                .bind(outcome.status.as_str())
-                .bind(outcome.digest.as_deref().unwrap_or(""))
-                .bind(&outcome.reason)
-                .bind(result)
-                .bind(now)
-                .bind(claim.run_id.as_str())
+    // (slot, status, nondeterministic) of each item the guard took.
+    let taken: Vec<(i64, String, bool)> = match store {
+        Store::Postgres(pool) => {
+            let ids: Vec<&str> = items.iter().map(|(c, _)| c.run_id.as_str()).collect();
+            let attempts: Vec<i32> = items.iter().map(|(c, _)| c.attempt).collect();
+            let statuses: Vec<&str> = items.iter().map(|(_, o)| o.status.as_str()).collect();
+            let digests: Vec<&str> = items.iter().map(|(_, o)| o.digest.as_deref().unwrap_or("")).collect();
+            let reasons: Vec<Option<&str>> = items.iter().map(|(_, o)| o.reason.as_deref()).collect();
+            let traces: Vec<Option<&[u8]>> = items.iter().map(|(_, o)| o.trace.as_deref()).collect();
+            // The update joins each row to at most one item (the guard quotes the attempt; were the
+            // same claim given twice, Postgres takes one of them), and returns that item's slot and
+            // trace: the trace insert sees each run once, so it never conflicts with itself.
+            let sql = format!(
+                "WITH v AS (SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $9::bytea[]) \
+                            WITH ORDINALITY AS v(id, attempt, outcome, digest, reason, result, trace, slot)), \
+                 done AS (UPDATE runs r SET {SET} FROM v \
+                          WHERE r.id = v.id AND r.lease_owner = $7 AND r.attempt = v.attempt AND r.status = 'running' \
+                          RETURNING r.id, v.slot, v.trace, r.status, r.nondeterministic), \
+                 traced AS (INSERT INTO traces (run_id, body) \
+                            SELECT id, trace FROM done WHERE status <> 'queued' AND trace IS NOT NULL \
+                            ON CONFLICT (run_id) DO UPDATE SET body = excluded.body) \
+                 SELECT slot, status, nondeterministic FROM done",
+                SET = set_outcome("v.outcome", "v.digest", "v.reason", "v.result", "$8", "$7"),
+            );
+            let rows = sqlx::query(&sql)
+                .bind(&ids)
+                .bind(&attempts)
+                .bind(&statuses)
+                .bind(&digests)
+                .bind(&reasons)
+                .bind(&results)
                 .bind(worker)
-                .bind(claim.attempt)
-                .fetch_optional(&mut *tx)
+                .bind(now)
+                .bind(&traces)
+                .fetch_all(pool)
                 .await?;
-            let Some(row) = row else {
-                done.push(Completion::LeaseLost);
-                continue;
-            };
-            let status = status_of(&row.try_get::<String, _>("status")?)?;
-            let nondeterministic: bool = row.try_get("nondeterministic")?;
-            if status == RunStatus::Queued {
-                done.push(Completion::Confirming);
-                continue;
-            }
-            if let Some(body) = &outcome.trace {
-                sqlx::query(trace).bind(claim.run_id.as_str()).bind(body).execute(&mut *tx).await?;
-            }
-            done.push(if nondeterministic { Completion::Nondeterministic } else { Completion::Recorded });
+            rows.iter()
+                .map(|r| Ok((r.try_get::<i64, _>("slot")? - 1, r.try_get("status")?, r.try_get("nondeterministic")?)))
+                .collect::<Result<_, sqlx::Error>>()?
         }
-        tx.commit().await?;
-        Ok(done)
-    })
+        Store::Sqlite(pool) => {
+            let update = format!(
+                "UPDATE runs SET {SET} WHERE id = $6 AND lease_owner = $7 AND attempt = $8 AND status = 'running' \
+                 RETURNING status, nondeterministic",
+                SET = set_outcome("$1", "$2", "$3", "$4", "$5", "$7"),
+            );
+            let trace = "INSERT INTO traces (run_id, body) VALUES ($1, $2) \
+                         ON CONFLICT (run_id) DO UPDATE SET body = excluded.body";
+            let mut tx = pool.begin().await?;
+            let mut taken = Vec::with_capacity(items.len());
+            for (slot, ((claim, outcome), result)) in items.iter().zip(&results).enumerate() {
+                let row = sqlx::query(&update)
+                    .bind(outcome.status.as_str())
+                    .bind(outcome.digest.as_deref().unwrap_or(""))
+                    .bind(&outcome.reason)
+                    .bind(result)
+                    .bind(now)
+                    .bind(claim.run_id.as_str())
+                    .bind(worker)
+                    .bind(claim.attempt)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else { continue };
+                let status: String = row.try_get("status")?;
+                if let (Some(body), true) = (&outcome.trace, status != "queued") {
+                    sqlx::query(trace).bind(claim.run_id.as_str()).bind(body).execute(&mut *tx).await?;
+                }
+                taken.push((slot as i64, status, row.try_get("nondeterministic")?));
+            }
+            tx.commit().await?;
+            taken
+        }
+    };
+    let mut done = vec![Completion::LeaseLost; items.len()];
+    for (slot, status, nondeterministic) in taken {
+        let slot = usize::try_from(slot)
+            .ok()
+            .and_then(|i| done.get_mut(i))
+            .ok_or_else(|| StoreError::corrupt("runs (result write)", format!("slot {slot} of {}", items.len())))?;
+        *slot = if status_of(&status)? == RunStatus::Queued {
+            Completion::Confirming
+        } else if nondeterministic {
+            Completion::Nondeterministic
+        } else {
+            Completion::Recorded
+        };
+    }
+    Ok(done)
+}
+
+/// The `SET` list of a guarded result write, from the row's own columns and the outcome's values
+/// (SQL expressions): a first failure goes back to the queue with its digest kept and this worker
+/// avoided; a confirmed failure or any other result is final; a re-run whose digest differs from
+/// the first is `error` (nondeterminism). Every expression reads the row as it was before the write.
+fn set_outcome(outcome: &str, digest: &str, reason: &str, result: &str, now: &str, worker: &str) -> String {
+    let first_failure = format!("first_digest IS NULL AND {outcome} IN ('failed', 'timeout')");
+    let differs = format!("first_digest IS NOT NULL AND first_digest <> {digest}");
+    format!(
+        "status = CASE WHEN {differs} THEN 'error' WHEN {first_failure} THEN 'queued' ELSE {outcome} END, \
+         reason = CASE WHEN {differs} \
+                  THEN 'nondeterminism: the re-run gave digest ' || {digest} || ', the first run ' || first_digest || ' (a farm bug)' \
+                  WHEN {first_failure} THEN NULL ELSE {reason} END, \
+         nondeterministic = ({differs}), \
+         result = CASE WHEN {first_failure} THEN NULL ELSE {result} END, \
+         digest = CASE WHEN {first_failure} THEN NULL ELSE NULLIF({digest}, '') END, \
+         finished_at = CASE WHEN {first_failure} THEN NULL ELSE {now} END, \
+         avoid_worker = CASE WHEN {first_failure} THEN {worker} ELSE avoid_worker END, \
+         first_digest = CASE WHEN {first_failure} THEN {digest} ELSE first_digest END, \
+         lease_owner = NULL, lease_expires_at = NULL"
+    )
 }
 
 /// Returns every run `worker` holds to the queue without counting an attempt (graceful shutdown).
@@ -255,13 +344,30 @@ pub async fn release(store: &Store, worker: &str) -> Result<u64, StoreError> {
 
 /// Re-queues runs whose lease expired before `now` with attempt + 1; a run that has used
 /// `max_attempts` becomes `error` with the reason.
+///
+/// Postgres: a run whose row is locked at that moment (its worker's late result write) is left
+/// for the next pass rather than waited for, so the rescuer never deadlocks with a batch write
+/// (each locks rows in its own order); the write decides that run, or the next pass re-queues it.
 pub async fn rescue(store: &Store, now: i64, max_attempts: i32) -> Result<Rescued, StoreError> {
-    let exhaust = "UPDATE runs SET status = 'error', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
-                   reason = 'infrastructure: the worker holding this run stopped answering ' || CAST(attempt + 1 AS TEXT) || ' times' \
-                   WHERE status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2";
-    let requeue =
-        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL \
-                   WHERE status = 'running' AND lease_expires_at < $1";
+    let (exhausted_rows, expired_rows) = match store {
+        Store::Postgres(_) => (
+            "id IN (SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2 FOR UPDATE SKIP LOCKED)",
+            "id IN (SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED)",
+        ),
+        Store::Sqlite(_) => (
+            "status = 'running' AND lease_expires_at < $1 AND attempt + 1 >= $2",
+            "status = 'running' AND lease_expires_at < $1",
+        ),
+    };
+    let exhaust = format!(
+        "UPDATE runs SET status = 'error', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = $1, \
+         reason = 'infrastructure: the worker holding this run stopped answering ' || CAST(attempt + 1 AS TEXT) || ' times' \
+         WHERE {exhausted_rows}"
+    );
+    let requeue = format!(
+        "UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL WHERE {expired_rows}"
+    );
+    let (exhaust, requeue) = (exhaust.as_str(), requeue.as_str());
     on_pool!(store, pool => {
         let mut tx = pool.begin().await?;
         let exhausted = sqlx::query(exhaust).bind(now).bind(max_attempts).execute(&mut *tx).await?.rows_affected();
