@@ -2,7 +2,7 @@
 //! keeps every thread busy (a long run does not hold up the others), and on shutdown it finishes what
 //! is in flight, writes every result and hands back the claims it had not started.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
