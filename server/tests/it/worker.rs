@@ -3,7 +3,7 @@
 //! is in flight, writes every result and hands back the claims it had not started; and while the
 //! database refuses its results it claims no more, then writes them when it takes them again.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

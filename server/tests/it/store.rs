@@ -10,7 +10,7 @@ use server::infra::store::queue::{self, Completion, Outcome};
 use server::infra::store::Store;
 use server::infra::store::{candidates, runs};
 
-mod common;
+use crate::common;
 
 use common::{candidate, cid, plan, seeded};
 

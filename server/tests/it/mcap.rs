@@ -132,7 +132,7 @@ fn the_export_is_pinned_by_a_golden_digest() {
     assert_eq!(
         digest, GOLDEN,
         "the MCAP export's bytes changed; if that is intended (a new field or topic, another mcap crate version), \
-         set GOLDEN in server/tests/mcap.rs to the new digest and say why in the commit"
+         set GOLDEN in server/tests/it/mcap.rs to the new digest and say why in the commit"
     );
 }
 

@@ -9,7 +9,7 @@
 //! Chromium and chromedriver are required (Debian: `apt-get install chromium chromium-driver`;
 //! `.ci/run` installs them): without them this test fails saying so, it never skips.
 
-mod ui_support;
+use crate::ui_support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

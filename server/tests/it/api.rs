@@ -1,8 +1,6 @@
 //! The HTTP API through `tower::ServiceExt::oneshot`, on both databases: create, list, filter,
 //! paginate, authorise, problem documents, gate and JUnit, traces, validation, health and metrics.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 

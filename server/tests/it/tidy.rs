@@ -187,3 +187,35 @@ fn the_stored_result_is_parsed_in_one_place() {
         .collect();
     assert_eq!(parsers, ["server/src/infra/store/runs.rs"], "the stored result is parsed outside the store");
 }
+
+/// The server's integration tests are modules of one test binary (`server/tests/it`, ADR 0018):
+/// each binary of its own links the whole server again, which on two cores costs CI about ten
+/// seconds of CPU a file. A module file that `main.rs` does not name would never compile or run.
+#[test]
+fn server_integration_tests_are_modules_of_one_binary() {
+    let tests = root().join("server/tests");
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let binaries = names(&tests);
+    assert!(
+        binaries.is_empty(),
+        "server/tests/{{{}}}.rs: each is a test binary of its own; move it to server/tests/it/, add `mod NAME;` to \
+         server/tests/it/main.rs, and write `use crate::common;` for `mod common;` (drop it where only \
+         `on_both_databases!` uses it)",
+        binaries.join(",")
+    );
+    let main = std::fs::read_to_string(tests.join("it/main.rs")).unwrap();
+    let unnamed: Vec<String> = names(&tests.join("it"))
+        .into_iter()
+        .filter(|n| n != "main" && !main.lines().any(|l| l.trim() == format!("mod {n};")))
+        .collect();
+    assert!(unnamed.is_empty(), "server/tests/it/main.rs does not name these modules, so they never run: {unnamed:?}");
+}

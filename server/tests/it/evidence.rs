@@ -28,7 +28,7 @@ fn a_small_pack_with_a_huge_entry_is_refused_before_decompressing() {
     );
 }
 
-mod common;
+use crate::common;
 
 fn farm(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_farm")).args(args).output().unwrap()
