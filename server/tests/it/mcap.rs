@@ -268,13 +268,14 @@ fn the_official_python_reader_reads_the_hand_made_run_and_every_message_is_valid
 
 #[test]
 fn farm_run_writes_mcap_that_the_python_reader_validates() {
-    // The weakened stack runs into the person standing in the aisle: collisions, guardrail events
-    // and failed criteria, on real simulated traces.
+    // The weakened stack (no AEB) runs into the child running out from behind parked cars:
+    // collisions, guardrail events and failed criteria, on real simulated traces. (Since the
+    // open-area planner passes a standing person, the weak stack passes warehouse.person.standing_in_aisle.)
     let dir = tempfile::tempdir().unwrap();
     let traces = dir.path().join("traces");
     let report = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_farm"))
-        .args(["run", "--scenario", "warehouse.person.standing_in_aisle", "--stack-config"])
+        .args(["run", "--scenario", "urban.pedestrian.child_runout", "--stack-config"])
         .arg(root().join("catalog/stacks/weak.yaml"))
         .arg("--json")
         .arg(&report)
