@@ -79,6 +79,7 @@ pub fn frame(k: u64) -> SensorFrame {
         lidar: Some(LidarScan { angle_min: -PI, angle_increment: inc, max_range: 60.0, ranges }),
         detections: Some(detections),
         detections_age: 0.0,
+        visibility: None,
     }
 }
 

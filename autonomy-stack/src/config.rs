@@ -183,6 +183,13 @@ pub struct PlanningConfig {
     /// Open-area domain: speed at which the robot passes a person within a metre of its side,
     /// m/s. Default 0.5.
     pub person_passing_speed: f64,
+    /// Open-area domain: speed at which the robot passes a blind spot, m/s: floor beside its path
+    /// that the map's racks and walls hide from the sensors (a gap in the racking, the end of an
+    /// aisle), from which a person may step out unseen. Farther away the robot only keeps a speed
+    /// from which it could stop short of the spot. Default 0.5 (the speed at which a robot stops
+    /// within about 0.2 m, sensing delay included; ISO 3691-4 asks for reduced speed where people
+    /// may appear and the sensors cannot see).
+    pub blind_spot_speed: f64,
 }
 
 impl Default for PlanningConfig {
@@ -208,6 +215,7 @@ impl Default for PlanningConfig {
             replan_ticks: 10,
             person_clearance: 0.5,
             person_passing_speed: 0.5,
+            blind_spot_speed: 0.5,
         }
     }
 }
@@ -381,6 +389,7 @@ impl StackConfig {
         c.count("planning.replan_ticks", pl.replan_ticks.into(), 1, 1000);
         c.range("planning.person_clearance", pl.person_clearance, 0.0, 5.0);
         c.range("planning.person_passing_speed", pl.person_passing_speed, 0.05, 10.0);
+        c.range("planning.blind_spot_speed", pl.blind_spot_speed, 0.05, 10.0);
         let co = &self.control;
         c.range("control.lookahead_time", co.lookahead_time, 0.05, 10.0);
         c.range("control.min_lookahead", co.min_lookahead, 0.1, 100.0);

@@ -215,6 +215,11 @@ pub struct SensorFrame {
     /// velocity over this time, so it lines up with the lidar's scan of the same object.
     #[serde(default)]
     pub detections_age: f64,
+    /// Visibility through the air (fog, heavy rain, smoke) as the vehicle's sensors estimate it,
+    /// metres; `None` when not estimated. The planner keeps a speed from which it can stop within
+    /// it. A value that is not finite and positive is implausible input.
+    #[serde(default)]
+    pub visibility: Option<f64>,
 }
 
 /// A test driver's request for one control tick (the robot driver of a test protocol that holds a

@@ -199,6 +199,8 @@ impl SafetyMonitor {
         if !ego_plausible(&frame.ego)
             || !time.is_finite()
             || frame.detections.as_ref().is_some_and(|d| !detections_plausible(d))
+            || !(frame.detections_age.is_finite() && frame.detections_age >= 0.0)
+            || frame.visibility.is_some_and(|v| !(v.is_finite() && v > 0.0))
         {
             faults[index(Reason::ImplausibleInput)] = true;
         }
@@ -760,6 +762,7 @@ mod tests {
             lidar: None,
             detections: Some(Vec::new()),
             detections_age: 0.0,
+            visibility: None,
         };
         monitor.evaluate(&SafetyInput {
             frame: &frame,
@@ -806,6 +809,7 @@ mod tests {
             lidar: None,
             detections: Some(Vec::new()),
             detections_age: 0.0,
+            visibility: None,
         };
         let obstacle = Obstacle {
             x: 4.5 + gap,

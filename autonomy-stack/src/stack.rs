@@ -199,6 +199,8 @@ impl Stack {
             period: self.mission.control_period,
             speed_cap: self.safety.speed_cap().min(self.mission.set_speed.unwrap_or(f64::INFINITY)),
             tick: frame.tick,
+            // Implausible values are ignored here and raised as a fault by the safety monitor.
+            visibility: frame.visibility.filter(|v| v.is_finite() && *v > 0.0).unwrap_or(f64::INFINITY),
         };
         let fresh = self.planner.plan(&input);
         // Reaction time: the controller acts on the decision taken `delay_ticks` ticks ago.

@@ -306,3 +306,119 @@ fn a_robot_keeps_its_footprint_inside_the_area() {
         }
     }
 }
+
+/// Two aisles of racking (y 7.6 to 10.4 for the robot, the next one above and below) with a 1.5 m
+/// gap in both rack rows at x 15.5 to 17: floor beside the robot's aisle that the racks hide from
+/// its sensors until it is nearly level with the gap.
+fn gapped_aisles_mission() -> Mission {
+    let rack = |x: f64, y: f64, length: f64| autonomy_stack::OrientedBox { x, y, heading: 0.0, length, width: 1.2 };
+    Mission {
+        road: None,
+        area: Some(AreaMap {
+            min_x: 0.0,
+            min_y: 0.0,
+            max_x: 40.0,
+            max_y: 18.0,
+            speed_limit: 2.0,
+            obstacles: vec![
+                rack(10.25, 7.0, 10.5),
+                rack(23.5, 7.0, 13.0),
+                rack(10.25, 11.0, 10.5),
+                rack(23.5, 11.0, 13.0),
+                rack(17.5, 3.0, 25.0),
+                rack(17.5, 15.0, 25.0),
+            ],
+        }),
+        goal: MissionGoal::Point { x: 36.0, y: 9.0, tolerance: 0.5 },
+        route: Vec::new(),
+        start_lane: None,
+        set_speed: None,
+        vehicle: amr(),
+        control_period: 0.05,
+    }
+}
+
+#[test]
+fn a_robot_reaches_a_gap_in_the_racking_at_the_blind_spot_speed_and_cruises_elsewhere() {
+    let mission = gapped_aisles_mission();
+    let config = StackConfig::default();
+    let mut stack = Stack::new(config.clone(), mission.clone()).unwrap();
+    let mut world = World::new(mission, ego_at(2.0, 9.0, 0.0), Vec::new(), Sensors::default());
+    let (mut at_gap, mut mid_aisle) = (None, 0.0_f64);
+    let mut arrived = false;
+    for _ in 0..1600 {
+        world.step(&mut stack);
+        // Its front reaches the gap's near edge: the floor in the gap is still hidden from it.
+        if world.ego.x + 0.6 >= 15.5 && at_gap.is_none() {
+            at_gap = Some(world.ego.speed);
+        }
+        if (9.0..12.0).contains(&world.ego.x) {
+            mid_aisle = mid_aisle.max(world.ego.speed);
+        }
+        if libm::hypot(world.ego.x - 36.0, world.ego.y - 9.0) <= 0.5 && world.ego.speed < 0.05 {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(!world.collided);
+    assert!(arrived, "did not arrive: {:?}", world.ego);
+    let limit = config.planning.blind_spot_speed;
+    let at_gap = at_gap.expect("never reached the gap");
+    assert!(at_gap <= limit + 0.05, "reached the gap at {at_gap:.2} m/s (blind-spot speed {limit})");
+    assert!(mid_aisle > 1.7, "crawled down the aisle away from any gap: {mid_aisle:.2} m/s");
+}
+
+#[test]
+fn a_robot_stops_for_a_person_stepping_out_of_a_gap_in_the_racking() {
+    // The person comes into view at the gap's mouth (the rack face) walking across the aisle at
+    // 1.6 m/s (ISO 13855's approach speed) when the robot's front is 0.6 m short of the gap.
+    let mission = gapped_aisles_mission();
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+    let mut world = World::new(mission, ego_at(2.0, 9.0, 0.0), Vec::new(), Sensors::default());
+    while world.ego.x + 0.6 < 14.9 {
+        world.step(&mut stack);
+        assert!(world.tick < 1000, "never reached the gap: {:?}", world.ego);
+    }
+    let mut person = Actor::new(16.25, 10.4 + 0.25, 0.5, 0.5, ObjectClass::Pedestrian);
+    person.vy = -1.6;
+    person.appears_at = world.time();
+    world.actors.push(person);
+    let mut closest = f64::INFINITY;
+    // Until the person has crossed the robot's aisle (4 m at 1.6 m/s).
+    for _ in 0..50 {
+        world.step(&mut stack);
+        closest = closest.min(box_gap(&world.ego_box(), &world.actors[0].footprint));
+    }
+    assert!(!world.collided, "hit the person: {:?}", world.ego);
+    assert!(closest >= 0.5, "came within {closest:.2} m of the person");
+}
+
+#[test]
+fn in_fog_the_ego_drives_on_sight_and_stops_for_a_stalled_car_with_time_to_spare() {
+    // One lane at a 25 m/s limit, 35 m of visibility, a stalled car 300 m ahead: the ego enters
+    // the fog at 17 m/s. From that speed, once the car comes into view at 35 m, comfortable
+    // braking cannot stop in time and AEB would cut the time to collision below a second.
+    let mission = road_mission(1, 3.5, 25.0, 0.0);
+    let config = StackConfig::default();
+    let mut stack = Stack::new(config.clone(), mission.clone()).unwrap();
+    let stalled = Actor::new(300.0, 1.75, 4.5, 1.8, ObjectClass::Car);
+    let sensors = Sensors { lidar_rays: 360, fog: Some(35.0), ..Sensors::default() };
+    let mut world = World::new(mission, ego_at(0.0, 1.75, 17.0), vec![stalled], sensors);
+    let (mut speed_when_seen, mut min_ttc) = (None, f64::INFINITY);
+    for _ in 0..1200 {
+        world.step(&mut stack);
+        let gap = 300.0 - 2.25 - (world.ego.x + 2.25);
+        if gap < 35.0 && speed_when_seen.is_none() {
+            speed_when_seen = Some(world.ego.speed);
+        }
+        if world.ego.speed > 0.1 {
+            min_ttc = min_ttc.min(gap / world.ego.speed);
+        }
+    }
+    assert!(!world.collided, "hit the stalled car: {:?}", world.ego);
+    assert!(world.ego.speed < 0.05, "did not stop: {:?}", world.ego);
+    let sight = autonomy_stack::planning::trajectory::sight_speed(&config.planning, car().max_decel, 35.0);
+    let seen = speed_when_seen.expect("never came within sight of the car");
+    assert!(seen <= sight + 0.2, "came into sight of the car at {seen:.1} m/s (drive-on-sight speed {sight:.1})");
+    assert!(min_ttc >= 1.5, "time to collision fell to {min_ttc:.2} s");
+}

@@ -141,6 +141,7 @@ fn frame(tick: u64, ego_x: f64, speed: f64, obstacle_x: f64) -> SensorFrame {
             confidence: 0.9,
         }]),
         detections_age: 0.0,
+        visibility: None,
     }
 }
 
@@ -212,6 +213,7 @@ fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, 
                 lidar: Some(lidar),
                 detections: Some(Vec::new()),
                 detections_age: 0.0,
+                visibility: None,
             };
             let out = stack.step(&f, &mut FrozenClock);
             let next = (speed + out.command.accel * 0.05).max(0.0);
@@ -263,4 +265,33 @@ fn persistent_degradation_ends_in_a_minimal_risk_stop() {
     let ramp = libm::ceil(config.safety.mrm_decel / (config.control.jerk_limit * 0.05)) as usize + 1;
     assert!(run[mrm..].iter().all(|o| o.command.accel < 0.0));
     assert!(run[mrm + ramp..].iter().all(|o| o.command.accel <= -config.safety.mrm_decel));
+}
+
+#[test]
+fn a_corrupt_detection_age_or_visibility_is_a_fault_not_a_silent_zero() {
+    for (age, visibility) in [(f64::NAN, None), (-0.1, None), (0.1, Some(f64::INFINITY)), (0.1, Some(0.0))] {
+        let mut stack = Stack::new(StackConfig::default(), mission(1)).unwrap();
+        let run: Vec<StackOutput> = (0..5)
+            .map(|k| {
+                let f = SensorFrame { detections_age: age, visibility, ..frame(k, k as f64 * 0.6, 12.0, 200.0) };
+                stack.step(&f, &mut FrozenClock)
+            })
+            .collect();
+        assert!(
+            run.iter().any(|o| o.telemetry.events.iter().any(|e| e.reason == Reason::ImplausibleInput)),
+            "age {age}, visibility {visibility:?}: no implausible-input fault"
+        );
+        assert_eq!(run[4].telemetry.mode, Mode::Degraded, "age {age}, visibility {visibility:?}");
+    }
+    // Sound values raise nothing.
+    let mut stack = Stack::new(StackConfig::default(), mission(1)).unwrap();
+    for k in 0..5 {
+        let f = SensorFrame { detections_age: 0.1, visibility: Some(250.0), ..frame(k, k as f64 * 0.6, 12.0, 200.0) };
+        let out = stack.step(&f, &mut FrozenClock);
+        assert!(
+            out.telemetry.events.iter().all(|e| e.reason != Reason::ImplausibleInput),
+            "{:?}",
+            out.telemetry.events
+        );
+    }
 }

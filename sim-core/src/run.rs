@@ -394,6 +394,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 lidar,
                 detections,
                 detections_age: detections_age.unwrap_or(0.0),
+                visibility: Some(sensors.visibility()),
             };
             let t1 = clock.now_ns();
             split.sensors_ns += t1.saturating_sub(t0);

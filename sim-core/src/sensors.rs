@@ -44,6 +44,11 @@ pub struct Sensors {
 }
 
 impl Sensors {
+    /// The visibility the sensors work in, metres (as a vehicle's visibility estimate reports it).
+    pub fn visibility(&self) -> f64 {
+        self.env.visibility
+    }
+
     /// Sensors for a run with `seed`, sampled at the simulator's tick `dt`.
     pub fn new(env: &Environment<f64>, seed: u64, dt: f64) -> Self {
         Self {

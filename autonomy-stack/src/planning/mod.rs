@@ -101,6 +101,8 @@ pub struct PlanInput<'a> {
     pub speed_cap: f64,
     /// Tick number.
     pub tick: u64,
+    /// How far the sensors can see through the air (fog), metres; infinite when not estimated.
+    pub visibility: f64,
 }
 
 /// The planner: road or open-area, chosen by the mission.

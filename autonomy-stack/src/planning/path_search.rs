@@ -69,6 +69,26 @@ const PERSON_GRID_SLACK: f64 = 0.15;
 const PERSON_SLOW_ZONE: f64 = 1.0;
 /// Deceleration of the approach to a person, m/s².
 const APPROACH_DECEL: f64 = 1.0;
+/// How far beyond the robot's side hidden floor counts as a blind spot, metres: what a person
+/// walking at 1.6 m/s (ISO 13855's approach speed) covers in a little over a second.
+const BLIND_REACH: f64 = 2.0;
+/// Delay from a person stepping into view to the robot braking (detection latency, track
+/// confirmation, one planning cycle), seconds.
+const BLIND_REACTION: f64 = 0.3;
+/// Share of the robot's maximum deceleration counted on when stopping short of a blind spot.
+const BLIND_BRAKING_SHARE: f64 = 0.8;
+/// Hardest braking a blind spot asks for, m/s²: the slow-down is planned from afar at
+/// [`APPROACH_DECEL`], and a spot that comes into range late is not worth an emergency stop.
+const BLIND_DECEL: f64 = 1.5;
+/// Gain with which the robot's speed follows a blind spot's slow-down profile, 1/s.
+const BLIND_GAIN: f64 = 2.0;
+/// Rate at which a blind spot's braking is eased in and out, m/s³ (the controller allows up to
+/// `control.jerk_limit`; comfort criteria ask for less).
+const BLIND_JERK: f64 = 3.0;
+/// A turn of the path, radians, within [`BLIND_TURN_ZONE`] metres of which blind spots are not
+/// looked for.
+const BLIND_TURN: f64 = 0.5;
+const BLIND_TURN_ZONE: f64 = 1.5;
 
 /// Whether a confirmed track is a person.
 fn is_person(t: &Track) -> bool {
@@ -375,6 +395,16 @@ pub struct AreaPlanner {
     /// The mapped obstacles and the area's walls rasterised once per inflation and goal; every
     /// search starts from a copy and adds only what the sensors found.
     layers: Vec<MapLayer>,
+    /// The mapped racks and walls at their true size (no inflation): what hides floor from the
+    /// sensors. Built on first use.
+    occluders: Option<Grid>,
+    /// The point on the path beside the nearest blind spot found, held until the robot has passed
+    /// it (so the slow-down does not flicker as the sampled spot moves by a cell).
+    blind_spot: Option<(f64, f64)>,
+    /// The acceleration a blind spot's slow-down commanded last tick, while it is in control.
+    blind_braking: Option<f64>,
+    /// The acceleration planned last tick, m/s².
+    last_accel: f64,
 }
 
 /// A grid holding only what the map knows, for one inflation and one goal zone.
@@ -428,6 +458,10 @@ impl AreaPlanner {
             people: Vec::new(),
             constraints: Vec::new(),
             layers: Vec::new(),
+            occluders: None,
+            blind_spot: None,
+            blind_braking: None,
+            last_accel: 0.0,
         }
     }
 
@@ -561,6 +595,7 @@ impl AreaPlanner {
         let heading_error = libm::fabs(wrap_angle(libm::atan2(first.1 - ey, first.0 - ex) - ego.heading));
         v_des = v_des.min(self.speed_limit * cfg.speed_limit_factor * libm::cos(heading_error.min(1.35)).max(0.2));
         v_des = v_des.min(self.people_speed(input, &ahead, hw, hl));
+        let v_blind = self.blind_spot_speed(input, &ahead, v_des, hw, hl);
 
         self.constraints.clear();
         if final_leg {
@@ -611,6 +646,17 @@ impl AreaPlanner {
             }
         }
         let mut accel = constrained_accel(cfg, v, v_des, hl, 0.0, &self.constraints);
+        // A blind spot asks for an unhurried slow-down, never for hard braking (nothing is there
+        // yet): its speed is tracked gently and eased in and out at a comfortable jerk.
+        let slowing = if v_blind > cfg.blind_spot_speed { APPROACH_DECEL } else { 0.0 };
+        let blind = Some((BLIND_GAIN * (v_blind - v) - slowing).max(-BLIND_DECEL)).filter(|a| *a < accel);
+        if blind.is_some() || self.blind_braking.is_some() {
+            let previous = self.blind_braking.unwrap_or(self.last_accel);
+            let step = BLIND_JERK * input.period;
+            let eased = blind.unwrap_or(accel).clamp(previous - step, previous + step);
+            self.blind_braking = (eased < accel).then_some(eased);
+            accel = accel.min(eased);
+        }
         if arriving {
             // Track the arrival profile (the free-road IDM term alone brakes late for it).
             accel = accel.min(ARRIVAL_GAIN * (v_des - v)).max(-cfg.idm_decel);
@@ -619,6 +665,8 @@ impl AreaPlanner {
             // The final approach with nothing moving near: arriving is always gentle.
             accel = accel.max(-ARRIVAL_DECEL.max(0.35 * cfg.idm_decel));
         }
+        // What the vehicle can do (a firm stop's IDM term may ask for far more).
+        self.last_accel = accel.clamp(-input.vehicle.max_decel, input.vehicle.max_accel);
         Plan {
             path: ahead,
             accel,
@@ -700,6 +748,92 @@ impl AreaPlanner {
             cap = cap.min(libm::sqrt(v_pass * v_pass + 2.0 * APPROACH_DECEL * gap));
         }
         cap
+    }
+
+    /// The speed from which the robot could stop short of the nearest blind spot ahead (hidden
+    /// floor within [`BLIND_REACH`] of its side, behind a mapped rack or wall), keeping a person's
+    /// clearance, but never below `blind_spot_speed` (with which it passes the spot itself).
+    fn blind_spot_speed(&mut self, input: &PlanInput<'_>, ahead: &[(f64, f64)], v_des: f64, hw: f64, hl: f64) -> f64 {
+        let cfg = input.config;
+        let v_blind = cfg.blind_spot_speed;
+        if v_des <= v_blind || self.map_obstacles.is_empty() {
+            return f64::INFINITY;
+        }
+        let Some((min_x, min_y, max_x, max_y)) = self.bounds else { return f64::INFINITY };
+        let res = cfg.grid_resolution;
+        let occluders = self.occluders.get_or_insert_with(|| {
+            let mut grid = Grid::new(min_x, min_y, max_x, max_y, res);
+            for b in &self.map_obstacles {
+                grid.rasterise(b, 0.0);
+            }
+            grid
+        });
+        let decel = BLIND_BRAKING_SHARE * input.vehicle.max_decel;
+        let clearance = cfg.person_clearance;
+        // Beyond this the spot cannot lower the speed below v_des.
+        let horizon = hl + clearance + v_des * v_des / (2.0 * APPROACH_DECEL);
+        let sensor = (input.ego.x, input.ego.y);
+        let step = occluders.res;
+        let inside = |x: f64, y: f64| x > min_x && x < max_x && y > min_y && y < max_y;
+        let mut along = 0.0;
+        let mut nearest = None;
+        'path: for (k, w) in ahead.windows(2).enumerate() {
+            let len = crate::geometry::norm(w[1].0 - w[0].0, w[1].1 - w[0].1);
+            if len < 1e-9 {
+                continue;
+            }
+            // Not where the path turns: rounding a rack end, the robot is slowed by the corner
+            // and sees into the new aisle as it turns.
+            let h = libm::atan2(w[1].1 - w[0].1, w[1].0 - w[0].0);
+            let turns = ahead
+                .get(k + 2)
+                .is_some_and(|n| libm::fabs(wrap_angle(libm::atan2(n.1 - w[1].1, n.0 - w[1].0) - h)) > BLIND_TURN);
+            let end = if turns { len - BLIND_TURN_ZONE } else { len };
+            let (c, sn) = ((w[1].0 - w[0].0) / len, (w[1].1 - w[0].1) / len);
+            let mut u = 0.0;
+            while u <= end {
+                let s = along + u;
+                if s > horizon {
+                    break 'path;
+                }
+                let (px, py) = (w[0].0 + c * u, w[0].1 + sn * u);
+                for side in [-1.0, 1.0] {
+                    let mut lateral = hw + step;
+                    while lateral <= hw + BLIND_REACH {
+                        let (qx, qy) = (px - side * sn * lateral, py + side * c * lateral);
+                        if !inside(qx, qy) || occluders.is_blocked(occluders.cell(qx, qy)) {
+                            break;
+                        }
+                        if !occluders.segment_free(sensor, (qx, qy), 0.0) {
+                            nearest = Some((s, (px, py)));
+                            break 'path;
+                        }
+                        lateral += step;
+                    }
+                }
+                u += step;
+            }
+            along += len;
+        }
+        let (c, sn) = (libm::cos(input.ego.heading), libm::sin(input.ego.heading));
+        let held = self.blind_spot.and_then(|(bx, by)| {
+            let passed = (bx - sensor.0) * c + (by - sensor.1) * sn < -hl;
+            let (s, lateral, _) = project(ahead, bx, by)?;
+            (!passed && lateral < BLIND_REACH).then_some((s, (bx, by)))
+        });
+        let nearest = match (nearest, held) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        self.blind_spot = nearest.map(|n| n.1);
+        let Some((s, _)) = nearest else { return f64::INFINITY };
+        // Stop within the room left in front of the robot: v t + v^2 / 2a = room.
+        let room = (s - hl - clearance).max(0.0);
+        let (a, t) = (decel, BLIND_REACTION);
+        let v_stop = a * (libm::sqrt(t * t + 2.0 * room / a) - t);
+        // Slowing down on an unhurried profile that stays below it.
+        let v_gentle = libm::sqrt(v_blind * v_blind + 2.0 * APPROACH_DECEL * room);
+        v_stop.min(v_gentle).max(v_blind)
     }
 
     fn search(&mut self, input: &PlanInput<'_>, start: (f64, f64), goal: (f64, f64)) {

@@ -72,6 +72,26 @@ const SLOPE_DEAD_BAND: f64 = 0.02;
 /// Smaller lateral shifts are lane-keeping corrections, re-planned from the ego every tick, metres.
 const MANOEUVRE_MIN_SHIFT: f64 = 0.5;
 
+/// Delay from an object coming into view to braking for it, seconds: the detector's latency, a
+/// track's confirmation and a planning cycle, with room to spare for missed frames in fog.
+const SIGHT_REACTION: f64 = 0.5;
+/// Share of the vehicle's maximum deceleration counted on to stop for what comes out of the fog:
+/// firm braking (about 0.5 g for a car), short of the full stop that AEB keeps in reserve.
+const SIGHT_BRAKING_SHARE: f64 = 0.5;
+
+/// The speed from which the ego stops within what it can see ("drive on sight"): reacting after
+/// [`SIGHT_REACTION`], braking at [`SIGHT_BRAKING_SHARE`] of `max_decel`, and stopping
+/// `idm_min_gap` short of the edge of visibility. In clear air (250 m) this is above any road's
+/// limit; for a car in 35 m of fog it is about 15 m/s.
+pub fn sight_speed(cfg: &PlanningConfig, max_decel: f64, visibility: f64) -> f64 {
+    if !visibility.is_finite() {
+        return f64::INFINITY;
+    }
+    let room = (visibility - cfg.idm_min_gap).max(0.0);
+    let (a, t) = (SIGHT_BRAKING_SHARE * max_decel, SIGHT_REACTION);
+    a * (libm::sqrt(t * t + 2.0 * room / a) - t)
+}
+
 /// The road planner's state across ticks.
 #[derive(Debug, Clone, Default)]
 pub struct RoadPlanner {
@@ -145,7 +165,11 @@ impl RoadPlanner {
         } else {
             f64::INFINITY
         };
-        let v_des = (road.map.speed_limit * cfg.speed_limit_factor).min(curve_cap).min(input.speed_cap).max(0.0);
+        let v_des = (road.map.speed_limit * cfg.speed_limit_factor)
+            .min(curve_cap)
+            .min(input.speed_cap)
+            .min(sight_speed(cfg, input.vehicle.max_decel, input.visibility))
+            .max(0.0);
         let reach = v0.max(v_des) * cfg.horizon + cfg.idm_min_gap + 10.0;
         let step = input.prediction_step;
         let steps = libm::floor(cfg.horizon / step + 1e-9) as usize;

@@ -34,11 +34,13 @@ pub struct Sensors {
     pub lidar_rays: usize,
     pub lidar_range: f64,
     pub detection_range: f64,
+    /// Visibility in fog, metres: both sensors see no farther, and the frame reports it.
+    pub fog: Option<f64>,
 }
 
 impl Default for Sensors {
     fn default() -> Self {
-        Sensors { detections: true, lidar_rays: 0, lidar_range: 60.0, detection_range: 80.0 }
+        Sensors { detections: true, lidar_rays: 0, lidar_range: 60.0, detection_range: 80.0, fog: None }
     }
 }
 
@@ -72,9 +74,11 @@ impl World {
 
     pub fn frame(&self) -> SensorFrame {
         let (ex, ey) = (self.ego.x, self.ego.y);
+        let fog = self.sensors.fog.unwrap_or(f64::INFINITY);
+        let (detection_range, lidar_range) = (self.sensors.detection_range.min(fog), self.sensors.lidar_range.min(fog));
         let detections = self.sensors.detections.then(|| {
             self.visible()
-                .filter(|a| libm::hypot(a.footprint.x - ex, a.footprint.y - ey) < self.sensors.detection_range)
+                .filter(|a| libm::hypot(a.footprint.x - ex, a.footprint.y - ey) < detection_range)
                 .map(|a| Detection {
                     class: a.class,
                     x: a.footprint.x,
@@ -97,13 +101,21 @@ impl World {
                     let a = self.ego.heading + angle_min + inc * i as f64;
                     self.visible()
                         .filter_map(|o| ray_box_distance(&o.footprint, ex, ey, a))
-                        .filter(|r| *r > 0.0 && *r < self.sensors.lidar_range)
+                        .filter(|r| *r > 0.0 && *r < lidar_range)
                         .fold(None, |best: Option<f64>, r| Some(best.map_or(r, |b| b.min(r))))
                 })
                 .collect();
-            LidarScan { angle_min, angle_increment: inc, max_range: self.sensors.lidar_range, ranges }
+            LidarScan { angle_min, angle_increment: inc, max_range: lidar_range, ranges }
         });
-        SensorFrame { tick: self.tick, time: self.time(), ego: self.ego, lidar, detections, detections_age: 0.0 }
+        SensorFrame {
+            tick: self.tick,
+            time: self.time(),
+            ego: self.ego,
+            lidar,
+            detections,
+            detections_age: 0.0,
+            visibility: self.sensors.fog,
+        }
     }
 
     /// Applies a command for one period (kinematic bicycle, centre-referenced).
