@@ -60,6 +60,15 @@ const LANE_SETTLE: f64 = 1.5;
 const LANE_CHANGE_SPEED: f64 = 0.5;
 /// Slowest speed at which a vehicle is assumed to follow its lane, m/s.
 const LANE_FOLLOW_MIN_SPEED: f64 = 1.0;
+/// How long a place where pedestrians crossed the road is remembered after the last one left the
+/// carriageway, seconds.
+const CROSSING_MEMORY: f64 = 4.0;
+/// How far along the road from such a place a waiting pedestrian counts as waiting there, metres.
+const CROSSING_SPAN: f64 = 4.0;
+/// How far from the carriageway's edge a standing pedestrian counts as waiting at the kerb, metres.
+const KERB_REACH: f64 = 2.5;
+/// Walking speed at which a waiting pedestrian is predicted to step out, m/s.
+const STEP_OUT_SPEED: f64 = 1.4;
 
 /// The prediction module.
 #[derive(Debug, Clone)]
@@ -67,12 +76,16 @@ pub struct Predictor {
     config: PredictionConfig,
     model: MotionModel,
     predictions: Vec<Prediction>,
+    /// Where pedestrians were last seen on the carriageway: (s, time).
+    crossings: Vec<(f64, f64)>,
+    /// Pedestrian tracks that have been on the carriageway (they crossed, or are crossing).
+    crossed: Vec<u64>,
 }
 
 impl Predictor {
     /// A predictor; `model` is the tracker's motion model.
     pub fn new(config: PredictionConfig, model: MotionModel) -> Self {
-        Self { config, model, predictions: Vec::new() }
+        Self { config, model, predictions: Vec::new(), crossings: Vec::new(), crossed: Vec::new() }
     }
 
     /// Predictions of the last call.
@@ -85,17 +98,29 @@ impl Predictor {
         libm::floor(self.config.horizon / self.config.step + 1e-9) as usize + 1
     }
 
-    /// Predicts every track in `tracks`. `s_hint` is near the tracks' road coordinate (the ego's).
+    /// Predicts every track in `tracks` at `time` (seconds). `s_hint` is near the tracks' road
+    /// coordinate (the ego's).
+    ///
+    /// A pedestrian standing at the kerb where others have just crossed is predicted to step out
+    /// and cross as well (people follow a group across; the straggler is the classic victim), until
+    /// [`CROSSING_MEMORY`] after the last of them left the carriageway. Pedestrians who have crossed
+    /// themselves, and anyone waiting where nobody crossed, are predicted to stay.
     pub fn predict<'a>(
         &mut self,
         tracks: impl Iterator<Item = &'a Track>,
         road: Option<&RoadGeometry>,
         s_hint: f64,
+        time: f64,
     ) -> &[Prediction] {
         let n = self.points_per_track();
         let step = self.config.step;
+        self.crossings.retain(|c| time - c.1 <= CROSSING_MEMORY);
         let mut used = 0;
         for track in tracks {
+            let waiting = match road.filter(|_| track.class == ObjectClass::Pedestrian) {
+                Some(r) => self.crossing_at(track, r, s_hint, time),
+                None => None,
+            };
             if used == self.predictions.len() {
                 self.predictions.push(Prediction {
                     track_id: 0,
@@ -116,6 +141,16 @@ impl Predictor {
             p.width = track.width;
             (p.vx, p.vy) = track.velocity();
             p.points.clear();
+            if let (Some(dir), true) = (waiting, track.is_static()) {
+                let f = track.standing_box();
+                (p.vx, p.vy) = (STEP_OUT_SPEED * libm::cos(dir), STEP_OUT_SPEED * libm::sin(dir));
+                p.model = PredictionModel::ConstantVelocity;
+                p.points.extend((0..n).map(|k| {
+                    let t = k as f64 * step;
+                    PredictedPoint { t, x: f.x + p.vx * t, y: f.y + p.vy * t, heading: dir }
+                }));
+                continue;
+            }
             if track.is_static() {
                 // Standing still: where it stands, for the whole horizon.
                 let f = track.standing_box();
@@ -141,7 +176,39 @@ impl Predictor {
             };
         }
         self.predictions.truncate(used);
+        // Forget tracks that are gone.
+        let live = &self.predictions;
+        self.crossed.retain(|id| live.iter().any(|p| p.track_id == *id));
         &self.predictions
+    }
+}
+
+impl Predictor {
+    /// Records a pedestrian on the carriageway; for one standing at the kerb near where others
+    /// have just crossed, the heading in which they would step out.
+    fn crossing_at(&mut self, track: &Track, road: &RoadGeometry, s_hint: f64, time: f64) -> Option<f64> {
+        let (x, y) = track.position();
+        let (s, d) = road.frame.to_frame(x, y, s_hint);
+        if road.on_road(d) {
+            if !self.crossed.contains(&track.id) {
+                self.crossed.push(track.id);
+            }
+            match self.crossings.iter_mut().find(|c| libm::fabs(c.0 - s) <= CROSSING_SPAN) {
+                Some(c) => *c = (s, time),
+                None => self.crossings.push((s, time)),
+            }
+            return None;
+        }
+        let kerb = if d < 0.0 { -d } else { d - road.width() };
+        if kerb > KERB_REACH
+            || self.crossed.contains(&track.id)
+            || !self.crossings.iter().any(|c| libm::fabs(c.0 - s) <= CROSSING_SPAN)
+        {
+            return None;
+        }
+        // Towards the road: +d from below its right edge, -d from beyond its left.
+        let across = road.frame.heading_at(s) + core::f64::consts::FRAC_PI_2;
+        Some(if d < 0.0 { across } else { wrap_angle(across + core::f64::consts::PI) })
     }
 }
 
@@ -236,7 +303,7 @@ mod tests {
     fn constant_velocity_is_a_straight_line() {
         let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantVelocity);
         let t = track(ObjectClass::Pedestrian, [0.0, 0.0, 1.0, 1.5], 0.0);
-        let out = p.predict(std::iter::once(&t), None, 0.0);
+        let out = p.predict(std::iter::once(&t), None, 0.0, 0.0);
         assert_eq!(out[0].points.len(), 21);
         let last = out[0].points[20];
         assert!(libm::fabs(last.t - 4.0) < 1e-9 && libm::fabs(last.x - 4.0) < 1e-9 && libm::fabs(last.y - 6.0) < 1e-9);
@@ -248,7 +315,7 @@ mod tests {
         let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantTurnRate);
         // 5 m/s turning at 0.25 rad/s: a circle of radius 20 centred at (0, 20).
         let t = track(ObjectClass::Car, [0.0, 0.0, 5.0, 0.0], 0.25);
-        let out = p.predict(std::iter::once(&t), None, 0.0);
+        let out = p.predict(std::iter::once(&t), None, 0.0, 0.0);
         assert_eq!(out[0].model, PredictionModel::ConstantTurnRate);
         for pt in &out[0].points {
             assert!(libm::fabs(crate::geometry::norm(pt.x, pt.y - 20.0) - 20.0) < 1e-9, "{pt:?}");
@@ -263,7 +330,7 @@ mod tests {
         // In lane 1 slightly off-centre, driving along the road at 10 m/s.
         let (x, y, h) = road.frame.to_world(50.0, 5.0);
         let t = track(ObjectClass::Car, [x, y, 10.0 * libm::cos(h), 10.0 * libm::sin(h)], 0.0);
-        let out = p.predict(std::iter::once(&t), Some(&road), 50.0);
+        let out = p.predict(std::iter::once(&t), Some(&road), 50.0, 0.0);
         assert_eq!(out[0].model, PredictionModel::LaneFollowing);
         let last = out[0].points.last().unwrap();
         let (s, d) = road.frame.to_frame(last.x, last.y, 90.0);
@@ -271,7 +338,42 @@ mod tests {
         assert!(libm::fabs(d - road.lane_centre(1)) < 0.2, "{d}");
         // A pedestrian crossing the same road is predicted straight across it instead.
         let ped = track(ObjectClass::Pedestrian, [x, y, -1.4 * libm::sin(h), 1.4 * libm::cos(h)], 0.0);
-        let out = p.predict(std::iter::once(&ped), Some(&road), 50.0);
+        let out = p.predict(std::iter::once(&ped), Some(&road), 50.0, 0.0);
         assert_eq!(out[0].model, PredictionModel::ConstantVelocity);
+    }
+    #[test]
+    fn a_pedestrian_waiting_at_the_kerb_where_others_just_crossed_is_predicted_to_step_out() {
+        let road =
+            RoadGeometry::new(RoadMap { lanes: 2, lane_width: 3.25, length: 300.0, curvature: 0.0, speed_limit: 14.0 });
+        let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantVelocity);
+        let standing = |id: u64, s: f64, d: f64| {
+            let (x, y, _) = road.frame.to_world(s, d);
+            Track { id, ..track(ObjectClass::Pedestrian, [x, y, 0.0, 0.0], 0.0) }
+        };
+        let (cx, cy, _) = road.frame.to_world(150.0, 3.0);
+        let crosser = Track { id: 1, ..track(ObjectClass::Pedestrian, [cx, cy, 0.0, 1.4], 0.0) };
+        // 1.2 m beyond the right kerb, 0.6 m along from where the group crosses.
+        let waiting = standing(2, 149.4, -1.2);
+        // Nobody has crossed yet: a person at the kerb is predicted to stay there.
+        let out = p.predict([&waiting].into_iter(), Some(&road), 140.0, 0.0);
+        assert_eq!(out[0].model, PredictionModel::Static);
+        // Someone crosses at s = 150: the one waiting beside them is predicted across the road.
+        let out = p.predict([&crosser, &waiting].into_iter(), Some(&road), 140.0, 1.0);
+        assert_eq!(out[1].model, PredictionModel::ConstantVelocity);
+        let last = out[1].points.last().unwrap();
+        let (_, d) = road.frame.to_frame(last.x, last.y, 150.0);
+        assert!(d > 3.0, "not predicted onto the road: d = {d}");
+        // Still so 3.5 s after the last crosser left; no longer 4.5 s after.
+        let out = p.predict([&waiting].into_iter(), Some(&road), 140.0, 4.5);
+        assert_eq!(out[0].model, PredictionModel::ConstantVelocity);
+        let out = p.predict([&waiting].into_iter(), Some(&road), 140.0, 5.5);
+        assert_eq!(out[0].model, PredictionModel::Static);
+        // A pedestrian 3 m beyond the kerb, or one who has crossed, is not waiting to cross.
+        let far = standing(3, 150.0, -3.5);
+        let (fx, fy, _) = road.frame.to_world(150.5, 7.5);
+        let across = Track { id: 1, ..track(ObjectClass::Pedestrian, [fx, fy, 0.0, 0.0], 0.0) };
+        let out = p.predict([&crosser, &far, &across].into_iter(), Some(&road), 140.0, 6.0);
+        assert_eq!(out[1].model, PredictionModel::Static);
+        assert_eq!(out[2].model, PredictionModel::Static);
     }
 }

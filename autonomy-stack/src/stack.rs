@@ -185,7 +185,7 @@ impl Stack {
         self.tracker.update(frame.time, self.perception.obstacles(), measured);
         let t2 = stamp(clock);
 
-        self.predictor.predict(self.tracker.confirmed(), self.road.as_ref(), self.planner.ego_s());
+        self.predictor.predict(self.tracker.confirmed(), self.road.as_ref(), self.planner.ego_s(), frame.time);
         let t3 = stamp(clock);
 
         let input = PlanInput {
