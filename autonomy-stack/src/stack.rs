@@ -69,6 +69,8 @@ pub struct Stack {
     last_ego: EgoEstimate,
     /// The filtered speed and the time of the frame it belongs to.
     speed_filter: Option<(f64, f64)>,
+    /// The pose filter's last estimate and its time.
+    pose_filter: Option<(EgoEstimate, f64)>,
     /// This tick's detections moved on to the frame's time (scratch, reused).
     detections: Vec<crate::interface::Detection>,
     debug: TickDebug,
@@ -79,6 +81,14 @@ pub struct Stack {
 /// filter removes odometry noise (which the free-road speed control would otherwise turn into
 /// acceleration noise around a low target) without lagging behind real changes.
 const SPEED_MEASUREMENT_WEIGHT: f64 = 0.2;
+
+/// Weight of a new position and heading fix in the pose filter (per frame; at 20 Hz a time
+/// constant of about half a second). Between fixes the pose is carried by odometry (the filtered
+/// speed and the measured yaw rate), so the filter does not lag a turning robot; it takes white fix
+/// noise down to about a quarter (0.5 m of localisation noise steered a robot into a rack end).
+const POSE_MEASUREMENT_WEIGHT: f64 = 0.1;
+/// A fix this far from the odometry's prediction is a relocalisation, taken as it is, metres.
+const POSE_RESET: f64 = 2.0;
 
 /// Detections older than this are moved on by this much at most, seconds (an implausible age is
 /// a clock fault, not a reason to throw an object far ahead).
@@ -105,6 +115,7 @@ impl Stack {
             delay_ticks,
             last_ego: EgoEstimate::default(),
             speed_filter: None,
+            pose_filter: None,
             detections: Vec::new(),
             debug: TickDebug {
                 behaviour: Behaviour::KeepLane,
@@ -162,6 +173,7 @@ impl Stack {
         let mut ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
         self.last_ego = ego;
         ego.speed = self.filter_speed(frame.time, &ego);
+        ego = self.filter_pose(frame.time, ego);
 
         let margin = self.config.perception.roi_margin;
         let roi = match (&self.road, &self.mission.area) {
@@ -270,6 +282,36 @@ fn stamp(clock: &mut dyn Clock) -> (u64, u64) {
 impl Stack {
     /// Predicts the last speed estimate with the measured acceleration and blends in the measured
     /// speed; restarts from the measurement when time does not advance plausibly.
+    /// The pose predicted by odometry from the last estimate, corrected towards the new fix.
+    fn filter_pose(&mut self, time: f64, ego: EgoEstimate) -> EgoEstimate {
+        let estimate = match self.pose_filter {
+            Some((p, t)) if time > t && time - t <= 4.0 * self.mission.control_period && time.is_finite() => {
+                let dt = time - t;
+                let heading = p.heading + ego.yaw_rate * dt;
+                let mid = p.heading + 0.5 * ego.yaw_rate * dt;
+                let travel = 0.5 * (p.speed + ego.speed) * dt;
+                let (x, y) = (p.x + travel * libm::cos(mid), p.y + travel * libm::sin(mid));
+                if crate::geometry::norm(ego.x - x, ego.y - y) > POSE_RESET {
+                    ego
+                } else {
+                    let w = POSE_MEASUREMENT_WEIGHT;
+                    EgoEstimate {
+                        x: x + w * (ego.x - x),
+                        y: y + w * (ego.y - y),
+                        heading: crate::geometry::wrap_angle(
+                            heading + w * crate::geometry::wrap_angle(ego.heading - heading),
+                        ),
+                        ..ego
+                    }
+                }
+            }
+            Some((p, t)) if time == t => p,
+            _ => ego,
+        };
+        self.pose_filter = time.is_finite().then_some((estimate, time));
+        estimate
+    }
+
     fn filter_speed(&mut self, time: f64, ego: &EgoEstimate) -> f64 {
         let estimate = match self.speed_filter {
             Some((v, t)) if time > t && time - t <= 4.0 * self.mission.control_period && time.is_finite() => {

@@ -422,3 +422,27 @@ fn in_fog_the_ego_drives_on_sight_and_stops_for_a_stalled_car_with_time_to_spare
     assert!(seen <= sight + 0.2, "came into sight of the car at {seen:.1} m/s (drive-on-sight speed {sight:.1})");
     assert!(min_ttc >= 1.5, "time to collision fell to {min_ttc:.2} s");
 }
+
+#[test]
+fn a_robot_drives_an_aisle_on_a_noisy_pose_without_swinging_towards_the_racks() {
+    // Half a metre of white localisation noise in a 2.4 m aisle with 0.8 m of room either side:
+    // steering after each raw fix swings the robot from side to side towards the racks.
+    let mission = aisle_mission();
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+    let sensors = Sensors { pose_noise: 0.5, ..Sensors::default() };
+    let mut world = World::new(mission, ego_at(2.0, 8.2, 0.0), Vec::new(), sensors);
+    let (mut swing, mut arrived) = (0.0_f64, false);
+    for _ in 0..1600 {
+        world.step(&mut stack);
+        assert!(!world.collided, "touched a rack: {:?}", world.ego);
+        if (7.0..28.0).contains(&world.ego.x) {
+            swing = swing.max(libm::fabs(world.ego.y - 8.2));
+        }
+        if libm::hypot(world.ego.x - 36.0, world.ego.y - 8.2) <= 0.5 && world.ego.speed < 0.05 {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(arrived, "did not arrive: {:?}", world.ego);
+    assert!(swing <= 0.07, "swung {swing:.2} m off the aisle's centre line");
+}

@@ -36,11 +36,21 @@ pub struct Sensors {
     pub detection_range: f64,
     /// Visibility in fog, metres: both sensors see no farther, and the frame reports it.
     pub fog: Option<f64>,
+    /// Localisation noise: the reported position is off by up to this much in x and y, uniform
+    /// and white (a fixed pseudo-random sequence), metres.
+    pub pose_noise: f64,
 }
 
 impl Default for Sensors {
     fn default() -> Self {
-        Sensors { detections: true, lidar_rays: 0, lidar_range: 60.0, detection_range: 80.0, fog: None }
+        Sensors {
+            detections: true,
+            lidar_rays: 0,
+            lidar_range: 60.0,
+            detection_range: 80.0,
+            fog: None,
+            pose_noise: 0.0,
+        }
     }
 }
 
@@ -107,10 +117,22 @@ impl World {
                 .collect();
             LidarScan { angle_min, angle_increment: inc, max_range: lidar_range, ranges }
         });
+        let mut ego = self.ego;
+        if self.sensors.pose_noise > 0.0 {
+            // A fixed sequence per tick (splitmix64), uniform in [-1, 1).
+            let unit = |k: u64| {
+                let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) as f64 / u64::MAX as f64 * 2.0 - 1.0
+            };
+            ego.x += self.sensors.pose_noise * unit(2 * self.tick);
+            ego.y += self.sensors.pose_noise * unit(2 * self.tick + 1);
+        }
         SensorFrame {
             tick: self.tick,
             time: self.time(),
-            ego: self.ego,
+            ego,
             lidar,
             detections,
             detections_age: 0.0,
