@@ -340,34 +340,37 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], conte
         }
     }
     if stats.pass_rate < policy.min_pass_rate {
+        let (rate, min) = figures(stats.pass_rate, policy.min_pass_rate, 100.0);
         f.push(
             "min_pass_rate",
             stats.pass_rate,
             policy.min_pass_rate,
             worst_scenarios(runs.iter()),
-            format!("pass rate {:.1} % is below {:.1} %", stats.pass_rate * 100.0, policy.min_pass_rate * 100.0),
+            format!("pass rate {rate} % is below {min} %"),
         );
     }
     for (tag, min) in &policy.min_pass_rate_by_tag {
         if let Some(rate) = stats.pass_rate_by_tag.get(tag).filter(|rate| *rate < min) {
+            let (shown, floor) = figures(*rate, *min, 100.0);
             f.push(
                 &format!("min_pass_rate_by_tag.{tag}"),
                 *rate,
                 *min,
                 worst_scenarios(runs.iter().filter(|r| r.tags.contains(tag))),
-                format!("pass rate of tag `{tag}` {:.1} % is below {:.1} %", rate * 100.0, min * 100.0),
+                format!("pass rate of tag `{tag}` {shown} % is below {floor} %"),
             );
         }
     }
     for (domain, min) in &policy.min_pass_rate_by_domain {
         let d = domain.as_str();
         if let Some(rate) = stats.pass_rate_by_tag.get(d).filter(|rate| *rate < min) {
+            let (shown, floor) = figures(*rate, *min, 100.0);
             f.push(
                 &format!("min_pass_rate_by_domain.{d}"),
                 *rate,
                 *min,
                 worst_scenarios(runs.iter().filter(|r| r.tags.contains(d))),
-                format!("pass rate of domain `{d}` {:.1} % is below {:.1} %", rate * 100.0, min * 100.0),
+                format!("pass rate of domain `{d}` {shown} % is below {floor} %"),
             );
         }
     }
@@ -408,15 +411,14 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], conte
         }
         let rate = 1.0 - unsafe_runs.len() as f64 / tagged.len() as f64;
         if rate < *min {
+            let (shown, floor) = figures(rate, *min, 100.0);
             f.push(
                 &format!("min_safety_pass_rate_by_tag.{tag}"),
                 rate,
                 *min,
                 unsafe_runs.iter().take(WORST).map(|(r, why)| run_label(r, why)).collect(),
                 format!(
-                    "{:.1} % of the runs tagged `{tag}` held every critical criterion, below {:.1} % ({} breached one)",
-                    rate * 100.0,
-                    min * 100.0,
+                    "{shown} % of the runs tagged `{tag}` held every critical criterion, below {floor} % ({} breached one)",
                     unsafe_runs.len()
                 ),
             );
@@ -515,6 +517,18 @@ pub fn evaluate(policy: &GatePolicy, stats: &CandidateStats, runs: &[Run], conte
         reasons: findings.iter().map(|f| f.message.clone()).collect(),
         findings,
     }
+}
+
+/// `value` and `limit` times `scale` for a reason: one decimal, or as many more (up to four) as it
+/// takes for a value that broke its limit not to read as the limit itself ("98.0 % is below 98.0 %"
+/// for 97.98 %).
+fn figures(value: f64, limit: f64, scale: f64) -> (String, String) {
+    let (v, l) = (value * scale, limit * scale);
+    let mut decimals = 1;
+    while decimals < 4 && format!("{v:.decimals$}") == format!("{l:.decimals$}") {
+        decimals += 1;
+    }
+    (format!("{v:.decimals$}"), format!("{l:.1}"))
 }
 
 /// How many offenders a finding names.
@@ -625,12 +639,13 @@ fn kpis(limits: &KpiLimits, runs: &[Run], f: &mut Findings) {
                 .take(WORST)
                 .map(|(r, n)| run_label(r, &format!("{n:.0}")))
                 .collect();
+            let (shown, max) = figures(rate, limit, 1.0);
             f.push(
                 rule,
                 rate,
                 limit,
                 worst,
-                format!("{rate:.1} {what} per simulated hour exceed {limit:.1} (over {hours:.2} h)"),
+                format!("{shown} {what} per simulated hour exceed {max} (over {hours:.2} h)"),
             );
         }
     }

@@ -275,6 +275,22 @@ fn each_rule_of_the_committed_policy_fails_the_gate_for_its_own_reason() {
 }
 
 #[test]
+fn a_rate_just_under_its_floor_does_not_read_as_equal_to_it() {
+    // 495 urban runs (five of the 500 moved to the highway), 10 failing on comfort: 97.98 %, under
+    // the 98 % floor, which one decimal rounds to the floor itself ("98.0 % is below 98.0 %").
+    let mut runs = with(600..610, |r| failed_on(r, "max_jerk", Criticality::Major, false));
+    for (i, r) in runs.iter_mut().enumerate().take(995).skip(990) {
+        *r = run(i, &["highway"], RunStatus::Passed, 1500.0, 600.0, 0);
+    }
+    let r = reasons(&policy(), &runs, None);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].starts_with("min_pass_rate_by_domain.urban: pass rate of domain `urban` 97.98 % is below 98.0 %; worst: "),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn a_policy_naming_an_unknown_tag_module_or_key_is_refused_where_it_says_so() {
     let tags: BTreeSet<String> = ["critical", "smoke", "highway"].map(str::to_owned).into();
     let check = |text: &str| {

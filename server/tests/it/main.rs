@@ -29,6 +29,7 @@ mod run_cli;
 mod schemathesis;
 mod service_cli;
 mod store;
+mod three_stacks;
 mod tidy;
 mod ui_pages;
 mod worker;
