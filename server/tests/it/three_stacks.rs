@@ -1,16 +1,14 @@
 //! Issue 14's three candidates, judged as `farm run --tag aeb --stack-config S --baseline D` judges
 //! them (`usecases::local`, the reference's runs as the baseline) by the committed
 //! `catalog/gate.yaml`: the reference stack passes its gate, the weak stack fails it for named
-//! reasons, and a 120 ms slower reaction fails it on the paired comparison (McNemar) — and, as the
-//! test states, on two pass-rate floors as well.
+//! reasons, and a 240 ms slower reaction fails it on the paired comparison (McNemar) and on no floor.
 //!
 //! The suite is the scenarios tagged `aeb`: 1128 variants, about three minutes of CPU for the three
 //! stacks in a debug build. The reference passes the whole policy there, KPIs included (not so on
 //! `protocol`, whose 37 short runs of hard braking read as 1379 guardrail activations per hour). A
-//! regression McNemar can call significant needs at least 6 flips at the 5 % level, and 6 failures
-//! stay above the 99 % floor only in a suite of 600 runs or more; none of the regressions tried is
-//! significant and above every floor on a suite CI can run, the committed `late_aeb.yaml` included
-//! (ADR 0021 has the numbers).
+//! regression McNemar can call significant needs at least 6 flips at the 5 % level, and the floors
+//! (99 % overall, 98 % per domain) leave room for 6 to 8 of them here, now that the reference passes
+//! all 1128; ADR 0021 has the numbers, `late_aeb.yaml` (no verdict changes here) included.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -105,24 +103,17 @@ fn the_weak_stack_fails_the_gate_for_named_reasons() {
 }
 
 #[test]
-fn a_slower_reaction_fails_on_the_paired_comparison_and_on_the_floors() {
+fn a_slower_reaction_fails_on_the_paired_comparison_and_on_no_floor() {
     let judged = judged_against_reference(REGRESSION);
     let c = judged.comparison.as_ref().unwrap();
     assert!(!judged.gate.passed());
-    assert_eq!((c.paired, c.overall.regressions, c.overall.fixes), (1128, 16, 1), "{:?}", c.overall);
-    assert!(c.overall.significant_regression && c.overall.p_value < 0.001, "{:?}", c.overall);
-    // Not the floors alone: 14 of the 16 flips are child run-outs where the ego resumes late and
-    // misses its 40 s goal, so the overall and urban floors fall too, while the floor on critical
-    // (safety) criteria holds. No regression tried (ADR 0021) is significant and above every floor
-    // on a suite CI can run.
+    assert_eq!(c.paired, 1128);
+    assert!(c.overall.fixes < c.overall.regressions, "{:?}", c.overall);
+    assert!(c.overall.significant_regression && c.overall.p_value < 0.05, "{:?}", c.overall);
+    // The paired comparison catches it; no pass-rate floor, safety floor or KPI does.
     assert_eq!(
         rules(&judged),
-        BTreeSet::from([
-            "no_significant_regression",
-            "no_new_failures_in_tags.critical",
-            "min_pass_rate",
-            "min_pass_rate_by_domain.urban",
-        ]),
+        BTreeSet::from(["no_significant_regression", "no_new_failures_in_tags.critical"]),
         "{:#?}",
         judged.gate.reasons
     );
