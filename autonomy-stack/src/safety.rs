@@ -196,12 +196,13 @@ impl SafetyMonitor {
 
         // --- Input health and out-of-distribution checks.
         let mut faults = [false; REASONS];
-        if !ego_plausible(&frame.ego)
-            || !time.is_finite()
-            || frame.detections.as_ref().is_some_and(|d| !detections_plausible(d))
-            || !(frame.detections_age.is_finite() && frame.detections_age >= 0.0)
-            || frame.visibility.is_some_and(|v| !(v.is_finite() && v > 0.0))
-        {
+        let plausible = ego_plausible(&frame.ego)
+            && time.is_finite()
+            && frame.detections.as_ref().is_none_or(|d| detections_plausible(d))
+            && frame.detections_age.is_finite()
+            && frame.detections_age >= 0.0
+            && frame.visibility.is_none_or(|v| v.is_finite() && v > 0.0);
+        if !plausible {
             faults[index(Reason::ImplausibleInput)] = true;
         }
         if let Some((t_prev, prev)) = self.previous_ego {

@@ -205,53 +205,6 @@ fn each_criterion_says_when_it_was_decided_and_the_trace_carries_its_world_and_m
     assert_eq!(r.trace.format, sim_core::trace::TRACE_FORMAT);
 }
 
-/// Pedestrians standing 10, 30, 50 and 70 m ahead of a parked ego, each in its own line of sight.
-const RANGES: &str = r#"
-version: 1
-metadata: { id: test.ranges, title: t, description: d, owner: qa, domain: urban, severity: major }
-parameters:
-  visibility: { values: [250, 40] }
-world:
-  road: { lanes: 4, lane_width: 3.5, length: 300, speed_limit: 15 }
-ego:
-  start: { lane: 0, s: 20 }
-  speed: 0
-  goal: { distance: 200 }
-actors:
-  - { id: p10, kind: pedestrian, start: { lane: 0, s: 30 }, speed: 0 }
-  - { id: p30, kind: pedestrian, start: { lane: 1, s: 50 }, speed: 0 }
-  - { id: p50, kind: pedestrian, start: { lane: 2, s: 70 }, speed: 0 }
-  - { id: p70, kind: pedestrian, start: { lane: 3, s: 90 }, speed: 0 }
-environment:
-  visibility: ${visibility}
-  detector: { false_positive_rate: 0 }
-criteria:
-  - no_collision: {}
-duration: 40
-"#;
-
-/// A parked ego that counts, for each of `targets`, the detector frames that report an object
-/// within 1.5 m of it.
-struct Counter {
-    targets: Vec<(f64, f64)>,
-    counts: std::rc::Rc<std::cell::RefCell<(u32, Vec<u32>)>>,
-}
-
-impl Driver for Counter {
-    fn step(&mut self, frame: &SensorFrame, _: &mut dyn Clock) -> StackOutput {
-        if let Some(list) = &frame.detections {
-            let mut c = self.counts.borrow_mut();
-            c.0 += 1;
-            for (k, &(x, y)) in self.targets.iter().enumerate() {
-                if list.iter().any(|d| libm::hypot(d.x - x, d.y - y) < 1.5) {
-                    c.1[k] += 1;
-                }
-            }
-        }
-        StackOutput::default()
-    }
-}
-
 #[test]
 fn the_default_stack_still_stops_for_the_child_running_out_between_parked_cars() {
     // Closed loop: every variant of the catalog's occluded-child scenario, up to 11 m/s with the
