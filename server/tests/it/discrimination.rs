@@ -22,7 +22,7 @@ const DISCRIMINATING: &[(&str, usize)] = &[
     ("urban.bus.pull_out", 6),                          // hits the bus pulling out
     ("urban.pedestrian.occluded_by_parked_vehicle", 0), // hits the pedestrian
     ("urban.stop_and_go.queue", 20),                    // rear-ends the lead in the queue
-    ("degraded.combo.fog_wet_stalled_vehicle", 6),      // hits the stalled car in fog on a wet road
+    ("degraded.combo.fog_wet_stalled_vehicle", 31),     // hits the stalled car in fog on a wet road
     ("warehouse.forklift.crossing_main_aisle", 0),      // hits the forklift
 ];
 
