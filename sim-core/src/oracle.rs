@@ -451,10 +451,24 @@ fn outcome(
     }
 }
 
+/// A measured value with two decimals, or as many more (up to six) as it takes not to read as its
+/// limit when it differs from it: "min TTC 0.7996 s < 0.8 s", never "0.80 s < 0.8 s".
+fn measured(value: f64, limit: f64) -> String {
+    let mut text = format!("{value:.2}");
+    for digits in 3..=6 {
+        if value == limit || text.parse::<f64>().is_ok_and(|shown| shown != limit) {
+            break;
+        }
+        text = format!("{value:.digits$}");
+    }
+    text
+}
+
 fn at_most(c: &Criterion<f64>, what: &str, unit: &str, value: f64, threshold: f64) -> CriterionOutcome {
     let passed = value <= threshold;
     let rel = if passed { "<=" } else { ">" };
-    outcome(c, passed, Some(value), Some(threshold), format!("{what} {value:.2} {unit} {rel} {threshold} {unit}"))
+    let shown = measured(value, threshold);
+    outcome(c, passed, Some(value), Some(threshold), format!("{what} {shown} {unit} {rel} {threshold} {unit}"))
 }
 
 fn at_least(c: &Criterion<f64>, what: &str, unit: &str, e: &Extreme, threshold: f64) -> CriterionOutcome {
@@ -465,7 +479,7 @@ fn at_least(c: &Criterion<f64>, what: &str, unit: &str, e: &Extreme, threshold: 
         passed,
         Some(e.value),
         Some(threshold),
-        format!("{what} {:.2} {unit} {rel} {threshold} {unit}{}", e.value, with(e)),
+        format!("{what} {} {unit} {rel} {threshold} {unit}{}", measured(e.value, threshold), with(e)),
     )
 }
 
@@ -566,5 +580,19 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>, collision_allowed: bool) -> Criter
                 format!("speed reduced by {v:.2} m/s {rel} {min} m/s (from {:.2} m/s to {to})", m.peak_speed),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::measured;
+
+    #[test]
+    fn a_measured_value_never_reads_as_the_limit_it_broke() {
+        assert_eq!(measured(0.97, 1.0), "0.97");
+        assert_eq!(measured(0.7996, 0.8), "0.7996");
+        assert_eq!(measured(3.0049, 3.0), "3.005");
+        // Equal to the limit: two decimals, as always.
+        assert_eq!(measured(0.8, 0.8), "0.80");
     }
 }
