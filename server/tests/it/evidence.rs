@@ -78,16 +78,7 @@ fn a_pack_signed_before_a_key_rotation_verifies_against_the_published_keys() {
         .into_json()
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    loop {
-        let d: serde_json::Value =
-            ureq::get(&format!("{addr}/api/v1/candidates/{id}")).call().unwrap().into_json().unwrap();
-        if d["status"] == "done" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the candidate did not finish: {d}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    crate::ui_support::wait_done(&addr, &id);
     let mut pack = Vec::new();
     std::io::Read::read_to_end(
         &mut ureq::get(&format!("{addr}/api/v1/candidates/{id}/evidence"))

@@ -129,16 +129,7 @@ fn run_candidate(dir: &std::path::Path, env: &[(&str, &str)], traceparent: &str)
         .into_json()
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let d: serde_json::Value =
-            ureq::get(&format!("{addr}/api/v1/candidates/{id}")).call().unwrap().into_json().unwrap();
-        if d["status"] == "done" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the candidate did not finish: {d}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::ui_support::wait_done(&addr, &id);
     stop(worker);
     stop(server);
 }

@@ -156,16 +156,7 @@ fn every_dashboard_and_alert_query_returns_data_from_a_real_prometheus() {
         .into_json()
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let d: serde_json::Value =
-            ureq::get(&format!("{addr}/api/v1/candidates/{id}")).call().unwrap().into_json().unwrap();
-        if d["status"] == "done" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the candidate did not finish: {d}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    crate::ui_support::wait_done(&addr, &id);
     // Scrapes after the last result, so rates over the last minute see it: wait (at most a minute,
     // on a loaded machine) until every panel has data, then judge.
     let deadline = Instant::now() + Duration::from_secs(60);
