@@ -446,3 +446,30 @@ fn a_robot_drives_an_aisle_on_a_noisy_pose_without_swinging_towards_the_racks() 
     assert!(arrived, "did not arrive: {:?}", world.ego);
     assert!(swing <= 0.07, "swung {swing:.2} m off the aisle's centre line");
 }
+
+#[test]
+fn after_overtaking_a_slow_car_the_ego_pulls_back_in_to_let_faster_traffic_pass() {
+    // A slow car ahead in the ego's lane and, far behind in the passing lane, a faster car that
+    // does not react (as scripted traffic does not): the ego overtakes, then must make way.
+    let mission = road_mission(2, 3.5, 13.9, 0.0);
+    let road = RoadGeometry::new(mission.road.unwrap());
+    let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
+    let mut slow = Actor::new(60.0, 1.75, 4.5, 1.8, ObjectClass::Car);
+    slow.vx = 5.0;
+    let mut fast = Actor::new(-350.0, 5.25, 4.5, 1.8, ObjectClass::Car);
+    fast.vx = 20.0;
+    let sensors = Sensors { lidar_rays: 360, ..Sensors::default() };
+    let mut world = World::new(mission, ego_at(0.0, 1.75, 12.0), vec![slow, fast], sensors);
+    let mut overtook = false;
+    for _ in 0..1200 {
+        world.step(&mut stack);
+        let (s, d) = road.frame.to_frame(world.ego.x, world.ego.y, world.ego.x);
+        overtook |= d > 3.5 && s > world.actors[0].footprint.x;
+    }
+    let (_, d) = road.frame.to_frame(world.ego.x, world.ego.y, world.ego.x);
+    assert!(overtook, "never passed the slow car in the left lane");
+    assert!(!world.collided, "the faster car ran into the ego");
+    assert!(world.actors[1].footprint.x > world.ego.x, "the faster car never got past: {:?}", world.ego);
+    assert!(world.ego.x > world.actors[0].footprint.x, "fell back behind the slow car");
+    assert!(d < 3.5, "still in the passing lane at d {d}");
+}

@@ -134,15 +134,34 @@ pub fn lane_speed(ego: &LaneEgo, objects: &[LaneObject], lo: f64, hi: f64, reach
         .fold(v_des, |v, o| v.min(o.speed.max(0.0)))
 }
 
+/// Where the ego is, for [`LaneChoice::target`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Situation {
+    /// Number of lanes.
+    pub lanes: u32,
+    /// The lane the ego is in.
+    pub current: u32,
+    /// Its desired speed, m/s.
+    pub v_des: f64,
+    /// Whether it should pull back in after an overtake: it must stop ahead, or faster traffic
+    /// comes up behind it.
+    pub pull_in: bool,
+}
+
 /// The lane-change state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LaneChoice {
     /// The lane being changed into, while a change is in progress.
     pub changing_to: Option<u32>,
+    /// The lane the ego left to overtake, to return to once past.
+    pub return_to: Option<u32>,
 }
 
 /// Speed advantage a lane must offer before the ego changes into it, m/s.
 const LANE_CHANGE_GAIN: f64 = 2.0;
+/// How much slower than the ego's desired speed the lane it overtook from may let it drive and
+/// still count as free to return to, m/s.
+const KEEP_RIGHT_TOLERANCE: f64 = 0.5;
 
 impl LaneChoice {
     /// Picks the target lane given the ego's current lane. `speed_of(lane)` and `gap_ok(lane)`
@@ -150,12 +169,12 @@ impl LaneChoice {
     pub fn target(
         &mut self,
         config: &PlanningConfig,
-        lanes: u32,
-        current: u32,
+        at: Situation,
         settled_in: impl Fn(u32) -> bool,
         speed_of: impl Fn(u32) -> f64,
         gap_ok: impl Fn(u32) -> bool,
     ) -> u32 {
+        let Situation { lanes, current, v_des, pull_in } = at;
         if let Some(to) = self.changing_to {
             if !config.lane_change_enabled || (current != to && !gap_ok(to)) {
                 // Abort: the gap closed (or lane changes were switched off).
@@ -181,8 +200,32 @@ impl LaneChoice {
         }
         if best.0 != current {
             self.changing_to = Some(best.0);
+            if best.0 > current {
+                // Overtaking on the left: come back here once past.
+                self.return_to.get_or_insert(current);
+            }
+            return best.0;
         }
-        best.0
+        // Back after an overtake, when staying would be in the way (`pull_in`: the ego must stop
+        // ahead, or faster traffic comes up behind it): it returns to the lane it left for the
+        // overtake once that lane is free and its gap acceptable. Slowing or stopping in the
+        // passing lane stops it where traffic behind expects to pass. A lane with slower traffic
+        // in reach is not free: the ego stays rather than pull in behind it. (Only after the
+        // ego's own overtakes: a lane it was placed in, it keeps; and with nobody to make way
+        // for, it does not weave back in front of the vehicles it passed, which may be catching
+        // up in their own lane.)
+        if let Some(back) = self.return_to {
+            if back >= current {
+                self.return_to = None;
+            } else if pull_in && speed_of(current - 1) >= v_des - KEEP_RIGHT_TOLERANCE && gap_ok(current - 1) {
+                self.changing_to = Some(current - 1);
+                if current - 1 == back {
+                    self.return_to = None;
+                }
+                return current - 1;
+            }
+        }
+        current
     }
 }
 
@@ -231,6 +274,10 @@ mod tests {
         assert!(gap > expected && gap < expected * 1.5, "gap {gap} vs {expected}");
     }
 
+    fn at(lanes: u32, current: u32, pull_in: bool) -> Situation {
+        Situation { lanes, current, v_des: 20.0, pull_in }
+    }
+
     fn obj(s: f64, d: f64, speed: f64) -> LaneObject {
         LaneObject { s, d, half_length: 2.25, half_width: 0.9, speed }
     }
@@ -262,13 +309,37 @@ mod tests {
         let config = PlanningConfig::default();
         let speeds = |lane: u32| if lane == 0 { 5.0 } else { 20.0 };
         let mut choice = LaneChoice::default();
-        assert_eq!(choice.target(&config, 2, 0, |_| false, speeds, |_| false), 0);
-        assert_eq!(choice.target(&config, 2, 0, |_| false, speeds, |_| true), 1);
+        assert_eq!(choice.target(&config, at(2, 0, true), |_| false, speeds, |_| false), 0);
+        assert_eq!(choice.target(&config, at(2, 0, true), |_| false, speeds, |_| true), 1);
         assert_eq!(choice.changing_to, Some(1));
         // Once in the lane and settled, the change completes.
-        assert_eq!(choice.target(&config, 2, 1, |_| true, speeds, |_| true), 1);
+        assert_eq!(choice.target(&config, at(2, 1, true), |_| true, speeds, |_| true), 1);
         assert_eq!(choice.changing_to, None);
         let off = PlanningConfig { lane_change_enabled: false, ..PlanningConfig::default() };
-        assert_eq!(LaneChoice::default().target(&off, 2, 0, |_| false, speeds, |_| true), 0);
+        assert_eq!(LaneChoice::default().target(&off, at(2, 0, true), |_| false, speeds, |_| true), 0);
+    }
+
+    #[test]
+    fn after_an_overtake_the_ego_pulls_in_to_make_way_once_the_lane_is_free_and_its_gap_acceptable() {
+        let config = PlanningConfig::default();
+        let slow_right = |lane: u32| if lane == 0 { 5.0 } else { 20.0 };
+        let free = |_: u32| 20.0;
+        let mut choice = LaneChoice::default();
+        assert_eq!(choice.target(&config, at(2, 0, true), |_| false, slow_right, |_| true), 1);
+        assert_eq!(choice.target(&config, at(2, 1, true), |_| true, slow_right, |_| true), 1);
+        assert_eq!(choice.return_to, Some(0));
+        // Still beside the slow vehicle: stay.
+        assert_eq!(choice.target(&config, at(2, 1, true), |_| false, slow_right, |_| true), 1);
+        // Past it, but it is still too close behind: stay.
+        assert_eq!(choice.target(&config, at(2, 1, true), |_| false, free, |_| false), 1);
+        // Past it with room: back to the right, and the overtake is over.
+        assert_eq!(choice.target(&config, at(2, 1, true), |_| false, free, |_| true), 0);
+        assert_eq!(choice.changing_to, Some(0));
+        assert_eq!(choice.return_to, None);
+        // With nobody to make way for it stays out of the way of the vehicle it passed.
+        let mut open_road = LaneChoice { changing_to: None, return_to: Some(0) };
+        assert_eq!(open_road.target(&config, at(2, 1, false), |_| false, free, |_| true), 1);
+        // A lane the ego was placed in, it keeps.
+        assert_eq!(LaneChoice::default().target(&config, at(2, 1, true), |_| false, free, |_| true), 1);
     }
 }

@@ -2,7 +2,9 @@
 //! (s, d) frame, each with its own IDM speed profile, scored against the predicted occupancy of
 //! every track (collision), progress, comfort and centring; the cheapest one becomes the plan.
 
-use super::behaviour::{constrained_accel, gap_acceptable, lane_speed, Constraint, LaneChoice, LaneEgo, LaneObject};
+use super::behaviour::{
+    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Situation,
+};
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
 use crate::geometry::{projected_half_extent, wrap_angle, RoadGeometry};
@@ -22,6 +24,9 @@ struct RoadObject {
     d_range: (f64, f64),
 }
 
+/// A vehicle behind in the ego's lane faster than the ego by this much is one to make way for,
+/// m/s.
+const MAKE_WAY_DV: f64 = 1.0;
 /// Longitudinal collision margin, metres.
 const LONGITUDINAL_MARGIN: f64 = 0.3;
 /// Objects this far behind the ego are ignored, metres.
@@ -179,14 +184,19 @@ impl RoadPlanner {
         let v_des = v_des.min(passing);
 
         // Behaviour: which lane to be in.
+        let goal_wall = goal_wall(road, input, s0, hl);
         let current = road.lane_of(d0);
         let lane_ego = LaneEgo { s: s0, speed: v0, half_length: hl };
         let span = |lane: u32| (f64::from(lane) * lw, f64::from(lane + 1) * lw);
         let objs = &self.lane_objects;
+        // Pull in after an overtake before stopping ahead, or to let faster traffic behind pass.
+        let stop_ahead = goal_wall.is_some_and(|w| w.rear - s0 < reach);
+        let (lo_here, hi_here) = span(current);
+        let overtaken_from_behind =
+            objs.iter().any(|o| overlaps(o, lo_here, hi_here) && o.s < s0 && o.speed > v0 + MAKE_WAY_DV);
         let target = self.lane_choice.target(
             cfg,
-            road.map.lanes,
-            current,
+            Situation { lanes: road.map.lanes, current, v_des, pull_in: stop_ahead || overtaken_from_behind },
             |lane| libm::fabs(d0 - road.lane_centre(lane)) < 0.3,
             |lane| {
                 let (lo, hi) = span(lane);
@@ -223,7 +233,6 @@ impl RoadPlanner {
             self.ends.push(prev);
         }
 
-        let goal_wall = goal_wall(road, input, s0, hl);
         // A quintic shift by D over T seconds peaks at 5.77 D / T² of lateral acceleration: take at
         // least `lateral_time`, and long enough to stay within a comfortable share of the limit.
         let lateral_length = |shift: f64, share: f64| {
