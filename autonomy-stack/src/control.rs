@@ -7,8 +7,20 @@ use crate::geometry::wrap_angle;
 use crate::interface::{ControlCommand, EgoEstimate, VehicleParams};
 use crate::planning::Plan;
 
-/// The look-ahead floor never exceeds this many wheelbases.
-const LOOKAHEAD_WHEELBASES: f64 = 2.5;
+/// The look-ahead floor never exceeds this many wheelbases (see [`lookahead_floor`]). At 2.5
+/// (2.25 m for the catalog's 0.9 m-wheelbase robot) pure pursuit cut the corner before a 1.3 m
+/// door and round a rack end far enough to touch them; at 2 it is back on the path before the gap.
+const LOOKAHEAD_WHEELBASES: f64 = 2.0;
+/// Nor falls below this, metres: shorter, a small robot's steering follows every corner of its
+/// path so eagerly that the AEB's constant-curvature corridor swings into the box it is rounding.
+const LEAST_LOOKAHEAD_FLOOR: f64 = 1.5;
+
+/// The shortest look-ahead with which pure pursuit tracks a path for a vehicle of this wheelbase
+/// (a car's configured `min_lookahead` may be shorter still), metres. The open-area planner slows
+/// for corners with it.
+pub fn lookahead_floor(wheelbase: f64) -> f64 {
+    (LOOKAHEAD_WHEELBASES * wheelbase).max(LEAST_LOOKAHEAD_FLOOR)
+}
 /// Beyond this angle off the heading (radians) the target is behind the robot.
 const BEHIND: f64 = 5.0 * core::f64::consts::FRAC_PI_6;
 /// Beyond this angle off the heading (radians) the target is nearly dead astern.
@@ -86,9 +98,9 @@ impl Controller {
 
     /// Pure-pursuit look-ahead: speed-proportional, at least `min_lookahead`, but that floor scales
     /// with the vehicle: a 4 m floor suits a car and makes a 0.9 m-wheelbase robot cut corners into
-    /// racking, so it is bounded by [`LOOKAHEAD_WHEELBASES`] wheelbases.
+    /// racking, so it is bounded by [`lookahead_floor`].
     fn lookahead(&self, v: f64) -> f64 {
-        let floor = self.config.min_lookahead.min(LOOKAHEAD_WHEELBASES * self.vehicle.wheelbase);
+        let floor = self.config.min_lookahead.min(lookahead_floor(self.vehicle.wheelbase));
         (self.config.lookahead_time * v.max(0.0)).max(floor)
     }
 

@@ -189,7 +189,8 @@ fn a_robot_reaches_its_goal_around_an_unmapped_box() {
         control_period: 0.05,
     };
     // A small robot tracks its path with a shorter look-ahead than a car: the default configuration
-    // scales the look-ahead floor with the wheelbase (2.5 x 0.6 m = 1.5 m instead of the car's 4 m).
+    // scales the look-ahead floor with the wheelbase (2 x 0.6 m = 1.2 m, raised to the 1.5 m least
+    // floor, instead of the car's 4 m).
     let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
     let obstacle = Actor::new(18.0, 10.0, 3.0, 3.0, ObjectClass::Unknown);
     let sensors = Sensors { detections: false, lidar_rays: 360, lidar_range: 30.0, ..Sensors::default() };

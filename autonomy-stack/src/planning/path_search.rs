@@ -24,8 +24,6 @@ const ARRIVAL_DECEL: f64 = 0.6;
 /// Share of `max_lateral_accel` a robot may use rounding a corner (it carries loads, and noisy
 /// localisation adds steering corrections on top of the planned arc).
 const AREA_LATERAL_SHARE: f64 = 0.5;
-/// The shortest look-ahead with which the controller rounds a corner, in wheelbases.
-const LOOKAHEAD_WHEELBASES: f64 = 2.5;
 /// Look-ahead time of the controller's path tracking, seconds.
 const LOOKAHEAD_TIME: f64 = 0.8;
 /// The lateral-acceleration cap never asks for less than this speed, m/s.
@@ -564,7 +562,7 @@ impl AreaPlanner {
         // Slow for corners ahead and for a heading far from the path's.
         let b = 0.5 * cfg.idm_decel;
         let a_lat = AREA_LATERAL_SHARE * cfg.max_lateral_accel;
-        let lookahead = LOOKAHEAD_WHEELBASES * input.vehicle.wheelbase;
+        let lookahead = crate::control::lookahead_floor(input.vehicle.wheelbase);
         let mut along = 0.0;
         for i in 1..ahead.len() {
             along += crate::geometry::norm(ahead[i].0 - ahead[i - 1].0, ahead[i].1 - ahead[i - 1].1);
