@@ -24,7 +24,9 @@ use crate::physics::{BoxPose, BoxSize, Owner, Physics};
 use crate::road::RoadFrame;
 use crate::sensors::Sensors;
 use crate::test_driver::{self, TestDriverState};
-use crate::trace::{Digester, Trace, TraceActor, TraceArea, TraceObstacle, TraceRoad, TraceTick, TraceWorld};
+use crate::trace::{
+    Digester, Trace, TraceActor, TraceArea, TraceLane, TraceMap, TraceObstacle, TraceRoad, TraceTick, TraceWorld,
+};
 use crate::vehicle::{self, VehicleState};
 
 /// Physics tick, seconds.
@@ -345,7 +347,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 width: st.width,
             })
             .collect(),
-        world: trace_world(road.as_ref(), s.world.area.as_ref()),
+        world: trace_world(road.as_ref(), s.world.area.as_ref(), map_world.as_ref()),
         ticks: Vec::new(),
         ..Trace::default()
     };
@@ -564,8 +566,37 @@ struct End {
 }
 
 /// The world's geometry as the trace records it.
-fn trace_world(road: Option<&RoadFrame>, area: Option<&scenario_dsl::model::Area<f64>>) -> TraceWorld {
+fn trace_world(
+    road: Option<&RoadFrame>,
+    area: Option<&scenario_dsl::model::Area<f64>>,
+    map: Option<&map::MapWorld>,
+) -> TraceWorld {
+    // On a map the lanes are drawn from the map, and the ego's road is its route.
+    let map = map.map(|w| TraceMap {
+        file: w.map.file().to_owned(),
+        lanes: w
+            .map
+            .drawn_lanes()
+            .into_iter()
+            .map(|l| TraceLane {
+                centre: l.centre.iter().map(|&(x, y)| [x, y]).collect(),
+                width: l.width,
+                driving: l.driving,
+            })
+            .collect(),
+        route: w.road.line.as_ref().map_or_else(Vec::new, |line| {
+            line.points()
+                .iter()
+                .map(|p| {
+                    let (x, y, _) = line.to_world(p.s, w.road.lane_centre(0));
+                    [x, y]
+                })
+                .collect()
+        }),
+    });
+    let road = if map.is_some() { None } else { road };
     TraceWorld {
+        map,
         road: road.map(|r| TraceRoad {
             lanes: r.lanes,
             lane_width: r.lane_width,

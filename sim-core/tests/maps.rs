@@ -84,6 +84,11 @@ fn the_ego_turns_right_through_a_real_junction_to_its_goal_in_its_lane() {
     assert!(last[0] < 0.0 && last[1] < -5.0, "end {last:?}");
     let heading = last[2].rem_euclid(std::f64::consts::TAU);
     assert!((heading - std::f64::consts::PI).abs() < 0.5, "heading at the goal {heading}");
+    // The trace draws the map's lanes and the route, not a straight road from the origin.
+    let map = r.trace.world.map.as_ref().expect("the trace carries the map");
+    assert!(r.trace.world.road.is_none());
+    assert!(map.lanes.iter().filter(|l| l.driving).count() >= 8 && map.route.len() > 50);
+    assert_eq!(map.file, "catalog/maps/fabriksgatan.xodr");
     // The same variant gives the same digest.
     let again = run_variant(&v, &StackConfig::default(), &mut FrozenClock);
     assert_eq!(r.digest, again.digest);

@@ -207,6 +207,20 @@ pub fn plot(trace: &sim_core::Trace, failure_time: Option<f64>) -> String {
         let d: Vec<String> = points.iter().map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y))).collect();
         format!(r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, d.join(" "))
     };
+    if let Some(map) = &trace.world.map {
+        // The map's lanes under the paths, each a band of its width (those near the paths only).
+        let near = |p: &[f64; 2]| p[0] >= x0 - 30.0 && p[0] <= x1 + 30.0 && p[1] >= y0 - 30.0 && p[1] <= y1 + 30.0;
+        for lane in map.lanes.iter().filter(|l| l.centre.iter().any(near)) {
+            let d: Vec<String> = lane.centre.iter().map(|p| format!("{:.1},{:.1}", px(p[0]), py(p[1]))).collect();
+            let _ = write!(
+                svg,
+                r#"<polyline fill="none" stroke="{}" stroke-width="{:.1}" stroke-linejoin="round" points="{}"/>"#,
+                if lane.driving { "#cfd3d6" } else { "#ecebe4" },
+                (lane.width * scale).max(1.0),
+                d.join(" ")
+            );
+        }
+    }
     svg.push_str(&path(trace.ticks.iter().map(|t| (t.ego[0], t.ego[1])).collect(), "#1f77b4"));
     for (i, a) in trace.actors.iter().enumerate() {
         svg.push_str(&path(
