@@ -118,11 +118,12 @@ impl<N: Number> MapPoint<N> {
 impl std::fmt::Display for MapPoint<f64> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.place() {
-            Some(MapPlace::Lane { road, lane, s, offset }) if offset == 0.0 => {
-                write!(f, "road {road} lane {lane} s {s}")
-            }
             Some(MapPlace::Lane { road, lane, s, offset }) => {
-                write!(f, "road {road} lane {lane} s {s} offset {offset}")
+                write!(f, "road {road} lane {lane} s {s}")?;
+                if offset != 0.0 {
+                    write!(f, " offset {offset}")?;
+                }
+                Ok(())
             }
             Some(MapPlace::Point { x, y }) => write!(f, "({x}, {y})"),
             None => write!(f, "an incomplete place"),
