@@ -251,7 +251,7 @@ fn check_world(c: &mut Checker, w: &World<f64>) {
                     &["route"],
                     Code::InvalidValue,
                     format!("a route needs a start and a goal, found {} place(s)", m.route.len()),
-                    Some("e.g. `route: [{ road: 1, lane: -1, s: 5 }, { road: 3, lane: -1, s: 40 }]`".into()),
+                    Some("e.g. `route: [{ road: \"1\", lane: -1, s: 5 }, { road: \"3\", lane: -1, s: 40 }]`".into()),
                 );
             }
             c.key("route", |c| {
@@ -366,7 +366,7 @@ fn check_map_point(c: &mut Checker, p: &MapPoint<f64>) {
             Code::InvalidValue,
             "a map place is either a lane position (`road`, `lane` and `s`) or a point (`x` and `y`), not both or neither"
                 .into(),
-            Some("e.g. `{ road: 1, lane: -1, s: 20 }` or `{ x: 12.5, y: -3 }`".into()),
+            Some("e.g. `{ road: \"1\", lane: -1, s: 20 }` or `{ x: 12.5, y: -3 }`".into()),
         ),
         Some(MapPlace::Lane { lane, s, .. }) => {
             if lane == 0 {

@@ -543,6 +543,38 @@ fn report_html(input: &PackInput<'_>) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_top_down_view_draws_the_lanes_of_a_map_near_the_paths() {
+        use sim_core::trace::{TraceLane, TraceMap, TraceTick, TraceWorld};
+        let lane = |x: f64, driving: bool| TraceLane { centre: vec![[x, -50.0], [x, 50.0]], width: 3.5, driving };
+        let tick = |t: f64, y: f64| TraceTick {
+            t,
+            ego: [1.75, y, 1.57, 5.0, 0.0, 0.0],
+            command: [0.0; 2],
+            mode: autonomy_stack::Mode::Nominal,
+            events: vec![],
+            actors: vec![],
+            ttc: None,
+            nearest: None,
+        };
+        let map = TraceMap {
+            file: "m.xodr".into(),
+            // A driving lane under the path, a sidewalk beside it, and a lane far away.
+            lanes: vec![lane(1.75, true), lane(5.0, false), lane(900.0, true)],
+            route: vec![],
+        };
+        let trace = sim_core::Trace {
+            world: TraceWorld { map: Some(map), ..TraceWorld::default() },
+            ticks: vec![tick(0.0, -20.0), tick(1.0, 20.0)],
+            ..sim_core::Trace::default()
+        };
+        let svg = super::plot(&trace, None);
+        assert_eq!(svg.matches(r##"stroke="#cfd3d6""##).count(), 1, "{svg}");
+        assert_eq!(svg.matches(r##"stroke="#ecebe4""##).count(), 1, "{svg}");
+        // Lanes go under the paths.
+        assert!(svg.find("#cfd3d6").unwrap() < svg.find("#1f77b4").unwrap());
+    }
+
+    #[test]
     fn a_bar_at_zero_still_shows_and_a_limit_is_drawn() {
         let rows = [
             super::Bar { label: "vru".into(), value: 0.0, colour: super::rate_colour(0.0), limit: Some(100.0) },
