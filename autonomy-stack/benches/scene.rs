@@ -17,7 +17,14 @@ const PERIOD: f64 = 0.05;
 /// The mission of the scene.
 pub fn mission() -> Mission {
     Mission {
-        road: Some(RoadMap { lanes: 3, lane_width: 3.5, length: 5000.0, curvature: 0.0, speed_limit: 20.0 }),
+        road: Some(RoadMap {
+            lanes: 3,
+            lane_width: 3.5,
+            length: 5000.0,
+            curvature: 0.0,
+            speed_limit: 20.0,
+            line: Vec::new(),
+        }),
         area: None,
         goal: MissionGoal::RoadDistance { s: 4900.0 },
         route: Vec::new(),

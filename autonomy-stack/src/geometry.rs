@@ -1,10 +1,12 @@
 //! Plane geometry shared by every module: angles, oriented boxes, ray casting and the road-aligned
-//! (s, d) frame of a reference line with constant curvature (straight or circular arc).
+//! (s, d) frame of a reference line: constant curvature (straight or circular arc, [`ArcFrame`]) or a
+//! sampled polyline such as a route through a map's junctions ([`Polyline`]).
 //!
 //! All transcendental functions go through `libm` so results are bit-identical across targets.
 
-use crate::interface::{OrientedBox, RoadMap};
+use crate::interface::{LinePoint, OrientedBox, RoadMap};
 use core::f64::consts::PI;
+use std::sync::Arc;
 
 /// Wraps an angle into [-π, π).
 pub fn wrap_angle(a: f64) -> f64 {
@@ -182,19 +184,252 @@ impl ArcFrame {
     }
 }
 
+/// A reference line sampled as a polyline: positions are linear between samples and the heading
+/// turns linearly from one sample's to the next, so a point at lateral offset `d` moves continuously
+/// with `s`. Before the first and past the last sample the line runs straight on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polyline {
+    points: Vec<LinePoint>,
+}
+
+/// Half-width of the window of `s` around the hint that [`Polyline::to_frame`] searches first, metres.
+const PROJECT_BEHIND: f64 = 60.0;
+/// How far ahead of the hint the first search looks, metres.
+const PROJECT_AHEAD: f64 = 200.0;
+/// A point farther than this from the line within the window is searched for over the whole line.
+const PROJECT_FAR: f64 = 15.0;
+
+impl Polyline {
+    /// A polyline from samples in order of strictly increasing `s`; `None` with fewer than two samples
+    /// or when `s` does not increase or a value is not finite.
+    pub fn new(points: Vec<LinePoint>) -> Option<Self> {
+        let finite =
+            points.iter().all(|p| p.x.is_finite() && p.y.is_finite() && p.heading.is_finite() && p.s.is_finite());
+        let increasing = points.windows(2).all(|w| w[1].s > w[0].s);
+        (points.len() >= 2 && finite && increasing).then_some(Self { points })
+    }
+
+    /// The samples.
+    pub fn points(&self) -> &[LinePoint] {
+        &self.points
+    }
+
+    /// Length of the line (its last sample's `s` less its first's).
+    pub fn length(&self) -> f64 {
+        self.points[self.points.len() - 1].s - self.points[0].s
+    }
+
+    /// The segment whose span holds `s` (the first or last one beyond the ends).
+    fn segment(&self, s: f64) -> usize {
+        let last = self.points.len() - 2;
+        match self.points.binary_search_by(|p| p.s.total_cmp(&s)) {
+            Ok(i) => i.min(last),
+            Err(0) => 0,
+            Err(i) => (i - 1).min(last),
+        }
+    }
+
+    /// Fraction `t` of segment `i` at `s` (outside [0, 1] beyond the line's ends only).
+    fn fraction(&self, i: usize, s: f64) -> f64 {
+        let (a, b) = (&self.points[i], &self.points[i + 1]);
+        let t = (s - a.s) / (b.s - a.s);
+        let last = self.points.len() - 2;
+        match (i == 0, i == last) {
+            (true, true) => t,
+            (true, false) => t.min(1.0),
+            (false, true) => t.max(0.0),
+            (false, false) => t.clamp(0.0, 1.0),
+        }
+    }
+
+    /// Heading on segment `i` at fraction `t` (held beyond the ends).
+    fn heading_on(&self, i: usize, t: f64) -> f64 {
+        let (a, b) = (&self.points[i], &self.points[i + 1]);
+        a.heading + wrap_angle(b.heading - a.heading) * t.clamp(0.0, 1.0)
+    }
+
+    /// Position on the line on segment `i` at fraction `t`.
+    fn base_on(&self, i: usize, t: f64) -> (f64, f64) {
+        let (a, b) = (&self.points[i], &self.points[i + 1]);
+        (a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t)
+    }
+
+    /// Heading of the line at `s`, radians.
+    pub fn heading_at(&self, s: f64) -> f64 {
+        let i = self.segment(s);
+        wrap_angle(self.heading_on(i, self.fraction(i, s)))
+    }
+
+    /// Curvature of the line at `s` (the heading's rate of turn on its segment), 1/m.
+    pub fn curvature_at(&self, s: f64) -> f64 {
+        let i = self.segment(s);
+        let (a, b) = (&self.points[i], &self.points[i + 1]);
+        wrap_angle(b.heading - a.heading) / (b.s - a.s)
+    }
+
+    /// World position and line heading of the frame point (s, d).
+    pub fn to_world(&self, s: f64, d: f64) -> (f64, f64, f64) {
+        let i = self.segment(s);
+        let t = self.fraction(i, s);
+        let (bx, by) = self.base_on(i, t);
+        let h = self.heading_on(i, t);
+        (bx - libm::sin(h) * d, by + libm::cos(h) * d, wrap_angle(h))
+    }
+
+    /// The foot of a world point on segment `i`: (s, d, squared distance to the foot). Four fixed
+    /// Newton steps put the foot where the interpolated normal passes through the point, so
+    /// [`Self::to_world`] gives the point back.
+    fn project_on(&self, i: usize, x: f64, y: f64) -> (f64, f64, f64) {
+        let (a, b) = (&self.points[i], &self.points[i + 1]);
+        let (ex, ey) = (b.x - a.x, b.y - a.y);
+        let chord2 = (ex * ex + ey * ey).max(1e-12);
+        let last = self.points.len() - 2;
+        let clamp = |t: f64| match (i == 0, i == last) {
+            (true, true) => t,
+            (true, false) => t.min(1.0),
+            (false, true) => t.max(0.0),
+            (false, false) => t.clamp(0.0, 1.0),
+        };
+        let dh = wrap_angle(b.heading - a.heading);
+        let mut t = clamp(((x - a.x) * ex + (y - a.y) * ey) / chord2);
+        for _ in 0..4 {
+            let h = self.heading_on(i, t);
+            let (c, sn) = (libm::cos(h), libm::sin(h));
+            let (bx, by) = self.base_on(i, t);
+            let along = (x - bx) * c + (y - by) * sn;
+            let d = -sn * (x - bx) + c * (y - by);
+            // d(along)/dt is -(e·T) + d·dh: the normal turns with the heading.
+            let rate = (ex * c + ey * sn - d * dh).max(1e-6);
+            t = clamp(t + along / rate);
+        }
+        let (bx, by) = self.base_on(i, t);
+        let h = self.heading_on(i, t);
+        let (c, sn) = (libm::cos(h), libm::sin(h));
+        let d = -sn * (x - bx) + c * (y - by);
+        let along = c * (x - bx) + sn * (y - by);
+        let s = a.s + (b.s - a.s) * t;
+        // A foot clamped to the segment's end leaves the point off its normal: it counts as farther,
+        // so the segment whose normal passes through the point wins.
+        (s, d, d * d + 100.0 * along * along)
+    }
+
+    /// The nearest foot over segments `range`; ties keep the first.
+    fn nearest_in(&self, range: core::ops::Range<usize>, x: f64, y: f64) -> Option<(f64, f64, f64)> {
+        let mut best: Option<(f64, f64, f64)> = None;
+        for i in range {
+            let foot = self.project_on(i, x, y);
+            if best.is_none_or(|b| foot.2 < b.2) {
+                best = Some(foot);
+            }
+        }
+        best
+    }
+
+    /// Frame coordinates (s, d) of a world point: its nearest foot on the segments within a window
+    /// around `s_hint` (60 m behind to 200 m ahead), or on the whole line when the point is farther
+    /// than 15 m from that window. Deterministic: a fixed search order, ties keep the first.
+    pub fn to_frame(&self, x: f64, y: f64, s_hint: f64) -> (f64, f64) {
+        let lo = self.segment(s_hint - PROJECT_BEHIND);
+        let hi = self.segment(s_hint + PROJECT_AHEAD) + 1;
+        let near = self.nearest_in(lo..hi, x, y);
+        let found = match near {
+            Some(f) if f.2 <= PROJECT_FAR * PROJECT_FAR => Some(f),
+            _ => self.nearest_in(0..self.points.len() - 1, x, y),
+        };
+        found.map_or((s_hint, 0.0), |(s, d, _)| (s, d))
+    }
+
+    /// Frame coordinates (s, d) of a world point's nearest foot on the whole line (no hint).
+    pub fn to_frame_nearest(&self, x: f64, y: f64) -> (f64, f64) {
+        self.nearest_in(0..self.points.len() - 1, x, y).map_or((0.0, 0.0), |(s, d, _)| (s, d))
+    }
+
+    /// The highest speed at `s0` from which the line ahead (up to `reach` metres) can be driven with
+    /// at most `lateral_accel` in its curves, braking at `decel` before them.
+    pub fn curve_speed_cap(&self, s0: f64, reach: f64, lateral_accel: f64, decel: f64) -> f64 {
+        let i0 = self.segment(s0);
+        let mut cap = f64::INFINITY;
+        for i in i0..self.points.len() - 1 {
+            let (a, b) = (&self.points[i], &self.points[i + 1]);
+            if a.s > s0 + reach {
+                break;
+            }
+            let k = libm::fabs(wrap_angle(b.heading - a.heading) / (b.s - a.s));
+            if k < 1e-6 {
+                continue;
+            }
+            let ahead = (a.s - s0).max(0.0);
+            cap = cap.min(libm::sqrt(lateral_accel / k + 2.0 * decel * ahead));
+        }
+        cap
+    }
+}
+
+/// The reference line of a road's (s, d) frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineFrame {
+    /// Constant curvature from an origin pose (the single-road shorthand).
+    Arc(ArcFrame),
+    /// A sampled polyline (a route on a map), shared.
+    Polyline(Arc<Polyline>),
+}
+
+impl LineFrame {
+    /// Heading of the reference line at `s`.
+    pub fn heading_at(&self, s: f64) -> f64 {
+        match self {
+            Self::Arc(f) => f.heading_at(s),
+            Self::Polyline(p) => p.heading_at(s),
+        }
+    }
+
+    /// World position and line heading of the frame point (s, d).
+    pub fn to_world(&self, s: f64, d: f64) -> (f64, f64, f64) {
+        match self {
+            Self::Arc(f) => f.to_world(s, d),
+            Self::Polyline(p) => p.to_world(s, d),
+        }
+    }
+
+    /// Frame coordinates (s, d) of a world point, continuous near `s_hint`.
+    pub fn to_frame(&self, x: f64, y: f64, s_hint: f64) -> (f64, f64) {
+        match self {
+            Self::Arc(f) => f.to_frame(x, y, s_hint),
+            Self::Polyline(p) => p.to_frame(x, y, s_hint),
+        }
+    }
+
+    /// Velocity (vx, vy) in the world expressed along and across the line at `s`.
+    pub fn velocity_to_frame(&self, s: f64, vx: f64, vy: f64) -> (f64, f64) {
+        match self {
+            Self::Arc(f) => f.velocity_to_frame(s, vx, vy),
+            Self::Polyline(p) => {
+                let th = p.heading_at(s);
+                let (st, ct) = (libm::sin(th), libm::cos(th));
+                (ct * vx + st * vy, -st * vx + ct * vy)
+            }
+        }
+    }
+}
+
 /// The road seen as lanes in its (s, d) frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoadGeometry {
     /// The road map.
     pub map: RoadMap,
     /// Its reference-line frame.
-    pub frame: ArcFrame,
+    pub frame: LineFrame,
 }
 
 impl RoadGeometry {
-    /// Geometry of a road map.
+    /// Geometry of a road map: its polyline when it has one (a line that is not a valid polyline
+    /// falls back to the arc; the mission check rejects it first), else its arc.
     pub fn new(map: RoadMap) -> Self {
-        Self { map, frame: ArcFrame::of_road(&map) }
+        let frame = match Polyline::new(map.line.clone()) {
+            Some(p) if !map.line.is_empty() => LineFrame::Polyline(Arc::new(p)),
+            _ => LineFrame::Arc(ArcFrame::of_road(&map)),
+        };
+        Self { map, frame }
     }
 
     /// Total width of the road, metres.
@@ -228,7 +463,87 @@ mod tests {
     use super::*;
 
     fn road(curvature: f64) -> RoadGeometry {
-        RoadGeometry::new(RoadMap { lanes: 3, lane_width: 3.5, length: 500.0, curvature, speed_limit: 20.0 })
+        RoadGeometry::new(RoadMap {
+            lanes: 3,
+            lane_width: 3.5,
+            length: 500.0,
+            curvature,
+            speed_limit: 20.0,
+            line: Vec::new(),
+        })
+    }
+
+    /// An L-shaped polyline: 50 m east, a quarter turn left of radius 10 m, 50 m north, sampled
+    /// every metre.
+    fn l_shape() -> Polyline {
+        let mut pts = Vec::new();
+        let mut s = 0.0;
+        let mut push = |x: f64, y: f64, heading: f64, pts: &mut Vec<LinePoint>| {
+            if let Some(p) = pts.last() {
+                let p: &LinePoint = p;
+                s += norm(x - p.x, y - p.y);
+            }
+            pts.push(LinePoint { x, y, heading, s });
+        };
+        for i in 0..50 {
+            push(f64::from(i), 0.0, 0.0, &mut pts);
+        }
+        for k in 0..=16 {
+            let a = 0.5 * PI * f64::from(k) / 16.0;
+            push(50.0 + 10.0 * libm::sin(a), 10.0 - 10.0 * libm::cos(a), a, &mut pts);
+        }
+        for i in 1..=50 {
+            push(60.0, 10.0 + f64::from(i), 0.5 * PI, &mut pts);
+        }
+        Polyline::new(pts).expect("valid polyline")
+    }
+
+    #[test]
+    fn polyline_frame_round_trips_and_is_continuous_through_a_turn() {
+        let p = l_shape();
+        for s in [0.0, 10.3, 49.5, 55.0, 57.0, 64.0, 70.0, 100.0, 115.0] {
+            for d in [-1.75, 0.0, 1.75, 5.25] {
+                let (x, y, _) = p.to_world(s, d);
+                let (s2, d2) = p.to_frame(x, y, s);
+                assert!(libm::fabs(s2 - s) < 1e-3 && libm::fabs(d2 - d) < 1e-3, "({s},{d}) -> ({s2},{d2})");
+            }
+        }
+        // Walking along the lane centre 1.75 m left of the line, (s, d) moves in small steps only.
+        let mut prev = p.to_frame(0.0, 1.75, 0.0);
+        let mut x: f64 = 0.0;
+        while x < 58.25 {
+            x += 0.25;
+            let (s, d) = p.to_frame(x.min(58.25), 1.75, prev.0);
+            assert!(
+                libm::fabs(s - prev.0) < 0.6 && libm::fabs(d - prev.1) < 0.3,
+                "jump at x={x}: {prev:?} -> ({s},{d})"
+            );
+            prev = (s, d);
+        }
+        // After the turn the line heads north; the left of it is west.
+        let (x, y, h) = p.to_world(p.length() - 1.0, 2.0);
+        assert!(libm::fabs(x - 58.0) < 1e-9 && libm::fabs(h - 0.5 * PI) < 1e-9 && y > 50.0, "({x},{y},{h})");
+        assert!(libm::fabs(p.curvature_at(57.0) - 0.1) < 0.01, "{}", p.curvature_at(57.0));
+        // A car may take the 10 m turn at about sqrt(1.5 / 0.1) m/s, more from farther away.
+        let at_turn = p.curve_speed_cap(50.0, 100.0, 1.5, 2.0);
+        let before = p.curve_speed_cap(0.0, 100.0, 1.5, 2.0);
+        assert!(at_turn < 4.1 && before > 10.0 && before < 15.0, "{at_turn} {before}");
+    }
+
+    #[test]
+    fn road_geometry_takes_the_polyline_when_the_map_has_one() {
+        let line = l_shape().points().to_vec();
+        let g = RoadGeometry::new(RoadMap {
+            lanes: 1,
+            lane_width: 3.5,
+            length: 116.0,
+            curvature: 0.0,
+            speed_limit: 10.0,
+            line,
+        });
+        assert!(matches!(g.frame, LineFrame::Polyline(_)));
+        assert!(matches!(road(0.01).frame, LineFrame::Arc(_)));
+        assert!(Polyline::new(vec![LinePoint { x: 0.0, y: 0.0, heading: 0.0, s: 0.0 }]).is_none());
     }
 
     #[test]

@@ -6,10 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The road as the stack's map knows it: parallel lanes along a reference line that starts at the
-/// origin heading +x and bends with constant curvature. Lane 0 is the rightmost; the reference line
-/// is its right edge.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// The road as the stack's map knows it: parallel lanes along a reference line. Lane 0 is the
+/// rightmost; the reference line is its right edge. The line either starts at the origin heading +x
+/// and bends with constant curvature (`line` empty), or is the sampled polyline `line` (a route
+/// through a map's junctions), with `length` its last point's `s` and `curvature` unused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoadMap {
     /// Number of lanes.
     pub lanes: u32,
@@ -21,6 +22,22 @@ pub struct RoadMap {
     pub curvature: f64,
     /// Speed limit, m/s.
     pub speed_limit: f64,
+    /// The reference line as samples, in order of increasing `s` (empty: the constant-curvature line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line: Vec<LinePoint>,
+}
+
+/// One sample of a polyline reference line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LinePoint {
+    /// x, metres.
+    pub x: f64,
+    /// y, metres.
+    pub y: f64,
+    /// Heading of the line here, radians.
+    pub heading: f64,
+    /// Distance along the line from its first sample, metres.
+    pub s: f64,
 }
 
 /// An oriented box in the world frame.

@@ -324,8 +324,14 @@ mod tests {
 
     #[test]
     fn vehicles_on_a_curved_road_follow_their_lane() {
-        let road =
-            RoadGeometry::new(RoadMap { lanes: 2, lane_width: 3.5, length: 300.0, curvature: 0.01, speed_limit: 20.0 });
+        let road = RoadGeometry::new(RoadMap {
+            lanes: 2,
+            lane_width: 3.5,
+            length: 300.0,
+            curvature: 0.01,
+            speed_limit: 20.0,
+            line: Vec::new(),
+        });
         let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantVelocity);
         // In lane 1 slightly off-centre, driving along the road at 10 m/s.
         let (x, y, h) = road.frame.to_world(50.0, 5.0);
@@ -343,8 +349,14 @@ mod tests {
     }
     #[test]
     fn a_pedestrian_waiting_at_the_kerb_where_others_just_crossed_is_predicted_to_step_out() {
-        let road =
-            RoadGeometry::new(RoadMap { lanes: 2, lane_width: 3.25, length: 300.0, curvature: 0.0, speed_limit: 14.0 });
+        let road = RoadGeometry::new(RoadMap {
+            lanes: 2,
+            lane_width: 3.25,
+            length: 300.0,
+            curvature: 0.0,
+            speed_limit: 14.0,
+            line: Vec::new(),
+        });
         let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantVelocity);
         let standing = |id: u64, s: f64, d: f64| {
             let (x, y, _) = road.frame.to_world(s, d);

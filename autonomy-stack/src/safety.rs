@@ -143,9 +143,9 @@ impl SafetyMonitor {
             jerk_limit: control.jerk_limit,
             vehicle: mission.vehicle,
             period: mission.control_period,
-            road: mission.road.map(RoadGeometry::new),
+            road: mission.road.clone().map(RoadGeometry::new),
             area: mission.area.as_ref().map(|a| (a.min_x, a.min_y, a.max_x, a.max_y)),
-            speed_limit: mission.road.map(|r| r.speed_limit).or(mission.area.as_ref().map(|a| a.speed_limit)),
+            speed_limit: mission.road.as_ref().map(|r| r.speed_limit).or(mission.area.as_ref().map(|a| a.speed_limit)),
             ego_s: 0.0,
             reference_returns: 0,
             dropout_counts: [(0, 0); DROPOUT_WINDOW],
@@ -732,7 +732,14 @@ mod tests {
 
     fn mission() -> Mission {
         Mission {
-            road: Some(RoadMap { lanes: 1, lane_width: 3.5, length: 500.0, curvature: 0.0, speed_limit: 15.0 }),
+            road: Some(RoadMap {
+                lanes: 1,
+                lane_width: 3.5,
+                length: 500.0,
+                curvature: 0.0,
+                speed_limit: 15.0,
+                line: Vec::new(),
+            }),
             area: None,
             goal: MissionGoal::RoadDistance { s: 400.0 },
             route: Vec::new(),

@@ -123,7 +123,7 @@ impl Stack {
             planner: Planner::new(&mission),
             controller: Controller::new(config.control.clone(), mission.vehicle, mission.control_period),
             safety: SafetyMonitor::new(config.safety.clone(), &config.control, &mission),
-            road: mission.road.map(RoadGeometry::new),
+            road: mission.road.clone().map(RoadGeometry::new),
             delay: VecDeque::with_capacity(delay_ticks + 1),
             delay_ticks,
             last_ego: EgoEstimate::default(),
@@ -381,6 +381,12 @@ fn check_mission(m: &Mission) -> Result<(), StackError> {
         positive("road.speed_limit", r.speed_limit)?;
         if !r.curvature.is_finite() {
             return Err(bad("road.curvature", r.curvature));
+        }
+        if !r.line.is_empty() && crate::geometry::Polyline::new(r.line.clone()).is_none() {
+            return Err(StackError::InvalidMission {
+                field: "road.line",
+                message: "a reference line needs two or more finite samples with increasing s".into(),
+            });
         }
     }
     if let Some(a) = &m.area {

@@ -15,7 +15,7 @@ fn car() -> VehicleParams {
 
 fn road_mission(lanes: u32, lane_width: f64, speed_limit: f64, curvature: f64) -> Mission {
     Mission {
-        road: Some(RoadMap { lanes, lane_width, length: 2000.0, curvature, speed_limit }),
+        road: Some(RoadMap { lanes, lane_width, length: 2000.0, curvature, speed_limit, line: Vec::new() }),
         area: None,
         goal: MissionGoal::RoadDistance { s: 1900.0 },
         route: Vec::new(),
@@ -38,7 +38,7 @@ fn weak() -> StackConfig {
 fn follows_its_lane_at_the_speed_limit_factor_on_straight_and_curved_roads() {
     for curvature in [0.0, 0.004] {
         let mission = road_mission(2, 3.5, 15.0, curvature);
-        let road = RoadGeometry::new(mission.road.unwrap());
+        let road = RoadGeometry::new(mission.road.clone().unwrap());
         let config = StackConfig::default();
         let target = 15.0 * config.planning.speed_limit_factor;
         let mut stack = Stack::new(config, mission.clone()).unwrap();
@@ -140,7 +140,7 @@ fn goes_around_a_static_obstacle_in_its_lane_and_stays_on_the_road() {
     // road, and a wide single lane with a box on its right half.
     for (lanes, lane_width, obstacle_d, obstacle_w) in [(2, 3.5, 1.75, 2.0), (1, 5.0, 0.6, 1.0)] {
         let mission = road_mission(lanes, lane_width, 12.0, 0.0);
-        let road = RoadGeometry::new(mission.road.unwrap());
+        let road = RoadGeometry::new(mission.road.clone().unwrap());
         let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
         let obstacle = Actor::new(120.0, obstacle_d, 1.0, obstacle_w, ObjectClass::Unknown);
         let start_d = 0.5 * lane_width;

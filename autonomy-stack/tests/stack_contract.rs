@@ -12,7 +12,14 @@ use harness::{Actor, Sensors, World};
 
 fn mission(lanes: u32) -> Mission {
     Mission {
-        road: Some(RoadMap { lanes, lane_width: 3.5, length: 2000.0, curvature: 0.0, speed_limit: 16.0 }),
+        road: Some(RoadMap {
+            lanes,
+            lane_width: 3.5,
+            length: 2000.0,
+            curvature: 0.0,
+            speed_limit: 16.0,
+            line: Vec::new(),
+        }),
         area: None,
         goal: MissionGoal::RoadDistance { s: 1900.0 },
         route: Vec::new(),
@@ -199,7 +206,14 @@ fn dropout_run(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64) -> Ve
 /// `lost` of every 5 rays return nothing during `bad`.
 fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, lost: usize) -> Vec<StackOutput> {
     let mut m = mission(1);
-    m.road = Some(RoadMap { lanes: 1, lane_width: 3.5, length: 2000.0, curvature: 0.0, speed_limit: 16.0 });
+    m.road = Some(RoadMap {
+        lanes: 1,
+        lane_width: 3.5,
+        length: 2000.0,
+        curvature: 0.0,
+        speed_limit: 16.0,
+        line: Vec::new(),
+    });
     let mut stack = Stack::new(config, m).unwrap();
     // The ego's speed follows the commanded acceleration (so the friction estimate stays healthy).
     let (mut x, mut speed) = (0.0, 10.0);

@@ -71,6 +71,7 @@ codes! {
     BadOdd = "E0310", "bad-odd";
     ManoeuvreNeedsLane = "E0311", "manoeuvre-needs-lane";
     Io = "E0401", "io";
+    BadMap = "E0402", "bad-map";
 }
 
 impl Serialize for Code {

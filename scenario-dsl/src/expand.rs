@@ -124,6 +124,19 @@ pub struct Variant {
     pub seed: u64,
     /// The concrete scenario.
     pub scenario: Scenario<f64>,
+    /// The text of the map file `world.map.file` names, once the caller has read it
+    /// ([`crate::ValidScenario::attach_map`]); the language itself reads no file.
+    #[serde(skip)]
+    pub map_source: Option<MapSource>,
+}
+
+/// A map file's name (as the scenario gives it, resolved by the caller) and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapSource {
+    /// The path the caller read it from, for messages.
+    pub file: String,
+    /// The file's text.
+    pub text: std::sync::Arc<str>,
 }
 
 /// A random stream for one purpose, keyed by the base seed only: editing a description does not

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use catalog::{Catalog, SourceFile};
 pub use diagnostic::{Code, Diagnostic, Severity};
-pub use expand::{ContentHash, Variant, VariantKey};
+pub use expand::{ContentHash, MapSource, Variant, VariantKey};
 pub use expr::Num;
 pub use model::Scenario;
 pub use odd::{CoverageCell, Odd};
@@ -62,6 +62,18 @@ impl ValidScenario {
     /// The variants, in expansion order.
     pub fn variants(&self) -> &[Variant] {
         &self.variants
+    }
+
+    /// The map file `world.map.file` names, if the scenario has a map.
+    pub fn map_file(&self) -> Option<&str> {
+        self.template.world.map.as_ref().map(|m| m.file.as_str())
+    }
+
+    /// Hands every variant the text of its map file, read by the caller (this crate reads no file).
+    pub fn attach_map(&mut self, source: MapSource) {
+        for v in &mut self.variants {
+            v.map_source = Some(source.clone());
+        }
     }
 }
 
@@ -336,6 +348,7 @@ fn concretise(
                 params: point.clone(),
                 seed,
                 scenario: concrete.clone(),
+                map_source: None,
             });
         }
     }

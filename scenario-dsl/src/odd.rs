@@ -46,7 +46,7 @@ pub struct Dimension {
 pub enum OddSource {
     /// The scenario's domain (categorical).
     Domain,
-    /// `straight`, `curved` or `open_area` (categorical).
+    /// `straight`, `curved`, `road_network` (an OpenDRIVE map) or `open_area` (categorical).
     Layout,
     /// The ego's initial speed, m/s.
     EgoSpeed,
@@ -74,10 +74,11 @@ impl OddSource {
     fn category(self, s: &Scenario<f64>) -> &'static str {
         match self {
             OddSource::Domain => s.metadata.domain.as_str(),
-            _ => match &s.world.road {
-                Some(r) if r.curvature != 0.0 => "curved",
-                Some(_) => "straight",
-                None => "open_area",
+            _ => match (&s.world.road, &s.world.map) {
+                (Some(r), _) if r.curvature != 0.0 => "curved",
+                (Some(_), _) => "straight",
+                (None, Some(_)) => "road_network",
+                (None, None) => "open_area",
             },
         }
     }
@@ -89,6 +90,9 @@ impl OddSource {
             OddSource::EgoSpeed => (s.ego.speed, p(&["ego", "speed"])),
             OddSource::SpeedLimit => match (&s.world.road, &s.world.area) {
                 (Some(r), _) => (r.speed_limit, p(&["world", "road", "speed_limit"])),
+                (None, _) if s.world.map.is_some() => {
+                    (s.world.map.as_ref().map_or(0.0, |m| m.speed_limit), p(&["world", "map", "speed_limit"]))
+                }
                 (None, Some(a)) => (a.speed_limit, p(&["world", "area", "speed_limit"])),
                 (None, None) => (0.0, p(&["world"])),
             },

@@ -96,8 +96,27 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
     let mut c = Checker { path: Vec::new(), findings: Vec::new() };
     check_metadata(&mut c, &s.metadata);
     c.key("world", |c| check_world(c, &s.world));
-    let road = s.world.road.as_ref();
-    c.key("ego", |c| check_ego(c, &s.ego, &s.world));
+    // On a map the ego's road is its route: one lane, as long as the route (known once the map is
+    // loaded, which sim-core checks).
+    let route_world;
+    let world = match (&s.world.road, &s.world.map) {
+        (None, Some(m)) => {
+            route_world = World {
+                road: Some(Road {
+                    lanes: 1,
+                    lane_width: 3.5,
+                    length: f64::MAX,
+                    curvature: 0.0,
+                    speed_limit: m.speed_limit,
+                }),
+                ..s.world.clone()
+            };
+            &route_world
+        }
+        _ => &s.world,
+    };
+    let road = world.road.as_ref();
+    c.key("ego", |c| check_ego(c, &s.ego, world));
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     c.key("actors", |c| {
         for (i, a) in s.actors.iter().enumerate() {
@@ -121,7 +140,7 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
             });
         }
         for (i, a) in s.actors.iter().enumerate() {
-            c.within(PathSeg::Index(i), |c| check_actor(c, a, &s.world, &ids));
+            c.within(PathSeg::Index(i), |c| check_actor(c, a, world, &ids));
         }
     });
     c.key("ego", |c| c.key("driver", |c| check_driver(c, &s.ego.driver, &ids)));
@@ -200,13 +219,47 @@ fn check_metadata(c: &mut Checker, m: &Metadata) {
 }
 
 fn check_world(c: &mut Checker, w: &World<f64>) {
-    if w.road.is_none() && w.area.is_none() {
+    if w.road.is_none() && w.area.is_none() && w.map.is_none() {
         c.push(
             &[],
             Code::NoWorld,
-            "the world has neither a `road` nor an `area`".into(),
-            Some("add `road:` for driving scenarios or `area:` for robots".into()),
+            "the world has neither a `road`, a `map` nor an `area`".into(),
+            Some("add `road:` for driving scenarios, `map:` for a road network or `area:` for robots".into()),
         );
+    }
+    if let Some(m) = &w.map {
+        c.key("map", |c| {
+            if w.road.is_some() {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "a world has a `road` or a `map`, not both".into(),
+                    Some("on a map the ego's road is its route; remove `road:`".into()),
+                );
+            }
+            if !m.file.ends_with(".xodr") {
+                c.push(
+                    &["file"],
+                    Code::InvalidValue,
+                    format!("`{}` is not an OpenDRIVE file", m.file),
+                    Some("give the path of a `.xodr` file, relative to this scenario's folder".into()),
+                );
+            }
+            c.positive("speed_limit", m.speed_limit, "a speed");
+            if m.route.len() < 2 {
+                c.push(
+                    &["route"],
+                    Code::InvalidValue,
+                    format!("a route needs a start and a goal, found {} place(s)", m.route.len()),
+                    Some("e.g. `route: [{ road: \"1\", lane: -1, s: 5 }, { road: \"3\", lane: -1, s: 40 }]`".into()),
+                );
+            }
+            c.key("route", |c| {
+                for (i, p) in m.route.iter().enumerate() {
+                    c.within(PathSeg::Index(i), |c| check_map_point(c, p));
+                }
+            });
+        });
     }
     if let Some(r) = &w.road {
         c.key("road", |c| {
@@ -306,7 +359,53 @@ fn check_lane(c: &mut Checker, key: &str, lane: u32, world: &World<f64>) {
     }
 }
 
+fn check_map_point(c: &mut Checker, p: &MapPoint<f64>) {
+    match p.place() {
+        None => c.push(
+            &[],
+            Code::InvalidValue,
+            "a map place is either a lane position (`road`, `lane` and `s`) or a point (`x` and `y`), not both or neither"
+                .into(),
+            Some("e.g. `{ road: \"1\", lane: -1, s: 20 }` or `{ x: 12.5, y: -3 }`".into()),
+        ),
+        Some(MapPlace::Lane { lane, s, .. }) => {
+            if lane == 0 {
+                c.push(
+                    &["lane"],
+                    Code::LaneOutOfRange,
+                    "lane 0 is OpenDRIVE's centre lane, which has no width".into(),
+                    Some("lanes right of the reference line are -1, -2, ...; left of it 1, 2, ...".into()),
+                );
+            }
+            c.non_negative("s", s, "a distance");
+        }
+        Some(MapPlace::Point { .. }) => {}
+    }
+}
+
 fn check_start(c: &mut Checker, st: &Start<f64>, world: &World<f64>) {
+    if let Some(p) = &st.map {
+        c.key("start", |c| {
+            if st.lane.is_some() || st.s.is_some() || st.offset.is_some() || st.x.is_some() || st.y.is_some() {
+                c.push(
+                    &["map"],
+                    Code::InvalidValue,
+                    "a start on the map takes no `lane`, `s`, `offset`, `x` or `y` beside `map`".into(),
+                    None,
+                );
+            }
+            if world.map.is_none() {
+                c.push(
+                    &["map"],
+                    Code::InvalidValue,
+                    "a start on the map needs a world with a `map`".into(),
+                    Some("use `lane` and `s`, or `x` and `y`".into()),
+                );
+            }
+            c.key("map", |c| check_map_point(c, p));
+        });
+        return;
+    }
     c.key("start", |c| match st.pose() {
         None => c.push(
             &[],
@@ -355,7 +454,16 @@ fn check_ego(c: &mut Checker, e: &Ego<f64>, world: &World<f64>) {
         c.positive("max_decel", m.max_decel, "a deceleration");
         c.range("max_steer", m.max_steer, 1.0, 80.0, "an angle in degrees");
     });
-    check_start(c, &e.start, world);
+    if e.start.map.is_some() {
+        c.push(
+            &["start", "map"],
+            Code::InvalidValue,
+            "the ego starts on its route, not at a map place".into(),
+            Some("on a map give `start: { lane: 0, s: ... }`, metres along `world.map.route`".into()),
+        );
+    } else {
+        check_start(c, &e.start, world);
+    }
     c.non_negative("speed", e.speed, "a speed");
     if let Some(v) = e.set_speed {
         c.positive("set_speed", v, "a speed");
@@ -415,8 +523,9 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
                 };
                 if let (Some(name), false, true) = (lane_only, on_lane, world.road.is_some()) {
                     let why = if i > 0
-                        && a.behaviour[..i].iter().any(|s| matches!(s.action, Manoeuvre::FollowWaypoints { .. }))
-                    {
+                        && a.behaviour[..i].iter().any(|s| {
+                            matches!(s.action, Manoeuvre::FollowWaypoints { .. } | Manoeuvre::FollowRoute { .. })
+                        }) {
                         "it has left the road frame along `follow_waypoints`"
                     } else {
                         "it is placed by `x`/`y`"
@@ -434,7 +543,7 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
                         ),
                     );
                 }
-                if matches!(step.action, Manoeuvre::FollowWaypoints { .. }) {
+                if matches!(step.action, Manoeuvre::FollowWaypoints { .. } | Manoeuvre::FollowRoute { .. }) {
                     on_lane = false;
                 }
             });
@@ -459,6 +568,18 @@ fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
             }
             c.positive("speed", *speed, "a speed");
         }),
+        Manoeuvre::FollowRoute { to, speed } => c.key("follow_route", |c| {
+            if world.map.is_none() {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "`follow_route` needs a world with a `map`".into(),
+                    Some("use `follow_waypoints` without a map".into()),
+                );
+            }
+            c.key("to", |c| check_map_point(c, to));
+            c.positive("speed", *speed, "a speed");
+        }),
         Manoeuvre::ChangeLane { to, duration, lateral_speed } => c.key("change_lane", |c| {
             check_lane(c, "to", *to, world);
             c.positive("duration", *duration, "a duration");
@@ -478,7 +599,7 @@ fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
             if let Some(a) = accel {
                 c.positive("accel", *a, "an acceleration");
             }
-            if world.road.is_none() {
+            if !world.has_lanes() {
                 c.push(
                     &[],
                     Code::OffRoad,

@@ -338,6 +338,8 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 done = a.speed == speed;
             }
             Manoeuvre::Wait { duration } => done = elapsed >= duration,
+            // `map::build` lowers a route to `follow_waypoints` before the run starts.
+            Manoeuvre::FollowRoute { .. } => done = true,
             Manoeuvre::CrossRoad { speed, direction, accel } => {
                 if let (Some(r), Frame::Road { d, v_lat, .. }) = (road, a.frame) {
                     let sign = if direction == CrossDirection::Left { 1.0 } else { -1.0 };

@@ -6,6 +6,7 @@
 pub mod actors;
 pub mod footprint;
 pub mod latency;
+pub mod map;
 pub mod oracle;
 pub mod physics;
 pub mod rng;

@@ -174,7 +174,7 @@ pub struct CriterionOutcome {
 }
 
 /// The drivable area the ego must stay in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Drivable {
     /// The road's surface.
     Road(RoadFrame),
@@ -326,7 +326,7 @@ impl Observer {
             }
         }
         let corners = t.ego.corners();
-        match self.drivable {
+        match &self.drivable {
             Some(Drivable::Road(r)) => {
                 let ds: Vec<f64> = corners.iter().map(|(x, y)| r.to_road(*x, *y).1).collect();
                 let lo = ds.iter().copied().fold(f64::INFINITY, f64::min);
@@ -346,7 +346,7 @@ impl Observer {
             }
             Some(Drivable::Area(x0, y0, x1, y1)) => {
                 for (x, y) in corners {
-                    peak(&mut m.max_offroad, &mut p.offroad, (x0 - x).max(x - x1).max(y0 - y).max(y - y1), t.time);
+                    peak(&mut m.max_offroad, &mut p.offroad, (*x0 - x).max(x - *x1).max(*y0 - y).max(y - *y1), t.time);
                 }
             }
             None => {}

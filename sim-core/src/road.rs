@@ -1,11 +1,15 @@
 //! Road geometry: conversion between the world frame and the road frame (s along the reference
-//! line, d to its left) for straight and constant-curvature roads. The reference line starts at the
-//! origin heading +x and is the right edge of lane 0.
+//! line, d to its left). The reference line is the right edge of lane 0: for the single-road
+//! shorthand it starts at the origin heading +x, straight or of constant curvature; on a map it is
+//! a polyline along the ego's route (the same [`Polyline`] the stack is handed as its map).
 
+use std::sync::Arc;
+
+use autonomy_stack::geometry::Polyline;
 use scenario_dsl::model::Road;
 
 /// A road's geometry.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoadFrame {
     /// Number of lanes.
     pub lanes: u32,
@@ -17,6 +21,8 @@ pub struct RoadFrame {
     pub curvature: f64,
     /// Speed limit, m/s.
     pub speed_limit: f64,
+    /// The polyline reference line of a map route (`None`: the arc of `curvature`).
+    pub line: Option<Arc<Polyline>>,
 }
 
 impl RoadFrame {
@@ -28,7 +34,13 @@ impl RoadFrame {
             length: r.length,
             curvature: r.curvature,
             speed_limit: r.speed_limit,
+            line: None,
         }
+    }
+
+    /// The frame of a polyline reference line (a route on a map).
+    pub fn polyline(line: Polyline, lanes: u32, lane_width: f64, speed_limit: f64) -> Self {
+        Self { lanes, lane_width, length: line.length(), curvature: 0.0, speed_limit, line: Some(Arc::new(line)) }
     }
 
     /// Lateral offset of lane `lane`'s centre.
@@ -51,6 +63,9 @@ impl RoadFrame {
 
     /// World pose (x, y, heading) of road point (s, d).
     pub fn to_world(&self, s: f64, d: f64) -> (f64, f64, f64) {
+        if let Some(line) = &self.line {
+            return line.to_world(s, d);
+        }
         if self.curvature == 0.0 {
             return (s, d, 0.0);
         }
@@ -63,6 +78,9 @@ impl RoadFrame {
 
     /// Road coordinates (s, d) of world point (x, y).
     pub fn to_road(&self, x: f64, y: f64) -> (f64, f64) {
+        if let Some(line) = &self.line {
+            return line.to_frame_nearest(x, y);
+        }
         if self.curvature == 0.0 {
             return (x, y);
         }
@@ -75,6 +93,9 @@ impl RoadFrame {
 
     /// Heading of the road at `s`, radians.
     pub fn heading_at(&self, s: f64) -> f64 {
+        if let Some(line) = &self.line {
+            return line.heading_at(s);
+        }
         s * self.curvature
     }
 }
@@ -84,7 +105,7 @@ mod tests {
     use super::*;
 
     fn road(curvature: f64) -> RoadFrame {
-        RoadFrame { lanes: 3, lane_width: 3.5, length: 500.0, curvature, speed_limit: 30.0 }
+        RoadFrame { lanes: 3, lane_width: 3.5, length: 500.0, curvature, speed_limit: 30.0, line: None }
     }
 
     #[test]

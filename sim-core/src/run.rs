@@ -12,18 +12,21 @@ use autonomy_stack::{
     AreaMap, Clock, ControlCommand, DriverRequest, Mission, MissionGoal, Mode, OrientedBox, RoadMap, SensorFrame,
     Stack, StackConfig, StackOutput, VehicleParams,
 };
-use scenario_dsl::model::{Criterion, Goal, StartPose};
+use scenario_dsl::model::{Actor, Criterion, Goal, StartPose};
 use scenario_dsl::Variant;
 
 use crate::actors::{self, ActorState, EgoView, ScriptedEvent};
 use crate::footprint::Footprint;
 use crate::latency::{Latencies, LatencySummary};
+use crate::map;
 use crate::oracle::{self, Collision, CriterionOutcome, Drivable, Metrics, Observer, Score, Tick};
 use crate::physics::{BoxPose, BoxSize, Owner, Physics};
 use crate::road::RoadFrame;
 use crate::sensors::Sensors;
 use crate::test_driver::{self, TestDriverState};
-use crate::trace::{Digester, Trace, TraceActor, TraceArea, TraceObstacle, TraceRoad, TraceTick, TraceWorld};
+use crate::trace::{
+    Digester, Trace, TraceActor, TraceArea, TraceLane, TraceMap, TraceObstacle, TraceRoad, TraceTick, TraceWorld,
+};
 use crate::vehicle::{self, VehicleState};
 
 /// Physics tick, seconds.
@@ -165,6 +168,7 @@ fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
             length: r.length,
             curvature: r.curvature,
             speed_limit: r.speed_limit,
+            line: r.line.as_ref().map_or_else(Vec::new, |l| l.points().to_vec()),
         }),
         area,
         goal,
@@ -261,7 +265,10 @@ pub fn run_variant(variant: &Variant, config: &StackConfig, clock: &mut dyn Cloc
 
 /// The stack's mission for a variant: what `run_variant` hands to the stack before the first tick.
 pub fn mission_for(variant: &Variant) -> Mission {
-    let road = variant.scenario.world.road.as_ref().map(RoadFrame::new);
+    let road = match map::build(variant) {
+        Ok(Some(w)) => Some(w.road),
+        _ => variant.scenario.world.road.as_ref().map(RoadFrame::new),
+    };
     mission(variant, road.as_ref()).0
 }
 
@@ -271,11 +278,21 @@ pub type MakeDriver<'a> = dyn FnMut(&Mission) -> Result<Box<dyn Driver>, String>
 /// Runs one variant with the driver `make` builds from the mission (an error becomes an `error` run).
 pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<'_>) -> RunResult {
     let s = &variant.scenario;
-    let road = s.world.road.as_ref().map(RoadFrame::new);
+    // A map world: the ego's road along its route, the actors' map places and routes lowered. A map
+    // that cannot be used makes the run an `error` naming the file.
+    let (map_world, map_error) = match map::build(variant) {
+        Ok(w) => (w, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let road = match &map_world {
+        Some(w) => Some(w.road.clone()),
+        None => s.world.road.as_ref().map(RoadFrame::new),
+    };
+    let scenario_actors: &[Actor<f64>] = map_world.as_ref().map_or(&s.actors, |w| &w.actors);
     let (mission, start) = mission(variant, road.as_ref());
     let friction = s.environment.friction;
     let speed_limit =
-        road.map_or_else(|| s.world.area.as_ref().map_or(f64::INFINITY, |a| a.speed_limit), |r| r.speed_limit);
+        road.as_ref().map_or_else(|| s.world.area.as_ref().map_or(f64::INFINITY, |a| a.speed_limit), |r| r.speed_limit);
     let lane_tolerance = s
         .criteria
         .iter()
@@ -284,12 +301,15 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             _ => None,
         })
         .unwrap_or(0.0);
-    let mut observer =
-        Observer::new(Drivable::new(road, s.world.area.as_ref().map(|a| &a.bounds)), speed_limit, lane_tolerance);
+    let mut observer = Observer::new(
+        Drivable::new(road.clone(), s.world.area.as_ref().map(|a| &a.bounds)),
+        speed_limit,
+        lane_tolerance,
+    );
     if s.expected.as_ref().is_some_and(|e| e.avoid == 0.0) {
         observer.allow_collision();
     }
-    let mut actors: Vec<ActorState> = s.actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
+    let mut actors: Vec<ActorState> = scenario_actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
     let ego_size = BoxSize { length: mission.vehicle.length, width: mission.vehicle.width, height: EGO_HEIGHT };
     let obstacles: Vec<(BoxPose, BoxSize)> = s
         .world
@@ -317,8 +337,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         variant: variant.key.to_string(),
         dt: DT,
         ego_size: [ego_size.length, ego_size.width],
-        actors: s
-            .actors
+        actors: scenario_actors
             .iter()
             .zip(&actors)
             .map(|(a, st)| TraceActor {
@@ -328,7 +347,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 width: st.width,
             })
             .collect(),
-        world: trace_world(road.as_ref(), s.world.area.as_ref()),
+        world: trace_world(road.as_ref(), s.world.area.as_ref(), map_world.as_ref()),
         ticks: Vec::new(),
         ..Trace::default()
     };
@@ -356,6 +375,9 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         r
     };
 
+    if let Some(e) = map_error {
+        return finish(Verdict::Error, Some(e), &observer, 0, digest, trace, &latencies, split);
+    }
     let mut stack = match make(&mission) {
         Ok(st) => st,
         Err(e) => return finish(Verdict::Error, Some(e), &observer, 0, digest, trace, &latencies, split),
@@ -379,7 +401,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             footprint: ego_fp,
             velocity: ego_velocity,
             speed: ego.speed,
-            s: road.map(|r| r.to_road(ego.x, ego.y).0),
+            s: road.as_ref().map(|r| r.to_road(ego.x, ego.y).0),
             stopped_for,
         };
         let t0 = clock.now_ns();
@@ -508,7 +530,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 footprint: ego_fp,
                 velocity: ego_velocity,
                 speed: ego.speed,
-                s: road.map(|r| r.to_road(ego.x, ego.y).0),
+                s: road.as_ref().map(|r| r.to_road(ego.x, ego.y).0),
                 stopped_for,
             };
             actors::holds(t, None, now, &view, &actors, road.as_ref())
@@ -544,8 +566,37 @@ struct End {
 }
 
 /// The world's geometry as the trace records it.
-fn trace_world(road: Option<&RoadFrame>, area: Option<&scenario_dsl::model::Area<f64>>) -> TraceWorld {
+fn trace_world(
+    road: Option<&RoadFrame>,
+    area: Option<&scenario_dsl::model::Area<f64>>,
+    map: Option<&map::MapWorld>,
+) -> TraceWorld {
+    // On a map the lanes are drawn from the map, and the ego's road is its route.
+    let map = map.map(|w| TraceMap {
+        file: w.map.file().to_owned(),
+        lanes: w
+            .map
+            .drawn_lanes()
+            .into_iter()
+            .map(|l| TraceLane {
+                centre: l.centre.iter().map(|&(x, y)| [x, y]).collect(),
+                width: l.width,
+                driving: l.driving,
+            })
+            .collect(),
+        route: w.road.line.as_ref().map_or_else(Vec::new, |line| {
+            line.points()
+                .iter()
+                .map(|p| {
+                    let (x, y, _) = line.to_world(p.s, w.road.lane_centre(0));
+                    [x, y]
+                })
+                .collect()
+        }),
+    });
+    let road = if map.is_some() { None } else { road };
     TraceWorld {
+        map,
         road: road.map(|r| TraceRoad {
             lanes: r.lanes,
             lane_width: r.lane_width,

@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 
 use autonomy_stack::{Mode, Reason};
 
-/// The binary format this build writes. Version 1 (no header: a bare postcard `Trace` without world
-/// geometry or per-tick measures) is still read; a newer version is refused with a clear error.
-pub const TRACE_FORMAT: u32 = 2;
+/// The binary format this build writes. Version 3 added the map's lanes to the world; versions 2
+/// (no map) and 1 (no header: a bare postcard `Trace` without world geometry or per-tick measures)
+/// are still read; a newer version is refused with a clear error.
+pub const TRACE_FORMAT: u32 = 3;
 
 /// The header of a versioned binary trace, followed by one version byte. A version-1 trace starts
 /// with the varint length of its 32-character variant key, never with these bytes.
@@ -80,6 +81,28 @@ pub struct TraceArea {
     pub obstacles: Vec<TraceObstacle>,
 }
 
+/// One lane of a map: its centre line and width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceLane {
+    /// Centre line, (x, y) metres.
+    pub centre: Vec<[f64; 2]>,
+    /// Width, metres.
+    pub width: f64,
+    /// Whether vehicles drive on it (else a sidewalk, shoulder, border, ...).
+    pub driving: bool,
+}
+
+/// A road network from a map file: every lane, and the ego's route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceMap {
+    /// The map file.
+    pub file: String,
+    /// Every lane.
+    pub lanes: Vec<TraceLane>,
+    /// The ego's route (the centre of its lane), (x, y) metres.
+    pub route: Vec<[f64; 2]>,
+}
+
 /// The world the run took place in (a struct of options rather than an enum: the binary form is not
 /// self-describing, so it cannot carry internally tagged enums).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -88,6 +111,9 @@ pub struct TraceWorld {
     pub road: Option<TraceRoad>,
     /// The open area, if the world has one.
     pub area: Option<TraceArea>,
+    /// The map, if the world is on one (then `road` is absent).
+    #[serde(default)]
+    pub map: Option<TraceMap>,
 }
 
 /// What each array of a tick holds, in order: makes the JSON export self-describing.
@@ -180,6 +206,40 @@ impl Default for Trace {
     }
 }
 
+/// The binary layout of version 2 (no map): read only, to convert.
+#[derive(Deserialize)]
+struct TraceV2 {
+    format: u32,
+    variant: String,
+    dt: f64,
+    ego_size: [f64; 2],
+    actors: Vec<TraceActor>,
+    world: TraceWorldV2,
+    columns: TraceColumns,
+    ticks: Vec<TraceTick>,
+}
+
+#[derive(Deserialize)]
+struct TraceWorldV2 {
+    road: Option<TraceRoad>,
+    area: Option<TraceArea>,
+}
+
+impl From<TraceV2> for Trace {
+    fn from(v: TraceV2) -> Self {
+        Trace {
+            format: v.format,
+            variant: v.variant,
+            dt: v.dt,
+            ego_size: v.ego_size,
+            actors: v.actors,
+            world: TraceWorld { road: v.world.road, area: v.world.area, map: None },
+            columns: v.columns,
+            ticks: v.ticks,
+        }
+    }
+}
+
 /// The binary layout of version 1 (before the header): read only, to convert.
 #[derive(Deserialize)]
 struct TraceV1 {
@@ -247,11 +307,13 @@ impl Trace {
         postcard::to_extend(self, out).unwrap_or_default()
     }
 
-    /// Reads the binary form of this version or of version 1 (stored before the header existed).
+    /// Reads the binary form of this version, of version 2, or of version 1 (stored before the header
+    /// existed).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TraceError> {
         let corrupt = |e: postcard::Error| TraceError::Corrupt(e.to_string());
         match bytes.strip_prefix(MAGIC.as_slice()) {
-            Some([2, body @ ..]) => postcard::from_bytes(body).map_err(corrupt),
+            Some([3, body @ ..]) => postcard::from_bytes(body).map_err(corrupt),
+            Some([2, body @ ..]) => postcard::from_bytes::<TraceV2>(body).map(Trace::from).map_err(corrupt),
             Some([v, ..]) if u32::from(*v) > TRACE_FORMAT => Err(TraceError::Newer(*v)),
             Some(_) => Err(TraceError::Corrupt("unknown trace format version".into())),
             None => postcard::from_bytes::<TraceV1>(bytes).map(Trace::from).map_err(corrupt),
@@ -354,7 +416,48 @@ mod tests {
         assert_eq!(Trace::from_bytes(&bytes).unwrap(), Trace::default());
         bytes[MAGIC.len()] = 9;
         let e = Trace::from_bytes(&bytes).unwrap_err().to_string();
-        assert!(e.contains("v9") && e.contains("v2"), "{e}");
+        assert!(e.contains("v9") && e.contains("v3"), "{e}");
+    }
+
+    #[test]
+    fn version_2_traces_without_a_map_still_read() {
+        // Version 2's layout: the world held a road and an area only.
+        #[derive(Serialize)]
+        struct WrittenV2 {
+            format: u32,
+            variant: String,
+            dt: f64,
+            ego_size: [f64; 2],
+            actors: Vec<TraceActor>,
+            world: (Option<TraceRoad>, Option<TraceArea>),
+            columns: TraceColumns,
+            ticks: Vec<TraceTick>,
+        }
+        let road = TraceRoad { lanes: 2, lane_width: 3.5, length: 500.0, curvature: 0.0, speed_limit: 30.0 };
+        let old = WrittenV2 {
+            format: 2,
+            variant: "k".into(),
+            dt: 0.02,
+            ego_size: [4.6, 1.9],
+            actors: vec![],
+            world: (Some(road.clone()), None),
+            columns: TraceColumns::default(),
+            ticks: vec![],
+        };
+        let mut bytes = MAGIC.to_vec();
+        bytes.push(2);
+        bytes.extend(postcard::to_allocvec(&old).unwrap());
+        let read = Trace::from_bytes(&bytes).unwrap();
+        assert_eq!(read.format, 2);
+        assert_eq!(read.world, TraceWorld { road: Some(road), area: None, map: None });
+        // And this version keeps a map through the binary form.
+        let map = TraceMap {
+            file: "m.xodr".into(),
+            lanes: vec![TraceLane { centre: vec![[0.0, 0.0], [10.0, 0.0]], width: 3.5, driving: true }],
+            route: vec![[0.0, 0.0]],
+        };
+        let t = Trace { world: TraceWorld { map: Some(map.clone()), ..TraceWorld::default() }, ..Trace::default() };
+        assert_eq!(Trace::from_bytes(&t.to_bytes()).unwrap().world.map, Some(map));
     }
 
     #[test]

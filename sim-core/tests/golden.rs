@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use autonomy_stack::{FrozenClock, StackConfig};
-use scenario_dsl::{Catalog, SourceFile};
+use scenario_dsl::{Catalog, MapSource, SourceFile};
 
 fn catalog_files(dir: &Path, out: &mut Vec<SourceFile>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -26,10 +26,16 @@ fn default_variants_of_the_catalog_match_their_golden_digests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     catalog_files(&root.join("../catalog"), &mut files);
-    let catalog = Catalog::load(&files, None);
+    let mut catalog = Catalog::load(&files, None);
     assert!(!catalog.has_errors(), "{:#?}", catalog.diagnostics);
     let mut actual = String::new();
-    for s in &catalog.scenarios {
+    for s in &mut catalog.scenarios {
+        // A map scenario's map is read beside it, as the farm's catalog loader reads it.
+        if let Some(map) = s.map_file() {
+            let path = Path::new(s.file()).parent().unwrap().join(map);
+            let text = std::fs::read_to_string(&path).unwrap();
+            s.attach_map(MapSource { file: path.display().to_string(), text: text.into() });
+        }
         let v = &s.variants()[0];
         let r = sim_core::run_variant(v, &StackConfig::default(), &mut FrozenClock);
         actual.push_str(&format!("{} {} {}\n", s.id(), v.key, r.digest));

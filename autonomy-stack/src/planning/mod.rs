@@ -117,7 +117,7 @@ pub struct Planner {
 impl Planner {
     /// A planner for `mission`.
     pub fn new(mission: &Mission) -> Self {
-        let road = mission.road.map(RoadGeometry::new);
+        let road = mission.road.clone().map(RoadGeometry::new);
         Self { road, road_planner: RoadPlanner::default(), area_planner: AreaPlanner::new(mission), ego_s: 0.0 }
     }
 
@@ -143,13 +143,13 @@ impl Planner {
     }
 
     fn plan_unbounded(&mut self, input: &PlanInput<'_>) -> Plan {
-        match self.road {
+        match &self.road {
             Some(road) => {
                 let (s, _) = road.frame.to_frame(input.ego.x, input.ego.y, self.ego_s);
                 if s.is_finite() {
                     self.ego_s = s;
                 }
-                self.road_planner.plan(&road, input, self.ego_s)
+                self.road_planner.plan(road, input, self.ego_s)
             }
             None => self.area_planner.plan(input),
         }

@@ -7,7 +7,7 @@ use super::behaviour::{
 };
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
-use crate::geometry::{projected_half_extent, wrap_angle, RoadGeometry};
+use crate::geometry::{projected_half_extent, wrap_angle, LineFrame, RoadGeometry};
 use crate::interface::{MissionGoal, ObjectClass};
 
 /// One object's predicted occupancy in the road frame, with its points flattened.
@@ -70,6 +70,10 @@ const EVASIVE_SHARE: f64 = 1.0;
 const COMFORT_FLOOR: f64 = 0.3;
 /// Share of `max_lateral_accel` steady cornering may use (the speed cap on curves).
 const CURVE_SHARE: f64 = 0.8;
+/// How far ahead a polyline route's curves cap the speed, metres.
+const CURVE_PREVIEW: f64 = 120.0;
+/// Deceleration planned ahead of a route's curve, m/s².
+const CURVE_BRAKE: f64 = 1.5;
 /// Largest heading relative to the road a new lateral profile starts with, radians.
 const MAX_SLOPE: f64 = 0.3;
 /// Relative headings up to this (as a slope) do not shape a new lateral profile.
@@ -163,13 +167,24 @@ impl RoadPlanner {
         let hl = 0.5 * input.vehicle.length;
         let hw = 0.5 * input.vehicle.width;
         let lw = road.map.lane_width;
-        let kappa = libm::fabs(road.map.curvature);
-        let curve_cap = if kappa > 1e-6 {
-            // Steady cornering uses only a share of the limit: tracking corrections and lane changes
-            // ride on top of it.
-            libm::sqrt(CURVE_SHARE * cfg.max_lateral_accel / kappa)
-        } else {
-            f64::INFINITY
+        let kappa = match &road.frame {
+            LineFrame::Arc(_) => libm::fabs(road.map.curvature),
+            LineFrame::Polyline(line) => libm::fabs(line.curvature_at(s0)),
+        };
+        let curve_cap = match &road.frame {
+            LineFrame::Arc(_) => {
+                if kappa > 1e-6 {
+                    // Steady cornering uses only a share of the limit: tracking corrections and lane
+                    // changes ride on top of it.
+                    libm::sqrt(CURVE_SHARE * cfg.max_lateral_accel / kappa)
+                } else {
+                    f64::INFINITY
+                }
+            }
+            // A route's curves come and go: slow for each one ahead in time, braking gently.
+            LineFrame::Polyline(line) => {
+                line.curve_speed_cap(s0, CURVE_PREVIEW, CURVE_SHARE * cfg.max_lateral_accel, CURVE_BRAKE)
+            }
         };
         let v_des = (road.map.speed_limit * cfg.speed_limit_factor)
             .min(curve_cap)

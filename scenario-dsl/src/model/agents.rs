@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{num_defaults, Number, Point};
+use super::{num_defaults, MapPoint, Number, Point};
 
 num_defaults! {
     zero = 0.0;
@@ -149,6 +149,10 @@ pub struct Start<N: Number> {
     /// Heading, degrees counter-clockwise from +x (with `x`/`y`; on a lane it follows the lane).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heading: Option<N>,
+    /// A place on the world's map (an actor only): a lane position, heading along the lane's travel
+    /// direction, or a point. Alone, never with the other fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapPoint<N>>,
 }
 
 /// A start pose once its form is known.
@@ -325,6 +329,14 @@ pub enum Manoeuvre<N: Number> {
         /// Speed, m/s.
         speed: N,
     },
+    /// On a map: drive from where the actor is along the lane graph to `to` (through junctions, in
+    /// each lane's direction of travel) at a speed, then stop there.
+    FollowRoute {
+        /// The destination.
+        to: MapPoint<N>,
+        /// Speed, m/s.
+        speed: N,
+    },
     /// Move to lane `to` over `duration` seconds, or at a mean `lateral_speed`.
     ChangeLane {
         /// Target lane index.
@@ -492,6 +504,7 @@ impl<N: Number> Manoeuvre<N> {
         match self {
             Manoeuvre::KeepLane { .. } => "keep_lane",
             Manoeuvre::FollowWaypoints { .. } => "follow_waypoints",
+            Manoeuvre::FollowRoute { .. } => "follow_route",
             Manoeuvre::ChangeLane { .. } => "change_lane",
             Manoeuvre::Brake { .. } => "brake",
             Manoeuvre::Stop { .. } => "stop",

@@ -1,4 +1,5 @@
-//! The static world: a road with lanes, and/or an open area with static obstacles.
+//! The static world: a road with lanes, an OpenDRIVE map with the ego's route through it, and/or an
+//! open area with static obstacles.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,8 @@ num_defaults! {
     obstacle_height = 1.5;
 }
 
-/// The static world. At least one of `road` and `area` is required.
+/// The static world. At least one of `road`, `map` and `area` is required; `road` and `map` exclude
+/// each other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct World<N: Number> {
@@ -21,6 +23,112 @@ pub struct World<N: Number> {
     /// An open area for mobile robots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<Area<N>>,
+    /// A road network from an OpenDRIVE file and the ego's route through it. The route's lane is the
+    /// ego's road: lane 0 of a one-lane road whose `s` runs along the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<Map<N>>,
+}
+
+impl<N: Number> World<N> {
+    /// Whether the world has lanes the ego drives along: a road, or a map's route.
+    pub fn has_lanes(&self) -> bool {
+        self.road.is_some() || self.map.is_some()
+    }
+}
+
+/// A road network read from an OpenDRIVE (`.xodr`) file, and the ego's route through it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Map<N: Number> {
+    /// The `.xodr` file, relative to the folder of the scenario file (e.g. `../maps/town.xodr`).
+    pub file: String,
+    /// The ego's route: where it starts, any places it must pass, and its goal (two or more). The
+    /// route follows the lane graph through junctions, in each lane's direction of travel.
+    pub route: Vec<MapPoint<N>>,
+    /// Speed limit, m/s.
+    pub speed_limit: N,
+}
+
+/// A place on a map: a lane position (`road`, `lane`, `s`, optionally `offset`) or a point
+/// (`x`, `y`, snapped to the nearest driving lane). Never both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MapPoint<N: Number> {
+    /// The OpenDRIVE road id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub road: Option<String>,
+    /// The OpenDRIVE lane id: negative right of the road's reference line, positive left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lane: Option<i32>,
+    /// Distance along the road's reference line, metres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s: Option<N>,
+    /// Offset from the lane centre, metres (positive toward the road's left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<N>,
+    /// x, metres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<N>,
+    /// y, metres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<N>,
+}
+
+/// A map place once its form is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MapPlace<N: Number> {
+    /// On lane `lane` of road `road`, `s` along the road, `offset` from the lane centre.
+    Lane {
+        /// Road id.
+        road: String,
+        /// Lane id.
+        lane: i32,
+        /// Along the road.
+        s: N,
+        /// From the lane centre.
+        offset: N,
+    },
+    /// At a point.
+    Point {
+        /// x.
+        x: N,
+        /// y.
+        y: N,
+    },
+}
+
+impl<N: Number> MapPoint<N> {
+    /// Which form this place takes; `None` when it is neither or both (validation reports it).
+    pub fn place(&self) -> Option<MapPlace<N>> {
+        let lane_form = self.road.is_some() || self.lane.is_some() || self.s.is_some() || self.offset.is_some();
+        let point_form = self.x.is_some() || self.y.is_some();
+        match (lane_form, point_form) {
+            (true, false) => Some(MapPlace::Lane {
+                road: self.road.clone()?,
+                lane: self.lane?,
+                s: self.s.clone()?,
+                offset: self.offset.clone().unwrap_or_else(|| N::from(0.0)),
+            }),
+            (false, true) => Some(MapPlace::Point { x: self.x.clone()?, y: self.y.clone()? }),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for MapPoint<f64> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.place() {
+            Some(MapPlace::Lane { road, lane, s, offset }) => {
+                write!(f, "road {road} lane {lane} s {s}")?;
+                if offset != 0.0 {
+                    write!(f, " offset {offset}")?;
+                }
+                Ok(())
+            }
+            Some(MapPlace::Point { x, y }) => write!(f, "({x}, {y})"),
+            None => write!(f, "an incomplete place"),
+        }
+    }
 }
 
 /// A road of parallel lanes. Lane 0 is the rightmost; the reference line is its right edge.

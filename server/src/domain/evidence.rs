@@ -207,6 +207,20 @@ pub fn plot(trace: &sim_core::Trace, failure_time: Option<f64>) -> String {
         let d: Vec<String> = points.iter().map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y))).collect();
         format!(r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, d.join(" "))
     };
+    if let Some(map) = &trace.world.map {
+        // The map's lanes under the paths, each a band of its width (those near the paths only).
+        let near = |p: &[f64; 2]| p[0] >= x0 - 30.0 && p[0] <= x1 + 30.0 && p[1] >= y0 - 30.0 && p[1] <= y1 + 30.0;
+        for lane in map.lanes.iter().filter(|l| l.centre.iter().any(near)) {
+            let d: Vec<String> = lane.centre.iter().map(|p| format!("{:.1},{:.1}", px(p[0]), py(p[1]))).collect();
+            let _ = write!(
+                svg,
+                r#"<polyline fill="none" stroke="{}" stroke-width="{:.1}" stroke-linejoin="round" points="{}"/>"#,
+                if lane.driving { "#cfd3d6" } else { "#ecebe4" },
+                (lane.width * scale).max(1.0),
+                d.join(" ")
+            );
+        }
+    }
     svg.push_str(&path(trace.ticks.iter().map(|t| (t.ego[0], t.ego[1])).collect(), "#1f77b4"));
     for (i, a) in trace.actors.iter().enumerate() {
         svg.push_str(&path(
@@ -528,6 +542,38 @@ fn report_html(input: &PackInput<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_top_down_view_draws_the_lanes_of_a_map_near_the_paths() {
+        use sim_core::trace::{TraceLane, TraceMap, TraceTick, TraceWorld};
+        let lane = |x: f64, driving: bool| TraceLane { centre: vec![[x, -50.0], [x, 50.0]], width: 3.5, driving };
+        let tick = |t: f64, y: f64| TraceTick {
+            t,
+            ego: [1.75, y, 1.57, 5.0, 0.0, 0.0],
+            command: [0.0; 2],
+            mode: autonomy_stack::Mode::Nominal,
+            events: vec![],
+            actors: vec![],
+            ttc: None,
+            nearest: None,
+        };
+        let map = TraceMap {
+            file: "m.xodr".into(),
+            // A driving lane under the path, a sidewalk beside it, and a lane far away.
+            lanes: vec![lane(1.75, true), lane(5.0, false), lane(900.0, true)],
+            route: vec![],
+        };
+        let trace = sim_core::Trace {
+            world: TraceWorld { map: Some(map), ..TraceWorld::default() },
+            ticks: vec![tick(0.0, -20.0), tick(1.0, 20.0)],
+            ..sim_core::Trace::default()
+        };
+        let svg = super::plot(&trace, None);
+        assert_eq!(svg.matches(r##"stroke="#cfd3d6""##).count(), 1, "{svg}");
+        assert_eq!(svg.matches(r##"stroke="#ecebe4""##).count(), 1, "{svg}");
+        // Lanes go under the paths.
+        assert!(svg.find("#cfd3d6").unwrap() < svg.find("#1f77b4").unwrap());
+    }
+
     #[test]
     fn a_bar_at_zero_still_shows_and_a_limit_is_drawn() {
         let rows = [

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use scenario_dsl::{Catalog, Code, Diagnostic, SourceFile, Span};
+use scenario_dsl::{Catalog, Code, Diagnostic, MapSource, SourceFile, Span, ValidScenario};
 
 use crate::domain::catalog::CatalogIndex;
 
@@ -143,10 +143,66 @@ impl Loaded {
     }
 }
 
+/// The path of a scenario's map file: `world.map.file` is relative to the scenario file's folder.
+pub fn map_path(scenario_file: &str, map_file: &str) -> PathBuf {
+    Path::new(scenario_file).parent().unwrap_or(Path::new("")).join(map_file)
+}
+
+/// Why a scenario's map could not be attached: the message names the map file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct MapAttachError(pub String);
+
+/// Reads the map file a scenario names (if any), checks that the map loads and that its route and
+/// every actor's place and route resolve (by building the first variant's map world), and hands
+/// the text to every variant.
+pub fn attach_map(scenario: &mut ValidScenario) -> Result<(), MapAttachError> {
+    let Some(file) = scenario.map_file() else { return Ok(()) };
+    let path = map_path(scenario.file(), file);
+    let name = display(&path);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| MapAttachError(format!("cannot read map {name} (named by `world.map.file`): {e}")))?;
+    scenario.attach_map(MapSource { file: name, text: text.into() });
+    if let Some(first) = scenario.variants().first() {
+        sim_core::map::build(first).map_err(|e| MapAttachError(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Where `needle` first appears in `text` as a 1-based line and column (the start when it does not).
+fn locate_text(text: &str, needle: &str) -> Span {
+    text.lines()
+        .enumerate()
+        .find_map(|(i, l)| l.find(needle).map(|c| Span::new(i as u32 + 1, c as u32 + 1)))
+        .unwrap_or(Span::new(1, 1))
+}
+
+/// Attaches every scenario's map; a scenario whose map cannot be used is dropped with a diagnostic
+/// at its `world.map.file`.
+fn attach_maps(catalog: &mut Catalog, sources: &[SourceFile]) {
+    let mut kept = Vec::with_capacity(catalog.scenarios.len());
+    for mut s in std::mem::take(&mut catalog.scenarios) {
+        match attach_map(&mut s) {
+            Ok(()) => kept.push(s),
+            Err(e) => {
+                let file = s.map_file().unwrap_or_default();
+                let span =
+                    sources.iter().find(|f| f.name == s.file()).map_or(Span::new(1, 1), |f| locate_text(&f.text, file));
+                catalog.diagnostics.push(
+                    Diagnostic::error(s.file(), span, Code::BadMap, e.0)
+                        .with_help("`world.map.file` is relative to this scenario's folder"),
+                );
+            }
+        }
+    }
+    catalog.scenarios = kept;
+}
+
 /// Loads a catalog from paths on disk: read errors and language diagnostics together.
 pub fn load(paths: &[PathBuf], odd: Option<&Path>) -> Loaded {
     let sources = read_sources(paths, odd);
     let mut catalog = Catalog::load(&sources.scenarios, sources.odd.as_ref());
+    attach_maps(&mut catalog, &sources.scenarios);
     catalog.diagnostics.extend(sources.diagnostics);
     catalog.diagnostics.sort();
     let mut texts = sources.scenarios.clone();

@@ -102,7 +102,11 @@ async fn prepare(
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("scenario version {} is missing from the store", claim.content_hash))?;
-            let s = Arc::new(scenario_from_text(&version.file, &version.body).map_err(|e| e.to_string())?);
+            let mut s = scenario_from_text(&version.file, &version.body).map_err(|e| e.to_string())?;
+            // A map scenario's map is read beside the stored file's path, as the catalog loader
+            // read it: a worker without the catalog's maps fails the run naming the file.
+            crate::infra::catalog_files::attach_map(&mut s).map_err(|e| e.to_string())?;
+            let s = Arc::new(s);
             if let Ok(mut c) = caches.lock() {
                 c.scenarios.insert(claim.content_hash.clone(), s.clone());
             }

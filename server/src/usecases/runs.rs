@@ -6,7 +6,7 @@ use autonomy_stack::FrozenClock;
 use super::{Farm, UseCaseError};
 use crate::domain::ids::RunId;
 use crate::domain::run::{Run, RunStatus};
-use crate::domain::variant::variant_from_text;
+use crate::domain::variant::{scenario_from_text, variant_by_key};
 use crate::infra::store::{candidates as store_candidates, runs as store_runs};
 
 /// One run.
@@ -59,7 +59,11 @@ pub async fn trace(farm: &Farm, id: &RunId) -> Result<(sim_core::Trace, TraceSou
     let span = tracing::info_span!("resimulate", run_id = %id, candidate_id = %run.candidate_id);
     let simulated = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let variant = variant_from_text(&version.file, &version.body, &key)?;
+        let mut scenario = scenario_from_text(&version.file, &version.body)?;
+        // Without its map the re-simulation ends `error` naming the map file, and the digest check
+        // below reports it.
+        let _ = crate::infra::catalog_files::attach_map(&mut scenario);
+        let variant = variant_by_key(&scenario, &key)?;
         Ok::<_, crate::domain::variant::VariantError>(sim_core::run_variant(&variant, &config, &mut FrozenClock))
     })
     .await

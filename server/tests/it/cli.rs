@@ -174,3 +174,47 @@ fn the_catalog_validates_against_the_committed_schema_with_an_external_validator
     assert!(!out.status.success());
     assert!(stdout(&out).contains("'sped' was unexpected"), "{}", stdout(&out));
 }
+
+#[test]
+fn lint_names_the_map_file_a_scenario_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |map: &str| {
+        format!(
+            "version: 1
+metadata: {{ id: t.{id}, title: t, description: d, owner: qa, domain: urban, severity: major }}
+world:
+  map:
+    file: {map}
+    route: [{{ road: \"2\", lane: -1, s: 240 }}, {{ road: \"3\", lane: 1, s: 60 }}]
+    speed_limit: 11
+ego: {{ start: {{ lane: 0, s: 0 }}, speed: 5, goal: {{ distance: 50 }} }}
+criteria: [{{ no_collision: {{}} }}]
+duration: 20
+",
+            id = map.replace(['.', '/'], "_")
+        )
+    };
+    std::fs::write(dir.path().join("missing.yaml"), scenario("maps/missing.xodr")).unwrap();
+    std::fs::write(dir.path().join("broken.yaml"), scenario("broken.xodr")).unwrap();
+    std::fs::write(dir.path().join("broken.xodr"), "<OpenDRIVE><road id=").unwrap();
+    std::fs::write(
+        dir.path().join("real.yaml"),
+        scenario(&root().join("catalog/maps/fabriksgatan.xodr").display().to_string()),
+    )
+    .unwrap();
+    let d = dir.path().display().to_string();
+    let out = farm(&["lint", &d]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("error[E0402]: cannot read map {d}/maps/missing.xodr (named by `world.map.file`)")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("  --> {d}/missing.yaml:5:11\n")), "{text}");
+    assert!(
+        text.contains(&format!("error[E0402]: map {d}/broken.xodr cannot be read: invalid OpenDRIVE XML")),
+        "{text}"
+    );
+    // The real map loads and its route resolves, so that scenario is valid.
+    assert!(text.ends_with("1 scenario valid, 1 variants; 2 errors, 0 warnings\n"), "{text}");
+}

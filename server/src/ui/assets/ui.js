@@ -340,6 +340,7 @@
       g.fillRect(0, 0, cam.w, cam.h);
       var world = t.world || {};
       if (world.road) drawRoad(g, world.road, P, cam);
+      if (world.map) drawMap(g, world.map, P, cam);
       if (world.area) {
         var a = world.area, p0 = P(a.min_x, a.max_y), p1 = P(a.max_x, a.min_y);
         g.fillStyle = COLORS.area;
@@ -408,6 +409,29 @@
         pts.forEach(function (p, j) { if (j) g.lineTo(p[0], p[1]); else g.moveTo(p[0], p[1]); });
         g.stroke();
       }
+      g.setLineDash([]);
+    }
+
+    // A map: every lane as a band of its width along its centre line (driving lanes in the road's
+    // colour, sidewalks and shoulders paler), then the ego's route dashed along its lane.
+    function drawMap(g, map, P, cam) {
+      var stroke = function (pts) {
+        g.beginPath();
+        pts.forEach(function (q, j) { var p = P(q[0], q[1]); if (j) g.lineTo(p[0], p[1]); else g.moveTo(p[0], p[1]); });
+        g.stroke();
+      };
+      g.lineCap = "round";
+      g.lineJoin = "round";
+      map.lanes.forEach(function (l) {
+        g.strokeStyle = l.driving ? COLORS.road : COLORS.area;
+        g.lineWidth = Math.max(1, l.width * cam.s);
+        stroke(l.centre);
+      });
+      g.lineCap = "butt";
+      g.strokeStyle = COLORS.lane;
+      g.lineWidth = 1.5;
+      g.setLineDash([3 * cam.s, 6 * cam.s]);
+      stroke(map.route);
       g.setLineDash([]);
     }
 
