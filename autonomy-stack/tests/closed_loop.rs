@@ -453,7 +453,7 @@ fn after_overtaking_a_slow_car_the_ego_pulls_back_in_to_let_faster_traffic_pass(
     // A slow car ahead in the ego's lane and, far behind in the passing lane, a faster car that
     // does not react (as scripted traffic does not): the ego overtakes, then must make way.
     let mission = road_mission(2, 3.5, 13.9, 0.0);
-    let road = RoadGeometry::new(mission.road.unwrap());
+    let road = RoadGeometry::new(mission.road.clone().unwrap());
     let mut stack = Stack::new(StackConfig::default(), mission.clone()).unwrap();
     let mut slow = Actor::new(60.0, 1.75, 4.5, 1.8, ObjectClass::Car);
     slow.vx = 5.0;
