@@ -301,10 +301,11 @@ impl Snapshot {
 
 /// What one reactive actor does this tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Decision {
-    accel: f64,
+pub struct Decision {
+    /// Acceleration along the road, m/s².
+    pub accel: f64,
     /// Start a change to this lane.
-    change_to: Option<u32>,
+    pub change_to: Option<u32>,
 }
 
 /// Decides every reactive actor's acceleration and lane change from the start-of-tick state.
@@ -314,7 +315,7 @@ pub fn plan(
     ego: &EgoView,
     road: Option<&RoadFrame>,
     time: f64,
-) -> Option<Vec<Option<(f64, Option<u32>)>>> {
+) -> Option<Vec<Option<Decision>>> {
     let road = road?;
     if !actors.iter().any(|a| a.drive.is_some()) {
         return None;
@@ -323,7 +324,7 @@ pub fn plan(
     let mut decisions: Vec<Option<Decision>> =
         actors.iter().enumerate().map(|(i, a)| a.drive.as_ref().map(|d| decide(&snap, i + 1, d, time))).collect();
     resolve_conflicts(&snap, &mut decisions);
-    Some(decisions.into_iter().map(|d| d.map(|d| (d.accel, d.change_to))).collect())
+    Some(decisions)
 }
 
 fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64) -> Decision {
@@ -424,9 +425,9 @@ fn resolve_conflicts(snap: &Snapshot, decisions: &mut [Option<Decision>]) {
 }
 
 /// Moves every reactive actor by its decision.
-pub fn apply(actors: &mut [ActorState], plan: &[Option<(f64, Option<u32>)>], time: f64, dt: f64, road: &RoadFrame) {
+pub fn apply(actors: &mut [ActorState], plan: &[Option<Decision>], time: f64, dt: f64, road: &RoadFrame) {
     for (a, decision) in actors.iter_mut().zip(plan) {
-        let (Some((accel, change_to)), Some(drive)) = (decision, a.drive.as_mut()) else { continue };
+        let (Some(Decision { accel, change_to }), Some(drive)) = (decision, a.drive.as_mut()) else { continue };
         let Frame::Road { s, d, .. } = a.frame else { continue };
         if let Some(to) = change_to {
             drive.change = Some(Change { from_d: d, to_d: road.lane_centre(*to), started: time });

@@ -136,14 +136,23 @@ fn mobil_changes_lane_when_the_gain_exceeds_the_threshold() {
 }
 
 #[test]
+fn mobil_does_not_change_lane_when_the_gain_stays_below_the_threshold() {
+    // Stuck at 10 m/s behind the slow car, the gain of the free lane is IDM's full 1.5 m/s² at most.
+    let mut list = vec![actor("slow", 0, 125.0, 10.0), reactive("stuck", 0, 100.0, 10.0, 30.0)];
+    list[1].drive.as_mut().unwrap().lane_change.threshold = 2.0;
+    let mut actors = states(&list);
+    simulate(&mut actors, 10.0, |a| assert_eq!(lane_of(&a[1]), 0, "changed lanes for a gain under the threshold"));
+}
+
+#[test]
 fn mobil_does_not_change_lane_when_the_new_follower_would_have_to_brake_hard() {
     // A reactive car in lane 1 a few metres behind, at the same speed: cutting in would force it to
     // brake far harder than `safe_decel`.
     let beside = keep_changes_off(reactive("beside", 1, 90.0, 10.0, 10.0));
     let mut actors = stuck(Some(beside));
     simulate(&mut actors, 10.0, |a| assert_eq!(lane_of(&a[1]), 0, "changed lanes in front of a close follower"));
-    // With its threshold out of reach it never changes either; with the follower gone it does
-    // (the previous test), so the follower is what held it.
+    // With the follower gone it does change (`mobil_changes_lane_when_the_gain_exceeds_the_threshold`),
+    // so the follower is what held it.
 }
 
 #[test]
