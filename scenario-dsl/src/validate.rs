@@ -539,6 +539,16 @@ fn check_traffic(c: &mut Checker, t: &Traffic<f64>, world: &World<f64>) {
     c.positive("density", t.density, "vehicles per km per lane");
     c.key("lanes", |c| {
         for (i, lane) in t.lanes.iter().enumerate() {
+            if t.lanes[..i].contains(lane) {
+                c.within(PathSeg::Index(i), |c| {
+                    c.push(
+                        &[],
+                        Code::InvalidValue,
+                        format!("lane {lane} is listed twice"),
+                        Some("each lane is filled once; raise `density` for more vehicles".into()),
+                    )
+                });
+            }
             if *lane >= road.lanes {
                 c.within(PathSeg::Index(i), |c| {
                     c.push(
