@@ -73,6 +73,18 @@ fn every_diagnostic_names_file_line_and_column_in_json() {
 }
 
 #[test]
+fn a_traffic_block_and_a_reactive_actor_with_swept_numbers_are_valid() {
+    // Kept out of `fixtures/valid/`, which the server's tests load as a catalog of known size.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/traffic_valid.yaml")).unwrap();
+    let parsed = scenario_dsl::parse("f.yaml", &text);
+    assert_eq!(render_all("f.yaml", &text), "");
+    let variants = parsed.scenario.unwrap().variants().to_vec();
+    let densities: Vec<f64> = variants.iter().map(|v| v.scenario.traffic.as_ref().unwrap().density).collect();
+    assert_eq!(densities, [5.0, 20.0]);
+    assert!(variants[0].scenario.actors[0].drive.is_some());
+}
+
+#[test]
 fn mistakes_in_a_traffic_block_name_their_line_and_column() {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/traffic_unknown_field.yaml"),
