@@ -157,6 +157,7 @@ const SECTIONS: &[decode::Section] = &[
     ("world", &|n| decode::decode_pruned::<model::World<Num>>(n).1),
     ("ego", &|n| decode::decode_pruned::<model::Ego<Num>>(n).1),
     ("actors", &|n| each::<model::Actor<Num>>(n)),
+    ("traffic", &|n| decode::decode_pruned::<model::Traffic<Num>>(n).1),
     ("environment", &|n| decode::decode_pruned::<model::Environment<Num>>(n).1),
     ("criteria", &|n| each::<model::Criterion<Num>>(n)),
     ("end_when", &|n| decode::decode_pruned::<model::Trigger<Num>>(n).1),

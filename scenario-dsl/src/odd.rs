@@ -64,6 +64,8 @@ pub enum OddSource {
     LidarDropout,
     /// Detector miss rate.
     DetectorMissRate,
+    /// Density of the `traffic` block, vehicles per km per lane (0 without one).
+    TrafficDensity,
 }
 
 impl OddSource {
@@ -107,6 +109,10 @@ impl OddSource {
             OddSource::DetectorMissRate => {
                 (s.environment.detector.miss_rate, p(&["environment", "detector", "miss_rate"]))
             }
+            OddSource::TrafficDensity => match &s.traffic {
+                Some(t) => (t.density, p(&["traffic", "density"])),
+                None => (0.0, p(&["traffic"])),
+            },
             OddSource::Domain | OddSource::Layout => (0.0, Vec::new()),
         }
     }

@@ -25,6 +25,10 @@ pub struct Finding {
 pub const MAX_ROAD_LENGTH: f64 = 5000.0;
 /// The longest run the simulator accepts, simulated seconds.
 pub const MAX_DURATION: f64 = 600.0;
+/// Ids of the vehicles a `traffic` block places: `traffic-0`, `traffic-1`, ...
+pub const TRAFFIC_ID_PREFIX: &str = "traffic-";
+/// The most vehicles a `traffic` block may place.
+pub const MAX_TRAFFIC_VEHICLES: f64 = 1000.0;
 
 struct Checker {
     path: Vec<PathSeg>,
@@ -128,6 +132,13 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
                         "`ego` is reserved for the vehicle under test".into(),
                         Some("choose another id".into()),
                     );
+                } else if a.id.starts_with(TRAFFIC_ID_PREFIX) {
+                    c.push(
+                        &["id"],
+                        Code::InvalidValue,
+                        format!("ids starting with `{TRAFFIC_ID_PREFIX}` are reserved for the vehicles of a `traffic` block"),
+                        Some("choose another id".into()),
+                    );
                 } else if let Some(first) = ids.insert(&a.id, i) {
                     ids.insert(&a.id, first);
                     c.push(
@@ -143,6 +154,9 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
             c.within(PathSeg::Index(i), |c| check_actor(c, a, world, &ids));
         }
     });
+    if let Some(t) = &s.traffic {
+        c.key("traffic", |c| check_traffic(c, t, &s.world));
+    }
     c.key("ego", |c| c.key("driver", |c| check_driver(c, &s.ego.driver, &ids)));
     if let Some(t) = &s.end_when {
         c.key("end_when", |c| check_end_when(c, t, &ids));
@@ -498,6 +512,36 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
             c.positive("width", size.width, "a width");
         });
     }
+    if let Some(d) = &a.drive {
+        c.key("drive", |c| check_drive(c, d, false));
+        if !a.behaviour.is_empty() {
+            c.push(
+                &["behaviour"],
+                Code::InvalidValue,
+                format!("`{}` has both a `drive` and a scripted `behaviour`; an actor is one or the other", a.id),
+                Some("remove `behaviour` for a reactive actor, or `drive` for a scripted one".into()),
+            );
+        }
+        if !matches!(a.kind, ActorKind::Car | ActorKind::Truck) {
+            c.push(
+                &["kind"],
+                Code::InvalidValue,
+                format!(
+                    "only a `car` or a `truck` can `drive` like traffic, found `{}`",
+                    format!("{:?}", a.kind).to_lowercase()
+                ),
+                Some("script other road users with `behaviour`".into()),
+            );
+        }
+        if world.road.is_none() || !matches!(a.start.pose(), Some(StartPose::Lane { .. })) {
+            c.push(
+                &["drive"],
+                Code::ManoeuvreNeedsLane,
+                format!("`{}` drives along the road's lanes, so it needs a road and a start on a lane", a.id),
+                Some("place the actor with `start: { lane, s }` on a `road`".into()),
+            );
+        }
+    }
     if a.kind == ActorKind::Obstacle && !a.behaviour.is_empty() {
         c.push(
             &["behaviour"],
@@ -549,6 +593,166 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
             });
         }
     });
+}
+
+fn check_drive(c: &mut Checker, d: &Drive<f64>, in_traffic: bool) {
+    if let Some(v) = d.desired_speed {
+        if in_traffic {
+            c.push(
+                &["desired_speed"],
+                Code::InvalidValue,
+                "a `traffic` block draws each vehicle's desired speed from its own `desired_speed`".into(),
+                Some("move it to `traffic.desired_speed`, e.g. `{ mean: 30, std: 3 }`".into()),
+            );
+        } else {
+            c.positive("desired_speed", v, "a speed");
+        }
+    }
+    c.positive("time_headway", d.time_headway, "a time");
+    c.non_negative("min_gap", d.min_gap, "a distance");
+    c.positive("max_accel", d.max_accel, "an acceleration");
+    c.positive("comfort_decel", d.comfort_decel, "a deceleration");
+    c.range("exponent", d.exponent, 1.0, 10.0, "the acceleration exponent");
+    c.positive("max_decel", d.max_decel, "a deceleration");
+    if d.max_decel < d.comfort_decel {
+        c.push(
+            &["max_decel"],
+            Code::BadRange,
+            format!("`max_decel` ({}) is below `comfort_decel` ({})", d.max_decel, d.comfort_decel),
+            Some("the hardest braking must be at least the comfortable one".into()),
+        );
+    }
+    c.key("lane_change", |c| {
+        let l = &d.lane_change;
+        c.range("politeness", l.politeness, 0.0, 1.0, "a weight");
+        c.non_negative("threshold", l.threshold, "an acceleration");
+        c.positive("safe_decel", l.safe_decel, "a deceleration");
+        c.positive("duration", l.duration, "a duration");
+        c.non_negative("cooldown", l.cooldown, "a duration");
+        if !l.keep_right.is_finite() {
+            c.push(&["keep_right"], Code::InvalidValue, "`keep_right` must be a finite number".into(), None);
+        }
+    });
+}
+
+fn check_traffic(c: &mut Checker, t: &Traffic<f64>, world: &World<f64>) {
+    let Some(road) = &world.road else {
+        c.push(
+            &[],
+            Code::OffRoad,
+            "`traffic` fills a road's lanes, but the world has no road".into(),
+            Some("add `world.road`, or list the actors by hand".into()),
+        );
+        return;
+    };
+    c.positive("density", t.density, "vehicles per km per lane");
+    c.key("lanes", |c| {
+        for (i, lane) in t.lanes.iter().enumerate() {
+            if t.lanes[..i].contains(lane) {
+                c.within(PathSeg::Index(i), |c| {
+                    c.push(
+                        &[],
+                        Code::InvalidValue,
+                        format!("lane {lane} is listed twice"),
+                        Some("each lane is filled once; raise `density` for more vehicles".into()),
+                    )
+                });
+            }
+            if *lane >= road.lanes {
+                c.within(PathSeg::Index(i), |c| {
+                    c.push(
+                        &[],
+                        Code::LaneOutOfRange,
+                        format!("lane {lane} does not exist: the road has {} lanes", road.lanes),
+                        Some(format!("lanes are numbered from 0 (rightmost) to {}", road.lanes.saturating_sub(1))),
+                    )
+                });
+            }
+        }
+    });
+    let to = t.to.unwrap_or(road.length);
+    if !(0.0..=road.length).contains(&t.from) {
+        c.push(
+            &["from"],
+            Code::OffRoad,
+            format!("`from` = {} is off the road, which runs from 0 to {} m", t.from, road.length),
+            None,
+        );
+    }
+    if !(0.0..=road.length).contains(&to) {
+        c.push(
+            &["to"],
+            Code::OffRoad,
+            format!("`to` = {to} is off the road, which runs from 0 to {} m", road.length),
+            None,
+        );
+    } else if to <= t.from {
+        c.push(&["to"], Code::BadRange, format!("`to` ({to}) must be greater than `from` ({})", t.from), None);
+    }
+    let lanes = if t.lanes.is_empty() { road.lanes as usize } else { t.lanes.len() };
+    let count = t.density * (to - t.from).max(0.0) / 1000.0 * lanes as f64;
+    if count > MAX_TRAFFIC_VEHICLES {
+        c.push(
+            &["density"],
+            Code::OutOfRange,
+            format!("this block would place about {count:.0} vehicles; at most {MAX_TRAFFIC_VEHICLES} are allowed"),
+            Some("lower `density` or fill a shorter stretch with `from`/`to`".into()),
+        );
+    }
+    let longest = if t.truck_share > 0.0 { ActorKind::Truck } else { ActorKind::Car }.default_size().0;
+    let fits = 1000.0 / (longest + t.drive.min_gap.max(0.0));
+    if t.density > fits {
+        c.push(
+            &["density"],
+            Code::OutOfRange,
+            format!(
+                "{} vehicles per km per lane do not fit: at most {fits:.0} do, bumper to bumper at `min_gap`",
+                t.density
+            ),
+            Some("lower `density`".into()),
+        );
+    }
+    c.key("desired_speed", |c| {
+        let d = &t.desired_speed;
+        match (d.mean, d.min, d.max) {
+            (Some(mean), _, _) => {
+                c.positive("mean", mean, "a speed");
+                if let Some(std) = d.std {
+                    c.non_negative("std", std, "a standard deviation");
+                }
+            }
+            (None, Some(_), Some(_)) => {
+                if d.std.is_some() {
+                    c.push(
+                        &["std"],
+                        Code::InvalidValue,
+                        "`std` needs a `mean`; `min` and `max` alone give a uniform distribution".into(),
+                        None,
+                    );
+                }
+            }
+            _ => c.push(
+                &[],
+                Code::InvalidValue,
+                "`desired_speed` needs a `mean` (normal) or both `min` and `max` (uniform)".into(),
+                Some("e.g. `desired_speed: { mean: 30, std: 3 }` or `{ min: 25, max: 35 }`".into()),
+            ),
+        }
+        if let Some(min) = d.min {
+            c.non_negative("min", min, "a speed");
+        }
+        if let Some(max) = d.max {
+            c.positive("max", max, "a speed");
+        }
+        if let (Some(lo), Some(hi)) = (d.min, d.max) {
+            if lo > hi {
+                c.push(&["max"], Code::BadRange, format!("`max` ({hi}) must not be below `min` ({lo})"), None);
+            }
+        }
+    });
+    c.probability("truck_share", t.truck_share);
+    c.non_negative("clear_gap", t.clear_gap, "a distance");
+    c.key("drive", |c| check_drive(c, &t.drive, true));
 }
 
 fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {

@@ -73,6 +73,36 @@ fn every_diagnostic_names_file_line_and_column_in_json() {
 }
 
 #[test]
+fn a_traffic_block_and_a_reactive_actor_with_swept_numbers_are_valid() {
+    // Kept out of `fixtures/valid/`, which the server's tests load as a catalog of known size.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/traffic_valid.yaml")).unwrap();
+    let parsed = scenario_dsl::parse("f.yaml", &text);
+    assert_eq!(render_all("f.yaml", &text), "");
+    let variants = parsed.scenario.unwrap().variants().to_vec();
+    let densities: Vec<f64> = variants.iter().map(|v| v.scenario.traffic.as_ref().unwrap().density).collect();
+    assert_eq!(densities, [5.0, 20.0]);
+    assert!(variants[0].scenario.actors[0].drive.is_some());
+}
+
+#[test]
+fn mistakes_in_a_traffic_block_name_their_line_and_column() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/traffic_unknown_field.yaml"),
+    )
+    .unwrap();
+    let parsed = scenario_dsl::parse("catalog/x.yaml", &text);
+    let found: Vec<(u32, u32, &str, Option<&str>)> =
+        parsed.diagnostics.iter().map(|d| (d.line, d.column, d.message.as_str(), d.help.as_deref())).collect();
+    assert_eq!(
+        found,
+        vec![
+            (18, 27, "unknown field `politness`", Some("did you mean `politeness`?")),
+            (19, 3, "unknown field `truck_shar`", Some("did you mean `truck_share`?")),
+        ]
+    );
+}
+
+#[test]
 fn every_code_the_tool_prints_is_documented_with_its_name_and_no_other() {
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-language.md")).unwrap();

@@ -1,10 +1,12 @@
-//! Scripted actors: their state, their manoeuvres and the triggers that start them. Every actor
-//! reads the same start-of-tick snapshot, so the order in which actors update never matters.
+//! Actors: their state, scripted manoeuvres and the triggers that start them, and (through
+//! [`crate::traffic`]) reactive actors that drive by a driver model. Every actor reads the same
+//! start-of-tick snapshot, so the order in which actors update never matters.
 
 use scenario_dsl::model::{Actor, ActorKind, Compare, CrossDirection, Manoeuvre, StartPose, Step, Trigger};
 
 use crate::footprint::{self, Footprint};
 use crate::road::RoadFrame;
+use crate::traffic::{self, DriveState};
 
 /// Height of an actor's collision box, metres (lidar sees what rises above its mount).
 pub fn height_of(kind: ActorKind) -> f64 {
@@ -21,7 +23,7 @@ pub fn height_of(kind: ActorKind) -> f64 {
 
 /// Where an actor lives: on the road (s, d) or free in the plane.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Frame {
+pub(crate) enum Frame {
     Road { s: f64, d: f64, v_long: f64, v_lat: f64 },
     Plane,
 }
@@ -73,8 +75,10 @@ pub struct ActorState {
     /// World velocity, m/s.
     pub velocity: (f64, f64),
     /// Commanded speed along its motion, m/s.
-    speed: f64,
-    frame: Frame,
+    pub(crate) speed: f64,
+    pub(crate) frame: Frame,
+    /// The driver of a reactive actor (`drive` in the scenario); scripted actors have none.
+    pub(crate) drive: Option<DriveState>,
     behaviour: Vec<Step<f64>>,
     step: usize,
     active: Option<Active>,
@@ -126,6 +130,7 @@ impl ActorState {
             velocity: (0.0, 0.0),
             speed: a.speed,
             frame,
+            drive: a.drive.as_ref().map(|d| DriveState::new(d, road.map_or(a.speed, |r| r.speed_limit))),
             behaviour: a.behaviour.clone(),
             step: 0,
             active: None,
@@ -164,6 +169,24 @@ impl ActorState {
                 })
             })
             .collect()
+    }
+
+    /// The driver of a reactive actor.
+    pub fn drive(&self) -> Option<&DriveState> {
+        self.drive.as_ref()
+    }
+
+    /// Road coordinates (s, d), when on the road frame.
+    pub fn road_position(&self) -> Option<(f64, f64)> {
+        match self.frame {
+            Frame::Road { s, d, .. } => Some((s, d)),
+            Frame::Plane => None,
+        }
+    }
+
+    /// Speed along its motion, m/s.
+    pub fn speed(&self) -> f64 {
+        self.speed
     }
 
     fn world_velocity(&self, road: Option<&RoadFrame>) -> (f64, f64) {
@@ -265,8 +288,10 @@ pub fn holds(
     }
 }
 
-/// Advances every actor by `dt`: triggers are evaluated against the state at the start of the tick.
+/// Advances every actor by `dt`: triggers and reactive drivers read the state at the start of the
+/// tick.
 pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, road: Option<&RoadFrame>) {
+    let plan = traffic::plan(actors, ego, road, time);
     let starts: Vec<bool> = actors
         .iter()
         .map(|a| {
@@ -277,6 +302,9 @@ pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, ro
         })
         .collect();
     for (a, start) in actors.iter_mut().zip(starts) {
+        if a.drive.is_some() {
+            continue;
+        }
         if start {
             let from_d = match a.frame {
                 Frame::Road { d, .. } => d,
@@ -288,6 +316,9 @@ pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, ro
             }
         }
         advance(a, time, dt, road);
+    }
+    if let (Some(plan), Some(r)) = (plan, road) {
+        traffic::apply(actors, &plan, time, dt, r);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod run;
 pub mod sensors;
 pub mod test_driver;
 pub mod trace;
+pub mod traffic;
 pub mod vehicle;
 
 pub use run::{mission_for, run_variant, run_with, Driver, RunResult, TickSplit, Verdict};

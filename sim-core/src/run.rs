@@ -27,6 +27,7 @@ use crate::test_driver::{self, TestDriverState};
 use crate::trace::{
     Digester, Trace, TraceActor, TraceArea, TraceLane, TraceMap, TraceObstacle, TraceRoad, TraceTick, TraceWorld,
 };
+use crate::traffic::{self, Occupant};
 use crate::vehicle::{self, VehicleState};
 
 /// Physics tick, seconds.
@@ -71,7 +72,9 @@ impl Verdict {
 /// Wall-clock nanoseconds spent in each part of the tick loop, summed over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct TickSplit {
-    /// Actors, the vehicle model and rapier.
+    /// Actors (scripted and reactive traffic).
+    pub actors_ns: u64,
+    /// The vehicle model and rapier.
     pub physics_ns: u64,
     /// Lidar, detector, localisation.
     pub sensors_ns: u64,
@@ -309,7 +312,11 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     if s.expected.as_ref().is_some_and(|e| e.avoid == 0.0) {
         observer.allow_collision();
     }
-    let mut actors: Vec<ActorState> = scenario_actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
+    let listed =
+        scenario_actors.iter().cloned().chain(populate_traffic(s, road.as_ref(), &mission, &start, variant.seed));
+    let all_actors: Vec<Actor<f64>> = listed.collect();
+    let mut actors: Vec<ActorState> = all_actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
+    traffic::limit_braking(&mut actors, friction);
     let ego_size = BoxSize { length: mission.vehicle.length, width: mission.vehicle.width, height: EGO_HEIGHT };
     let obstacles: Vec<(BoxPose, BoxSize)> = s
         .world
@@ -337,7 +344,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         variant: variant.key.to_string(),
         dt: DT,
         ego_size: [ego_size.length, ego_size.width],
-        actors: scenario_actors
+        actors: all_actors
             .iter()
             .zip(&actors)
             .map(|(a, st)| TraceActor {
@@ -459,6 +466,8 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
 
         let t2 = clock.now_ns();
         actors::step_all(&mut actors, time, DT, &ego_view, road.as_ref());
+        let t2b = clock.now_ns();
+        split.actors_ns += t2b.saturating_sub(t2);
         ego = vehicle::step(&ego, &command, &mission.vehicle, friction, DT);
         if !finite(&ego) || ego.speed > RUNAWAY_SPEED || actors.iter().any(|a| !(a.x.is_finite() && a.y.is_finite())) {
             let reason = format!("the simulation diverged at t={:.2} s (ego speed {:.1} m/s)", time + DT, ego.speed);
@@ -469,7 +478,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
             &actors.iter().map(|a| box_of(a).0).collect::<Vec<_>>(),
         );
         let t3 = clock.now_ns();
-        split.physics_ns += t3.saturating_sub(t2);
+        split.physics_ns += t3.saturating_sub(t2b);
 
         let now = time + DT;
         let ego_velocity = (ego.speed * libm::cos(ego.heading), ego.speed * libm::sin(ego.heading));
@@ -544,6 +553,27 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     }
     let end = End { ticks: max_ticks, arrived: false, ended: false };
     scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split))
+}
+
+/// The vehicles of the scenario's `traffic` block, kept clear of the ego and the listed actors.
+fn populate_traffic(
+    s: &scenario_dsl::Scenario<f64>,
+    road: Option<&RoadFrame>,
+    mission: &Mission,
+    ego: &VehicleState,
+    seed: u64,
+) -> Vec<Actor<f64>> {
+    let (Some(t), Some(r)) = (&s.traffic, road) else { return Vec::new() };
+    let (ego_s, ego_d) = r.to_road(ego.x, ego.y);
+    let ego =
+        Occupant { s: ego_s, d: ego_d, length: mission.vehicle.length, width: mission.vehicle.width, speed: ego.speed };
+    let listed = s.actors.iter().map(|a| {
+        let st = ActorState::new(a, road);
+        let (s, d) = st.road_position().unwrap_or_else(|| r.to_road(st.x, st.y));
+        Occupant { s, d, length: st.length, width: st.width, speed: st.speed() }
+    });
+    let occupants: Vec<Occupant> = std::iter::once(ego).chain(listed).collect();
+    traffic::populate(t, r, &occupants, seed)
 }
 
 /// The run's points under the scenario's `scoring`: an inconclusive or erroneous run earns none.

@@ -1,9 +1,10 @@
-//! The ego vehicle and the scripted actors: start states, goals, manoeuvres and their triggers.
+//! The ego vehicle and the actors: start states, goals, manoeuvres and their triggers, or a
+//! driver model (`drive`, see [`super::traffic`]) for actors that react to traffic.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{num_defaults, MapPoint, Number, Point};
+use super::{num_defaults, Drive, MapPoint, Number, Point};
 
 num_defaults! {
     zero = 0.0;
@@ -228,7 +229,7 @@ pub enum Goal<N: Number> {
     },
 }
 
-/// A scripted actor.
+/// An actor: scripted by `behaviour`, or reactive when it has a `drive`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Actor<N: Number> {
@@ -247,6 +248,11 @@ pub struct Actor<N: Number> {
     /// Manoeuvres in order; each starts when the previous one is done and its trigger (if any) fires.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub behaviour: Vec<Step<N>>,
+    /// Drive like traffic instead of following a script: keep a safe distance to whatever is ahead
+    /// in the lane (the ego included) and change lanes when it pays (`drive: {}` for the defaults).
+    /// Not with `behaviour`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive: Option<Drive<N>>,
 }
 
 /// Kinds of actor.

@@ -8,6 +8,7 @@ pub mod agents;
 pub mod criteria;
 pub mod environment;
 pub mod sweep;
+pub mod traffic;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ pub use agents::*;
 pub use criteria::*;
 pub use environment::*;
 pub use sweep::*;
+pub use traffic::*;
 pub use world::*;
 
 /// Defaults for numeric fields, generic so that templates and variants share them.
@@ -57,9 +59,12 @@ pub struct Scenario<N: Number> {
     pub world: World<N>,
     /// The vehicle under test.
     pub ego: Ego<N>,
-    /// Other road users and obstacles, with scripted behaviour.
+    /// Other road users and obstacles, with scripted behaviour or a driver model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<Actor<N>>,
+    /// Reactive vehicles placed by density (`traffic-0`, `traffic-1`, ...), beside `actors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic<N>>,
     /// Friction, visibility and sensor models.
     #[serde(default)]
     pub environment: Environment<N>,

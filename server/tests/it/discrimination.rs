@@ -16,6 +16,7 @@ const DISCRIMINATING: &[(&str, usize)] = &[
     ("highway.cut_in.slow_merger", 12),                   // hits the cutter at 8.6 m/s
     ("highway.traffic_jam.approach", 0),                  // rear-ends the tail of the jam at 11 m/s
     ("highway.truck.lane_change_into_ego", 4),            // hit by the truck changing lanes
+    ("highway.dense_traffic.lead_brake", 0),              // rear-ends the car ahead, boxed in by traffic
     ("urban.pedestrian.child_runout", 1),                 // hits the child
     ("urban.pedestrian.crossing", 0),                     // hits the crossing pedestrian
     ("urban.crossing_vehicle.side_street", 2),            // hits the crossing car
