@@ -252,34 +252,27 @@ impl Snapshot {
     /// The nearest body ahead of (`s`, the asking body `me`) whose footprint overlaps the lateral
     /// band `[lo, hi]`.
     fn ahead(&self, me: BodyId, s: f64, lo: f64, hi: f64) -> Option<BodyId> {
-        let mut best: Option<(f64, BodyId)> = None;
-        for lane in self.lanes_of(lo, hi) {
-            let list = &self.lanes[lane];
-            let start = list.partition_point(|id| !self.is_ahead(me, s, *id));
-            for &id in &list[start..] {
-                let Some(b) = self.body(id) else { continue };
-                if best.is_some_and(|(bs, _)| b.s >= bs) {
-                    break;
-                }
-                let (blo, bhi) = b.lateral();
-                if id != me && bhi > lo && blo < hi {
-                    best = Some((b.s, id));
-                    break;
-                }
-            }
-        }
-        best.map(|(_, id)| id)
+        self.nearest(me, s, lo, hi, true)
     }
 
     /// The nearest body behind, as [`Snapshot::ahead`].
     fn behind(&self, me: BodyId, s: f64, lo: f64, hi: f64) -> Option<BodyId> {
+        self.nearest(me, s, lo, hi, false)
+    }
+
+    /// The nearest body ahead of or behind `me` in the band: in each lane it overlaps, walk away
+    /// from `s` from the split point, stopping at the first overlapping body or once past the
+    /// best found so far.
+    fn nearest(&self, me: BodyId, s: f64, lo: f64, hi: f64, forward: bool) -> Option<BodyId> {
         let mut best: Option<(f64, BodyId)> = None;
         for lane in self.lanes_of(lo, hi) {
             let list = &self.lanes[lane];
-            let end = list.partition_point(|id| !self.is_ahead(me, s, *id));
-            for &id in list[..end].iter().rev() {
+            let split = list.partition_point(|id| !self.is_ahead(me, s, *id));
+            let count = if forward { list.len() - split } else { split };
+            for k in 0..count {
+                let id = if forward { list[split + k] } else { list[split - 1 - k] };
                 let Some(b) = self.body(id) else { continue };
-                if best.is_some_and(|(bs, _)| b.s <= bs) {
+                if best.is_some_and(|(bs, _)| if forward { b.s >= bs } else { b.s <= bs }) {
                     break;
                 }
                 let (blo, bhi) = b.lateral();
