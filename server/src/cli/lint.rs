@@ -14,12 +14,8 @@ use scenario_dsl::{Diagnostic, Severity};
 pub struct LintArgs {
     /// Scenario files or folders (default: catalog/).
     pub paths: Vec<PathBuf>,
-    /// The ODD file (default: the nearest odd.yaml at or above the first path).
-    #[arg(long)]
-    pub odd: Option<PathBuf>,
-    /// Print one JSON document instead of human output.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub catalog: super::OddAndFormat,
 }
 
 #[derive(Serialize)]
@@ -32,11 +28,11 @@ struct Report<'a> {
 pub(super) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let paths = super::default_paths(&args.paths);
-    let loaded = crate::infra::catalog_files::load(&paths, args.odd.as_deref());
+    let loaded = crate::infra::catalog_files::load(&paths, args.catalog.odd.as_deref());
     let (catalog, texts) = (&loaded.catalog, &loaded.texts);
     let errors = catalog.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = catalog.diagnostics.len() - errors;
-    if args.json {
+    if args.catalog.json {
         let report = Report {
             scenarios: catalog.scenarios.len(),
             variants: catalog.variant_count(),

@@ -19,7 +19,7 @@ mod worker;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Scenario Farm: scenario-based simulation and regression for autonomy software.
 #[derive(Debug, Parser)]
@@ -157,4 +157,15 @@ pub(crate) fn local_inputs(
         None => autonomy_stack::StackConfig::default(),
     };
     Ok(Some((catalog, config)))
+}
+
+/// The options `farm lint` and `farm variants` share: which ODD to check against, and JSON output.
+#[derive(Debug, Args)]
+pub struct OddAndFormat {
+    /// The ODD file (default: the nearest odd.yaml at or above the first path).
+    #[arg(long)]
+    pub odd: Option<PathBuf>,
+    /// Print one JSON document instead of human-readable output.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -16,12 +16,8 @@ pub struct VariantsArgs {
     /// Scenario files or folders.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The ODD file (default: the nearest odd.yaml at or above the first path).
-    #[arg(long)]
-    pub odd: Option<PathBuf>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub catalog: super::OddAndFormat,
 }
 
 #[derive(Serialize)]
@@ -36,7 +32,7 @@ struct Row<'a> {
 
 pub(super) fn run(args: VariantsArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let loaded = crate::infra::catalog_files::load(&args.paths, args.odd.as_deref());
+    let loaded = crate::infra::catalog_files::load(&args.paths, args.catalog.odd.as_deref());
     let (catalog, texts) = (&loaded.catalog, &loaded.texts);
     if catalog.has_errors() {
         for d in &catalog.diagnostics {
@@ -59,7 +55,7 @@ pub(super) fn run(args: VariantsArgs) -> anyhow::Result<ExitCode> {
             cell: catalog.odd.as_ref().and_then(|o| o.cell(v).ok()),
         })
         .collect();
-    if args.json {
+    if args.catalog.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
         for r in &rows {

@@ -146,3 +146,55 @@ pub fn try_listening(cmd: &mut std::process::Command) -> Result<(Killed, String)
     let addr = line.trim().strip_prefix("listening on ").ok_or_else(|| line.clone())?.to_owned();
     Ok((serve, addr))
 }
+
+/// `farm ARGS`, started from the workspace root with its logs at warn.
+pub fn farm_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_farm"));
+    cmd.args(args).current_dir(root()).env("RUST_LOG", "warn");
+    cmd
+}
+
+/// `farm ARGS` run to its end.
+pub fn farm_output(args: &[&str]) -> std::process::Output {
+    farm_command(args).output().unwrap()
+}
+
+/// A token of `role` made by `farm token create` in the database at `url` (the run must succeed).
+pub fn token(url: &str, role: &str) -> String {
+    let out = farm_output(&["token", "create", "--role", role, "--database-url", url]);
+    assert!(out.status.success(), "farm token create: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A new, empty (not migrated) Postgres database called `PREFIX_<uuid>`: its URL.
+pub async fn postgres_database(prefix: &str) -> String {
+    let base = std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.expect("Postgres must run on 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    admin.close().await;
+    format!("{base}/{name}")
+}
+
+/// `DIR/catalog` holding two scenarios: `test.minimal` (scenario-dsl's minimal fixture, passes) and
+/// `test.late` (the same, with a goal it cannot reach in 1 s).
+pub fn minimal_and_late_catalog(dir: &std::path::Path) -> std::path::PathBuf {
+    let catalog = dir.join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
+    std::fs::write(catalog.join("minimal.yaml"), &minimal).unwrap();
+    let late = minimal
+        .replace("id: test.minimal", "id: test.late")
+        .replace("  - no_collision: {}\n", "  - no_collision: {}\n  - reach_goal: { within: 1.0 }\n");
+    assert!(late.contains("reach_goal"), "the minimal fixture no longer has the criterion test.late extends");
+    std::fs::write(catalog.join("late.yaml"), late).unwrap();
+    catalog
+}
+
+/// Drops the Postgres database at `url` (made by [`postgres_database`]), closing its connections.
+pub async fn drop_postgres_database(url: &str) {
+    let (base, name) = url.rsplit_once('/').expect("a database URL ends in /NAME");
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    admin.close().await;
+}

@@ -49,12 +49,7 @@ fn a_pack_signed_before_a_key_rotation_verifies_against_the_published_keys() {
     std::fs::copy(common::root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml"), catalog.join("minimal.yaml"))
         .unwrap();
     let db = format!("sqlite://{}", dir.path().join("farm.db").display());
-    let token = |role: &str| {
-        let out = farm(&["token", "create", "--role", role, "--database-url", &db]);
-        assert!(out.status.success(), "{}", stdout(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    let (ci, release) = (token("ci"), token("release"));
+    let (ci, release) = (common::token(&db, "ci"), common::token(&db, "release"));
     let (old_key, new_key) = (dir.path().join("old.key"), dir.path().join("new.key"));
     let serve = |key: &std::path::Path, extra: &[&str]| {
         let mut args = vec!["--database-url", &db, "--workers", "1", "--catalog", catalog.to_str().unwrap()];

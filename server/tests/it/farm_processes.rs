@@ -2,8 +2,6 @@
 //! drain a candidate of several hundred runs; one worker is killed with SIGKILL mid-sweep. Every run
 //! ends with exactly one result, nothing is lost, and the killed worker's late write is rejected.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,24 +11,7 @@ use server::infra::store::queue::{self, Claim, Completion, Outcome};
 use server::infra::store::runs;
 use server::infra::store::Store;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn farm(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_farm"));
-    c.args(args).current_dir(root()).env("RUST_LOG", "warn");
-    c
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::common::{farm_command as farm, root, Killed};
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
@@ -46,39 +27,12 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
-    let base = std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("farm_proc_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-    let url = format!("{base}/{name}");
-
-    let token = farm(&["token", "create", "--role", "ci", "--database-url", &url]).output().unwrap();
-    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let url = crate::common::postgres_database("farm_proc").await;
+    let token = crate::common::token(&url, "ci");
 
     let scratch = tempfile::tempdir().unwrap();
     let key = scratch.path().join("signing.key");
-    let mut serve = Killed(
-        farm(&[
-            "serve",
-            "--database-url",
-            &url,
-            "--workers",
-            "0",
-            "--listen",
-            "127.0.0.1:0",
-            "--lease-ms",
-            "1500",
-            "--signing-key",
-            key.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+    let (mut serve, addr) = serve(&url, &key, &["--lease-ms", "1500"]);
 
     let worker = |threads: &str| {
         Killed(
@@ -167,7 +121,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     if let Store::Postgres(p) = &store {
         p.close().await;
     }
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    crate::common::drop_postgres_database(&url).await;
 }
 
 struct RunInHand {
@@ -197,30 +151,20 @@ async fn held_by(store: &Store, candidate: &CandidateId, prefix: &str) -> Vec<Ru
     held
 }
 
-/// Starts `farm serve --workers 0` on `url`; returns it and its address.
-fn serve(url: &str, key: &std::path::Path) -> (Killed, String) {
-    let mut serve = Killed(
-        farm(&["serve", "--database-url", url, "--workers", "0", "--listen", "127.0.0.1:0", "--signing-key"])
-            .arg(key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
-    (serve, addr)
+/// Starts `farm serve --workers 0 EXTRA` on `url`; returns it and its address.
+fn serve(url: &str, key: &std::path::Path, extra: &[&str]) -> (Killed, String) {
+    crate::common::listening(
+        farm(&["serve", "--database-url", url, "--workers", "0", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .arg("--signing-key")
+            .arg(key),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_expansion_resumes_it_on_restart_without_losing_or_duplicating_a_run() {
-    let base = std::env::var("FARM_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("farm_expand_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-    let url = format!("{base}/{name}");
-    let token = farm(&["token", "create", "--role", "ci", "--database-url", &url]).output().unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let url = crate::common::postgres_database("farm_expand").await;
+    let token = crate::common::token(&url, "ci");
     let scratch = tempfile::tempdir().unwrap();
     let key = scratch.path().join("signing.key");
     let store = Store::open(&url).await.unwrap();
@@ -229,7 +173,7 @@ async fn a_server_killed_mid_expansion_resumes_it_on_restart_without_losing_or_d
     // after the candidate was recorded and before its runs were committed.
     let mut caught = None;
     for attempt in 0..12u64 {
-        let (server, addr) = serve(&url, &key);
+        let (server, addr) = serve(&url, &key, &[]);
         let (token, addr2) = (token.clone(), addr.clone());
         let name = format!("rc-expand-{attempt}");
         // The answer does not matter: the server may die before it gives one.
@@ -252,7 +196,7 @@ async fn a_server_killed_mid_expansion_resumes_it_on_restart_without_losing_or_d
     let id = caught.expect("no kill landed mid-expansion in 12 attempts");
 
     // The restarted server finishes the expansion: every variant of the catalog exactly once.
-    let (mut server, addr) = serve(&url, &key);
+    let (mut server, addr) = serve(&url, &key, &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let expected = scenario_dsl::Catalog::load(
         &server::infra::catalog_files::read_sources(&[root().join("catalog")], None).scenarios,
@@ -278,5 +222,5 @@ async fn a_server_killed_mid_expansion_resumes_it_on_restart_without_losing_or_d
     if let Store::Postgres(p) = &store {
         p.close().await;
     }
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    crate::common::drop_postgres_database(&url).await;
 }

@@ -79,12 +79,6 @@ fn receiver() -> Receiver {
     Receiver { endpoint, spans, _runtime: runtime }
 }
 
-fn farm(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_farm")).args(args).output().unwrap();
-    assert!(out.status.success(), "farm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// SIGTERM, then waits: a farm process flushes its queued spans as it stops.
 fn stop(mut p: Killed) {
     let _ = Command::new("kill").args(["-TERM", &p.0.id().to_string()]).status();
@@ -102,7 +96,7 @@ fn run_candidate(dir: &std::path::Path, env: &[(&str, &str)], traceparent: &str)
     std::fs::create_dir_all(&catalog).unwrap();
     std::fs::copy(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml"), catalog.join("minimal.yaml")).unwrap();
     let db = format!("sqlite://{}", dir.join("farm.db").display());
-    let token = farm(&["token", "create", "--role", "ci", "--database-url", &db]);
+    let token = crate::common::token(&db, "ci");
     let key = dir.join("key");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_farm"));
     serve

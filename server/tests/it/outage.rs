@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common;
@@ -93,20 +93,9 @@ impl Drop for PrivatePostgres {
     }
 }
 
-fn farm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_farm")).args(args).current_dir(root()).env("RUST_LOG", "warn").output().unwrap()
-}
-
 fn spawn(args: &[&str], log: &Path) -> Killed {
     Killed(
-        Command::new(env!("CARGO_BIN_EXE_farm"))
-            .args(args)
-            .current_dir(root())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap(),
+        common::farm_command(args).stdout(Stdio::piped()).stderr(std::fs::File::create(log).unwrap()).spawn().unwrap(),
     )
 }
 
@@ -138,9 +127,7 @@ fn a_thirty_second_database_outage_mid_candidate_loses_and_duplicates_nothing() 
     std::fs::create_dir(&catalog).unwrap();
     std::fs::copy(root().join("scenario-dsl/tests/fixtures/valid/sweep.yaml"), catalog.join("sweep.yaml")).unwrap();
     std::fs::write(catalog.join("gate.yaml"), "min_pass_rate: 0.0\nno_failures_in_tags: []\n").unwrap();
-    let token = farm(&["token", "create", "--role", "ci", "--database-url", &url]);
-    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let token = common::token(&url, "ci");
 
     let logs = scratch.path();
     let start_server = || {

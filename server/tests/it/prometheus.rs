@@ -90,11 +90,7 @@ fn every_dashboard_and_alert_query_returns_data_from_a_real_prometheus() {
     std::fs::create_dir(&catalog).unwrap();
     std::fs::copy(root().join("scenario-dsl/tests/fixtures/valid/sweep.yaml"), catalog.join("sweep.yaml")).unwrap();
     let db = format!("sqlite://{}", dir.path().join("farm.db").display());
-    let token = Command::new(env!("CARGO_BIN_EXE_farm"))
-        .args(["token", "create", "--role", "ci", "--database-url", &db])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let token = common::token(&db, "ci");
     let key = dir.path().join("key");
     let (serve, addr) = common::farm_serve(
         &["--database-url", &db, "--workers", "0", "--lease-ms", "3000"]

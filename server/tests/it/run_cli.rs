@@ -174,14 +174,7 @@ fn junit_keeps_failures_and_errors_apart_and_validates() {
 /// A catalog of `test.minimal` (passes) and `test.late` (cannot reach its goal in time), with
 /// `known` as its known_failures.yaml.
 fn catalog_with_known_failures(dir: &Path, known: &str) -> PathBuf {
-    let catalog = dir.join("catalog");
-    std::fs::create_dir_all(&catalog).unwrap();
-    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
-    std::fs::write(catalog.join("minimal.yaml"), &minimal).unwrap();
-    let late = minimal
-        .replace("id: test.minimal", "id: test.late")
-        .replace("  - no_collision: {}\n", "  - no_collision: {}\n  - reach_goal: { within: 1.0 }\n");
-    std::fs::write(catalog.join("late.yaml"), late).unwrap();
+    let catalog = crate::common::minimal_and_late_catalog(dir);
     std::fs::write(catalog.join("known_failures.yaml"), known).unwrap();
     catalog
 }

@@ -6,42 +6,37 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn farm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_farm")).args(args).current_dir(root()).env("RUST_LOG", "warn").output().unwrap()
-}
+use crate::common::{farm_output as farm, root, Killed};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A catalog of two scenarios: `test.minimal` passes, `test.late` cannot reach its goal in time.
 fn catalog(dir: &Path) -> PathBuf {
-    let catalog = dir.join("catalog");
-    std::fs::create_dir_all(&catalog).unwrap();
-    let minimal = std::fs::read_to_string(root().join("scenario-dsl/tests/fixtures/valid/minimal.yaml")).unwrap();
-    std::fs::write(catalog.join("minimal.yaml"), &minimal).unwrap();
-    let late = minimal
-        .replace("id: test.minimal", "id: test.late")
-        .replace("  - no_collision: {}\n", "  - no_collision: {}\n  - reach_goal: { within: 1.0 }\n");
-    assert!(late.contains("reach_goal"));
-    std::fs::write(catalog.join("late.yaml"), late).unwrap();
+    let catalog = crate::common::minimal_and_late_catalog(dir);
     std::fs::write(catalog.join("gate.yaml"), "min_pass_rate: 1.0\nno_failures_in_tags: []\n").unwrap();
     catalog
+}
+
+/// Starts `farm serve ARGS --listen 127.0.0.1:0 --workers 0` with `env` and its default log level,
+/// logging to the file `log`; waits (at most 10 s) for the log to say "farm serving", which follows
+/// the address it prints; stops it and returns what it logged.
+fn log_until_serving(args: &[&str], env: &[(&str, &str)], log: &Path) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_farm"));
+    cmd.arg("serve").args(args).args(["--listen", "127.0.0.1:0", "--workers", "0"]).current_dir(root());
+    cmd.envs(env.iter().copied()).env_remove("RUST_LOG").stderr(std::fs::File::create(log).unwrap());
+    let (serve, _addr) = crate::common::listening(&mut cmd);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(log).unwrap().contains("farm serving") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(serve);
+    let logged = std::fs::read_to_string(log).unwrap();
+    assert!(logged.contains("farm serving"), "{logged}");
+    logged
 }
 
 #[test]
@@ -181,28 +176,8 @@ fn a_restart_on_postgres_logs_no_migration_notice() {
     // The second start finds the migrations table: Postgres answers "already exists, skipping".
     for start in 0..2 {
         let log = dir.path().join(format!("serve-{start}.log"));
-        let mut serve = Killed(
-            Command::new(env!("CARGO_BIN_EXE_farm"))
-                .args(["serve", "--database-url", &url, "--listen", "127.0.0.1:0", "--workers", "0"])
-                .args(["--signing-key", dir.path().join("key").to_str().unwrap()])
-                .current_dir(root())
-                .env_remove("RUST_LOG")
-                .stdout(Stdio::piped())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap(),
-        );
-        let mut line = String::new();
-        BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("listening on "), "{line}");
-        // The log line after the address says the server is up; wait for it (at most 10 s).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !std::fs::read_to_string(&log).unwrap().contains("farm serving") && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        drop(serve);
-        let logged = std::fs::read_to_string(&log).unwrap();
-        assert!(logged.contains("farm serving"), "{logged}");
+        let key = dir.path().join("key");
+        let logged = log_until_serving(&["--database-url", &url, "--signing-key", key.to_str().unwrap()], &[], &log);
         assert!(!logged.contains("_sqlx_migrations"), "start {start} logged sqlx's notice:\n{logged}");
     }
     admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
@@ -213,26 +188,12 @@ fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("farm.db").display());
     let log = dir.path().join("serve.log");
-    let mut serve = Killed(
-        Command::new(env!("CARGO_BIN_EXE_farm"))
-            .args(["serve", "--database-url", &db, "--listen", "127.0.0.1:0", "--workers", "0"])
-            .args(["--catalog", catalog(dir.path()).to_str().unwrap()])
-            .args(["--signing-key", dir.path().join("key").to_str().unwrap()])
-            .env("FARM_LOG_FORMAT", "json")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    let (catalog, key) = (catalog(dir.path()), dir.path().join("key"));
+    let logged = log_until_serving(
+        &["--database-url", &db, "--catalog", catalog.to_str().unwrap(), "--signing-key", key.to_str().unwrap()],
+        &[("FARM_LOG_FORMAT", "json")],
+        &log,
     );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !std::fs::read_to_string(&log).unwrap().contains("farm serving") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    drop(serve);
-    let logged = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<serde_json::Value> = logged
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
