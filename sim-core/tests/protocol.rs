@@ -1,7 +1,10 @@
 //! Test-protocol forms end to end: end conditions, scripted events that must happen, the test
 //! driver with the stack's safety layer on top, impact speeds and scores.
 
+mod common;
+
 use autonomy_stack::{Clock, ControlCommand, FrozenClock, SensorFrame, StackConfig, StackOutput};
+use common::variant;
 use scenario_dsl::Variant;
 use sim_core::{run_variant, run_with, Driver, Verdict};
 
@@ -25,12 +28,6 @@ criteria:
   - no_collision: {}
 duration: 40
 "#;
-
-fn variant(text: &str) -> Variant {
-    let parsed = scenario_dsl::parse("t.yaml", text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    parsed.scenario.unwrap().variants()[0].clone()
-}
 
 struct Scripted(fn(&SensorFrame) -> ControlCommand);
 

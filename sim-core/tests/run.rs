@@ -1,7 +1,10 @@
 //! The run loop end to end: verdicts from rapier collisions, errors that end only their own run,
 //! and bit-for-bit reproducibility.
 
+mod common;
+
 use autonomy_stack::{Clock, ControlCommand, FrozenClock, SensorFrame, StackConfig, StackOutput};
+use common::variant;
 use scenario_dsl::Variant;
 use sim_core::{run_variant, run_with, Driver, Verdict};
 
@@ -28,12 +31,6 @@ criteria:
   - min_ttc: { threshold: 2.0 }
 duration: 40
 "#;
-
-fn variant(text: &str) -> Variant {
-    let parsed = scenario_dsl::parse("t.yaml", text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    parsed.scenario.unwrap().variants()[0].clone()
-}
 
 struct Scripted(fn(&SensorFrame) -> ControlCommand);
 

@@ -3,20 +3,10 @@
 //! end (pure pursuit cut the corners before the gap with a 2.5-wheelbase look-ahead). Run with the
 //! simulator's physics, localisation noise and all.
 
-use std::path::Path;
+mod common;
 
-use autonomy_stack::{FrozenClock, StackConfig};
-use sim_core::{run_variant, Verdict};
-
-fn run_catalog_variant(file: &str, key: &str) -> sim_core::RunResult {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog").join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let parsed = scenario_dsl::parse(&path.display().to_string(), &text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    let scenario = parsed.scenario.unwrap();
-    let variant = scenario.variants().iter().find(|v| v.key.to_string() == key).unwrap_or_else(|| panic!("{key}"));
-    run_variant(variant, &StackConfig::default(), &mut FrozenClock)
-}
+use common::run_catalog_variant;
+use sim_core::Verdict;
 
 #[test]
 fn a_robot_threads_a_1_3_m_door_it_approaches_at_an_angle_without_touching_the_frame() {

@@ -1,9 +1,11 @@
 //! Reactive traffic: IDM car following, MOBIL lane changes, the seeded placement of a `traffic`
 //! block, and a reactive car behind an ego that brakes hard.
 
+mod common;
+
 use autonomy_stack::{Clock, ControlCommand, FrozenClock, SensorFrame, StackConfig, StackOutput};
+use common::variant;
 use scenario_dsl::model::{Actor, ActorKind, Drive, Manoeuvre, SpeedDistribution, Start, Step, Traffic, Trigger};
-use scenario_dsl::Variant;
 use sim_core::actors::{self, ActorState, EgoView};
 use sim_core::footprint::Footprint;
 use sim_core::road::RoadFrame;
@@ -282,12 +284,6 @@ impl Driver for BrakeAt {
     }
 }
 
-fn variant(text: &str) -> Variant {
-    let parsed = scenario_dsl::parse("t.yaml", text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:#?}", parsed.diagnostics);
-    parsed.scenario.unwrap().variants()[0].clone()
-}
-
 #[test]
 fn a_reactive_car_behind_an_ego_that_brakes_hard_does_not_rear_end_it() {
     let run = |follower: &str| {
@@ -368,4 +364,16 @@ fn last_lanes_differ(
     lane: impl Fn(f64) -> i64,
 ) -> bool {
     first.actors.iter().zip(&last.actors).any(|(a, b)| lane(a[1]) != lane(b[1]))
+}
+
+#[test]
+fn stopped_behind_a_car_that_braked_hard_the_ego_does_not_weave_out_into_the_fast_lanes() {
+    // The catalog's dense-traffic lead brake: the ego stops behind the car ahead, in a queue, with
+    // reactive traffic at 20-30 m/s in both lanes beside it. Pulling away, each lane beside looks
+    // faster; the queue behind hides the cars coming up in them until they are close, so each
+    // change it starts is abandoned a second later. It used to swing from one lane to the next
+    // (1, 0, 2, 1 within 5 s) until a car at 20 m/s hit it in lane 2.
+    let r = common::run_catalog_variant("highway/traffic_lead_brake.yaml", "d5aaf4d32b25b75dabea72f19bbaf7ad");
+    assert!(r.metrics.collisions.is_empty(), "{:?}", r.metrics.collisions);
+    assert_eq!(r.verdict, Verdict::Passed, "{:?}", r.reason);
 }

@@ -146,15 +146,20 @@ pub struct Situation {
     /// Whether it should pull back in after an overtake: it must stop ahead, or faster traffic
     /// comes up behind it.
     pub pull_in: bool,
+    /// Simulated time, seconds (the frame's tick times the period).
+    pub time: f64,
 }
 
 /// The lane-change state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LaneChoice {
     /// The lane being changed into, while a change is in progress.
     pub changing_to: Option<u32>,
     /// The lane the ego left to overtake, to return to once past.
     pub return_to: Option<u32>,
+    /// When the last lane change was abandoned (its gap closed), seconds, and the lane the ego
+    /// went back to.
+    pub aborted: Option<(f64, u32)>,
 }
 
 /// Speed advantage a lane must offer before the ego changes into it, m/s.
@@ -162,6 +167,11 @@ const LANE_CHANGE_GAIN: f64 = 2.0;
 /// How much slower than the ego's desired speed the lane it overtook from may let it drive and
 /// still count as free to return to, m/s.
 const KEEP_RIGHT_TOLERANCE: f64 = 0.5;
+/// How long after abandoning a lane change the ego keeps its lane before it tries another, s. An
+/// abandoned change means traffic it had not seen (or misjudged) came up: trying the next lane at
+/// once weaves across the road in front of that traffic, and each try spends seconds with the ego
+/// half in another lane. Drivers settle back first; three seconds is about one change's duration.
+const RETRY_AFTER_ABORT: f64 = 3.0;
 
 impl LaneChoice {
     /// Picks the target lane given the ego's current lane. `speed_of(lane)` and `gap_ok(lane)`
@@ -174,11 +184,12 @@ impl LaneChoice {
         speed_of: impl Fn(u32) -> f64,
         gap_ok: impl Fn(u32) -> bool,
     ) -> u32 {
-        let Situation { lanes, current, v_des, pull_in } = at;
+        let Situation { lanes, current, v_des, pull_in, time } = at;
         if let Some(to) = self.changing_to {
             if !config.lane_change_enabled || (current != to && !gap_ok(to)) {
                 // Abort: the gap closed (or lane changes were switched off).
                 self.changing_to = None;
+                self.aborted = Some((time, current));
                 return current;
             }
             if current == to && settled_in(to) {
@@ -188,6 +199,10 @@ impl LaneChoice {
         }
         if !config.lane_change_enabled {
             return current;
+        }
+        if let Some((_, lane)) = self.aborted.filter(|(at, _)| time - at < RETRY_AFTER_ABORT) {
+            // Settling back into the lane it went back to (which it may still straddle).
+            return lane;
         }
         let here = speed_of(current);
         let mut best = (current, here + LANE_CHANGE_GAIN);
@@ -275,7 +290,7 @@ mod tests {
     }
 
     fn at(lanes: u32, current: u32, pull_in: bool) -> Situation {
-        Situation { lanes, current, v_des: 20.0, pull_in }
+        Situation { lanes, current, v_des: 20.0, pull_in, time: 0.0 }
     }
 
     fn obj(s: f64, d: f64, speed: f64) -> LaneObject {
@@ -337,9 +352,26 @@ mod tests {
         assert_eq!(choice.changing_to, Some(0));
         assert_eq!(choice.return_to, None);
         // With nobody to make way for it stays out of the way of the vehicle it passed.
-        let mut open_road = LaneChoice { changing_to: None, return_to: Some(0) };
+        let mut open_road = LaneChoice { return_to: Some(0), ..LaneChoice::default() };
         assert_eq!(open_road.target(&config, at(2, 1, false), |_| false, free, |_| true), 1);
         // A lane the ego was placed in, it keeps.
         assert_eq!(LaneChoice::default().target(&config, at(2, 1, true), |_| false, free, |_| true), 1);
+    }
+
+    #[test]
+    fn after_abandoning_a_lane_change_the_ego_keeps_its_lane_for_a_while_before_trying_another() {
+        let config = PlanningConfig::default();
+        // Both neighbours look faster than the ego's lane.
+        let slow_middle = |lane: u32| if lane == 1 { 2.0 } else { 20.0 };
+        let when = |t: f64| Situation { time: t, ..at(3, 1, false) };
+        let mut choice = LaneChoice::default();
+        assert_eq!(choice.target(&config, when(10.0), |_| false, slow_middle, |_| true), 2);
+        // A car comes up in lane 2: the change is abandoned.
+        assert_eq!(choice.target(&config, when(10.5), |_| false, slow_middle, |l| l != 2), 1);
+        // Lane 0 looks as good, but the ego does not swing across at once.
+        assert_eq!(choice.target(&config, when(11.0), |_| false, slow_middle, |l| l != 2), 1);
+        assert_eq!(choice.target(&config, when(13.4), |_| false, slow_middle, |l| l != 2), 1);
+        // Once settled, it may try again.
+        assert_eq!(choice.target(&config, when(13.5), |_| false, slow_middle, |l| l != 2), 0);
     }
 }

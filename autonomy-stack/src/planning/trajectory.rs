@@ -211,7 +211,13 @@ impl RoadPlanner {
             objs.iter().any(|o| overlaps(o, lo_here, hi_here) && o.s < s0 && o.speed > v0 + MAKE_WAY_DV);
         let target = self.lane_choice.target(
             cfg,
-            Situation { lanes: road.map.lanes, current, v_des, pull_in: stop_ahead || overtaken_from_behind },
+            Situation {
+                lanes: road.map.lanes,
+                current,
+                v_des,
+                pull_in: stop_ahead || overtaken_from_behind,
+                time: input.tick as f64 * input.period,
+            },
             |lane| libm::fabs(d0 - road.lane_centre(lane)) < 0.3,
             |lane| {
                 let (lo, hi) = span(lane);
