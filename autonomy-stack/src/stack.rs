@@ -226,6 +226,7 @@ impl Stack {
             tick: frame.tick,
             // Implausible values are ignored here and raised as a fault by the safety monitor.
             visibility: frame.visibility.filter(|v| v.is_finite() && *v > 0.0).unwrap_or(f64::INFINITY),
+            signals: &frame.signals,
         };
         let fresh = self.planner.plan(&input);
         // Reaction time: the controller acts on the decision taken `delay_ticks` ticks ago.

@@ -5,6 +5,7 @@
 use super::behaviour::{
     constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Situation,
 };
+use super::junction::{Junctions, LineEgo, GAP_WINDOW};
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
 use crate::geometry::{projected_half_extent, wrap_angle, LineFrame, RoadGeometry};
@@ -117,6 +118,7 @@ pub struct RoadPlanner {
     lane_objects: Vec<LaneObject>,
     ends: Vec<f64>,
     constraints: Vec<Constraint>,
+    junctions: Junctions,
 }
 
 /// A candidate's lateral profile: from `d0` at `s0`, leaving with slope `slope` (dd/ds, the ego's
@@ -200,6 +202,7 @@ impl RoadPlanner {
 
         // Behaviour: which lane to be in.
         let goal_wall = goal_wall(road, input, s0, hl);
+        let line_wall = self.line_wall(road, input, s0, d0, hl, v0);
         let current = road.lane_of(d0);
         let lane_ego = LaneEgo { s: s0, speed: v0, half_length: hl };
         let span = |lane: u32| (f64::from(lane) * lw, f64::from(lane + 1) * lw);
@@ -279,7 +282,7 @@ impl RoadPlanner {
                     cfg,
                     road,
                     &lateral,
-                    Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall },
+                    Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall },
                 );
                 if best.is_none_or(|b| scored.cost < b.0.cost) {
                     best = Some((scored, lateral));
@@ -364,6 +367,57 @@ impl RoadPlanner {
         cap
     }
 
+    /// The wall at the nearest stop line the ego must stop at (a red light, a stop sign it has not
+    /// stood at, a junction it must give way at), from this frame's stop lines and the predicted
+    /// traffic (ADR 0027).
+    fn line_wall(
+        &mut self,
+        road: &RoadGeometry,
+        input: &PlanInput<'_>,
+        s0: f64,
+        d0: f64,
+        hl: f64,
+        v0: f64,
+    ) -> Option<Constraint> {
+        if input.signals.is_empty() {
+            return None;
+        }
+        let cfg = input.config;
+        let lw = road.map.lane_width;
+        let centre = road.lane_centre(road.lane_of(d0));
+        let window = GAP_WINDOW.min(cfg.horizon);
+        let step = input.prediction_step;
+        let (objects, point_s, point_d) = (&self.objects, &self.point_s, &self.point_d);
+        // A vehicle with priority: one predicted to move through the conflict zone of the ego's
+        // lane within the window (traffic ahead in the ego's own lane and direction is followed,
+        // not given way to).
+        let conflict = |line_s: f64, zone: f64| {
+            objects.iter().any(|o| {
+                if o.count < 2 {
+                    return false;
+                }
+                let (first, last) = (o.first, o.first + o.count - 1);
+                let (ds, dd) = (point_s[last] - point_s[first], point_d[last] - point_d[first]);
+                let moving = libm::hypot(ds, dd) > 1.0;
+                let along = ds > 0.0 && libm::fabs(dd) < 0.5 * ds && libm::fabs(o.now.d - centre) < 0.5 * lw;
+                if !moving || along {
+                    return false;
+                }
+                let clearance = 0.5 * lw + o.now.half_width + cfg.lateral_margin;
+                (0..o.count).any(|k| {
+                    let (ps, pd) = (point_s[o.first + k], point_d[o.first + k]);
+                    k as f64 * step <= window
+                        && ps >= line_s - 2.0
+                        && ps <= line_s + zone
+                        && libm::fabs(pd - centre) < clearance
+                })
+            })
+        };
+        let ego =
+            LineEgo { front: s0 + hl, speed: v0, comfort_decel: cfg.idm_decel, max_decel: input.vehicle.max_decel };
+        self.junctions.wall(input.signals, ego, conflict)
+    }
+
     fn collect_objects(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, reach: f64) {
         self.objects.clear();
         self.point_s.clear();
@@ -406,7 +460,7 @@ impl RoadPlanner {
     }
 
     fn score(&mut self, cfg: &PlanningConfig, road: &RoadGeometry, lat: &Lateral, ctx: Ctx) -> Scored {
-        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall } = ctx;
+        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall } = ctx;
         let lw = road.map.lane_width;
         let margin = cfg.lateral_margin;
         // Lanes the candidate ends in other than the current and target ones need an acceptable gap.
@@ -431,6 +485,9 @@ impl RoadPlanner {
         // Longitudinal constraints along this candidate.
         self.constraints.clear();
         if let Some(wall) = goal_wall {
+            self.constraints.push(wall);
+        }
+        if let Some(wall) = line_wall {
             self.constraints.push(wall);
         }
         let (lat_lo, lat_hi) = (lat.d0.min(lat.d1), lat.d0.max(lat.d1));
@@ -571,6 +628,7 @@ struct Ctx {
     d_target: f64,
     current: u32,
     goal_wall: Option<Constraint>,
+    line_wall: Option<Constraint>,
 }
 
 /// The virtual wall that stops the ego at its goal (or at the end of the road).
