@@ -190,6 +190,9 @@ impl Stack {
 
         let margin = self.config.perception.roi_margin;
         let roi = match (&self.road, &self.mission.area) {
+            (Some(road), _) if !frame.signals.is_empty() => {
+                Roi::RoadWithJunctions(road, margin, self.planner.ego_s(), &frame.signals)
+            }
             (Some(road), _) => Roi::Road(road, margin, self.planner.ego_s()),
             (None, Some(area)) => Roi::Area(area, margin),
             (None, None) => Roi::Everywhere,

@@ -16,8 +16,8 @@
 use super::behaviour::Constraint;
 use crate::interface::{LightState, SignalObservation, StopLineKind};
 
-/// Below this speed the ego stands at a stop sign, m/s.
-const STANDING: f64 = 0.2;
+/// Below this speed the ego stands at a stop sign, m/s (a full stop, not a rolling one).
+const STANDING: f64 = 0.05;
 /// The ego's front must stand within this distance before a stop sign's line to have stopped
 /// there, metres.
 pub const STOPPED_WITHIN: f64 = 4.0;

@@ -39,6 +39,9 @@ const CROSSING_EGO_SPEED: f64 = 3.0;
 /// Safety buffer around the ego's passage through a crossing object's path, seconds.
 const CROSSING_BUFFER: f64 = 1.0;
 
+/// Time step of the extrapolation that checks a junction's conflict zone, seconds.
+const JUNCTION_STEP: f64 = 0.2;
+
 /// Speed difference at which the ego passes a slower vehicle in a neighbouring lane, m/s.
 const PASSING_DV: f64 = 2.0;
 /// Time-to-collision kept on a neighbour ahead while closing in on it, in IDM time headways (the
@@ -386,30 +389,32 @@ impl RoadPlanner {
         let lw = road.map.lane_width;
         let centre = road.lane_centre(road.lane_of(d0));
         let window = GAP_WINDOW.min(cfg.horizon);
-        let step = input.prediction_step;
-        let (objects, point_s, point_d) = (&self.objects, &self.point_s, &self.point_d);
-        // A vehicle with priority: one predicted to move through the conflict zone of the ego's
-        // lane within the window (traffic ahead in the ego's own lane and direction is followed,
-        // not given way to).
+        // A vehicle with priority: one whose constant-velocity extrapolation (not the lane-following
+        // prediction, which would bend a crossing car onto the ego's own lane) moves through the
+        // conflict zone of the ego's lane within the window. Traffic in the ego's own direction is
+        // followed, not given way to.
+        let predictions = input.predictions;
+        let frame = &road.frame;
         let conflict = |line_s: f64, zone: f64| {
-            objects.iter().any(|o| {
-                if o.count < 2 {
+            predictions.iter().any(|p| {
+                let Some(first) = p.points.first() else { return false };
+                if libm::hypot(p.vx, p.vy) < 1.0 {
                     return false;
                 }
-                let (first, last) = (o.first, o.first + o.count - 1);
-                let (ds, dd) = (point_s[last] - point_s[first], point_d[last] - point_d[first]);
-                let moving = libm::hypot(ds, dd) > 1.0;
-                let along = ds > 0.0 && libm::fabs(dd) < 0.5 * ds && libm::fabs(o.now.d - centre) < 0.5 * lw;
-                if !moving || along {
+                let (s_now, _) = frame.to_frame(first.x, first.y, s0);
+                let along = libm::fabs(wrap_angle(libm::atan2(p.vy, p.vx) - frame.heading_at(s_now))) < 0.5;
+                if along {
                     return false;
                 }
-                let clearance = 0.5 * lw + o.now.half_width + cfg.lateral_margin;
-                (0..o.count).any(|k| {
-                    let (ps, pd) = (point_s[o.first + k], point_d[o.first + k]);
-                    k as f64 * step <= window
-                        && ps >= line_s - 2.0
-                        && ps <= line_s + zone
-                        && libm::fabs(pd - centre) < clearance
+                let half = 0.5 * libm::hypot(p.length, p.width);
+                let clearance = 0.5 * lw + half + cfg.lateral_margin;
+                let steps = libm::ceil(window / JUNCTION_STEP) as u32;
+                let mut hint = s_now;
+                (0..=steps).any(|k| {
+                    let t = f64::from(k) * JUNCTION_STEP;
+                    let (ps, pd) = frame.to_frame(first.x + p.vx * t, first.y + p.vy * t, hint);
+                    hint = ps;
+                    ps + half >= line_s - 2.0 && ps - half <= line_s + zone && libm::fabs(pd - centre) < clearance
                 })
             })
         };
