@@ -96,6 +96,8 @@ pub struct ActorState {
     stopped_at: Vec<usize>,
     /// Whether a stop line held it below its manoeuvre's speed.
     held: bool,
+    /// The speed a stop line took a road-frame actor down from, to resume once released.
+    resume_speed: Option<f64>,
 }
 
 /// One scripted event: a step with a trigger, and when it fired.
@@ -150,6 +152,7 @@ impl ActorState {
             ignores_signals: false,
             stopped_at: Vec::new(),
             held: false,
+            resume_speed: None,
         };
         state.velocity = state.world_velocity(road);
         state
@@ -483,8 +486,20 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>, cap
             }
         }
     }
-    if let Some(c) = cap.filter(|c| a.speed > *c) {
-        a.speed = (a.speed - LINE_BRAKE * dt).max(c);
+    match (cap, a.resume_speed) {
+        (Some(c), _) if a.speed > c => {
+            a.resume_speed.get_or_insert(a.speed);
+            a.speed = (a.speed - LINE_BRAKE * dt).max(c);
+        }
+        (Some(_), _) => {}
+        // Released: back to the speed it had (a manoeuvre that changes speed takes over anyway).
+        (None, Some(v)) => {
+            a.speed = (a.speed + LINE_PULL_AWAY * dt).min(v);
+            if a.speed >= v {
+                a.resume_speed = None;
+            }
+        }
+        (None, None) => {}
     }
     move_actor(a, dt, road, lateral);
     finish(a, done);
