@@ -67,7 +67,9 @@ const MAX_RAY_GAP: usize = 3;
 /// How far before a stop line (and beyond its conflict zone) the crossing roads are watched, metres.
 const JUNCTION_ROI_BEFORE: f64 = 10.0;
 /// How far to either side of the road a junction's crossing roads are watched, metres.
-const JUNCTION_ROI_SIDE: f64 = 60.0;
+const JUNCTION_ROI_SIDE: f64 = 45.0;
+/// A junction's crossing roads are watched once its stop line is this close ahead of the ego, metres.
+const JUNCTION_ROI_AHEAD: f64 = 70.0;
 
 /// The region of interest obstacles must lie in.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +97,8 @@ impl Roi<'_> {
                 let (s, d) = road.frame.to_frame(x, y, s_hint);
                 (d >= -margin && d <= road.width() + margin)
                     || lines.iter().any(|l| {
-                        s >= l.s - JUNCTION_ROI_BEFORE
+                        l.s - s_hint <= JUNCTION_ROI_AHEAD
+                            && s >= l.s - JUNCTION_ROI_BEFORE
                             && s <= l.s + l.zone + JUNCTION_ROI_BEFORE
                             && libm::fabs(d) <= JUNCTION_ROI_SIDE
                     })

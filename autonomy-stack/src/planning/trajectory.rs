@@ -396,9 +396,23 @@ impl RoadPlanner {
         let predictions = input.predictions;
         let frame = &road.frame;
         let conflict = |line_s: f64, zone: f64| {
+            // A circle round the zone in the world frame: every point of the zone lies within half
+            // its length (along the line, so also in a straight line) of its middle, plus the lateral
+            // clearance. Only extrapolated points inside it are projected on the reference line
+            // (projection is the expensive part).
+            let (cx, cy, _) = frame.to_world(line_s + 0.5 * (zone - 2.0), centre);
+            let radius = 0.5 * (zone + 2.0);
             predictions.iter().any(|p| {
                 let Some(first) = p.points.first() else { return false };
                 if libm::hypot(p.vx, p.vy) < 1.0 {
+                    return false;
+                }
+                let half = 0.5 * libm::hypot(p.length, p.width);
+                let clearance = 0.5 * lw + half + cfg.lateral_margin;
+                let reach = radius + half + clearance;
+                let near = |t: f64| libm::hypot(first.x + p.vx * t - cx, first.y + p.vy * t - cy) <= reach;
+                let steps = libm::ceil(window / JUNCTION_STEP) as u32;
+                if !(0..=steps).any(|k| near(f64::from(k) * JUNCTION_STEP)) {
                     return false;
                 }
                 let (s_now, _) = frame.to_frame(first.x, first.y, s0);
@@ -406,12 +420,12 @@ impl RoadPlanner {
                 if along {
                     return false;
                 }
-                let half = 0.5 * libm::hypot(p.length, p.width);
-                let clearance = 0.5 * lw + half + cfg.lateral_margin;
-                let steps = libm::ceil(window / JUNCTION_STEP) as u32;
                 let mut hint = s_now;
                 (0..=steps).any(|k| {
                     let t = f64::from(k) * JUNCTION_STEP;
+                    if !near(t) {
+                        return false;
+                    }
                     let (ps, pd) = frame.to_frame(first.x + p.vx * t, first.y + p.vy * t, hint);
                     hint = ps;
                     ps + half >= line_s - 2.0 && ps - half <= line_s + zone && libm::fabs(pd - centre) < clearance
