@@ -87,6 +87,7 @@ pub fn frame(k: u64) -> SensorFrame {
         detections: Some(detections),
         detections_age: 0.0,
         visibility: None,
+        signals: Vec::new(),
     }
 }
 

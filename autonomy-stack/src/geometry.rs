@@ -332,9 +332,13 @@ impl Polyline {
         let lo = self.segment(s_hint - PROJECT_BEHIND);
         let hi = self.segment(s_hint + PROJECT_AHEAD) + 1;
         let near = self.nearest_in(lo..hi, x, y);
+        let whole = 0..self.points.len() - 1;
         let found = match near {
             Some(f) if f.2 <= PROJECT_FAR * PROJECT_FAR => Some(f),
-            _ => self.nearest_in(0..self.points.len() - 1, x, y),
+            // The window already was the whole line (a short route): searching it again would find
+            // the same foot.
+            _ if (lo..hi) == whole => near,
+            _ => self.nearest_in(whole, x, y),
         };
         found.map_or((s_hint, 0.0), |(s, d, _)| (s, d))
     }

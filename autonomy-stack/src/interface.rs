@@ -237,6 +237,53 @@ pub struct SensorFrame {
     /// it. A value that is not finite and positive is implausible input.
     #[serde(default)]
     pub visibility: Option<f64>,
+    /// Stop lines ahead along the road, from the map (traffic lights, stop and yield signs), each
+    /// with the light's state as the signal camera last reported it this frame (ADR 0027). Empty
+    /// where the map has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalObservation>,
+}
+
+/// What controls a stop line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopLineKind {
+    /// A traffic light.
+    TrafficLight,
+    /// A stop sign: stand still before the line, then give way.
+    Stop,
+    /// A yield sign: give way to crossing traffic.
+    Yield,
+}
+
+/// A traffic light's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LightState {
+    /// Stop.
+    Red,
+    /// Stop if it can be done comfortably.
+    Amber,
+    /// Go.
+    Green,
+}
+
+/// One stop line ahead of the ego on its road: map data (where, what kind, how deep the junction
+/// is) and, for a traffic light, what the signal camera saw.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SignalObservation {
+    /// Stable id of the line within the run.
+    pub id: u32,
+    /// Light, stop sign or yield sign.
+    pub kind: StopLineKind,
+    /// The line's position along the road's reference line, metres.
+    pub s: f64,
+    /// How far beyond the line the junction's conflict zone reaches, metres.
+    pub zone: f64,
+    /// The light's state as the camera saw it (after its latency); `None` for a sign, out of the
+    /// camera's range, or when the camera missed it this frame.
+    #[serde(default)]
+    pub state: Option<LightState>,
 }
 
 /// A test driver's request for one control tick (the robot driver of a test protocol that holds a

@@ -5,7 +5,7 @@
 
 use crate::config::PerceptionConfig;
 use crate::geometry::{point_box_distance, RoadGeometry};
-use crate::interface::{AreaMap, Detection, EgoEstimate, LidarScan, ObjectClass, OrientedBox};
+use crate::interface::{AreaMap, Detection, EgoEstimate, LidarScan, ObjectClass, OrientedBox, SignalObservation};
 use core::f64::consts::PI;
 
 /// Where an obstacle came from.
@@ -64,6 +64,13 @@ const MAP_TOLERANCE: f64 = 0.3;
 /// Rays that may be missing inside one cluster (dropout bridging).
 const MAX_RAY_GAP: usize = 3;
 
+/// How far before a stop line (and beyond its conflict zone) the crossing roads are watched, metres.
+const JUNCTION_ROI_BEFORE: f64 = 10.0;
+/// How far to either side of the road a junction's crossing roads are watched, metres.
+const JUNCTION_ROI_SIDE: f64 = 45.0;
+/// A junction's crossing roads are watched once its stop line is this close ahead of the ego, metres.
+const JUNCTION_ROI_AHEAD: f64 = 70.0;
+
 /// The region of interest obstacles must lie in.
 #[derive(Debug, Clone, Copy)]
 pub enum Roi<'a> {
@@ -71,6 +78,9 @@ pub enum Roi<'a> {
     Everywhere,
     /// Within `margin` of the road (lateral offset).
     Road(&'a RoadGeometry, f64, f64),
+    /// As `Road`, and near each of these stop lines also the crossing roads' traffic: a junction
+    /// is where vehicles come from the side (ADR 0027).
+    RoadWithJunctions(&'a RoadGeometry, f64, f64, &'a [SignalObservation]),
     /// Within `margin` of the area's bounds.
     Area(&'a AreaMap, f64),
 }
@@ -82,6 +92,16 @@ impl Roi<'_> {
             Roi::Road(road, margin, s_hint) => {
                 let (_, d) = road.frame.to_frame(x, y, s_hint);
                 d >= -margin && d <= road.width() + margin
+            }
+            Roi::RoadWithJunctions(road, margin, s_hint, lines) => {
+                let (s, d) = road.frame.to_frame(x, y, s_hint);
+                (d >= -margin && d <= road.width() + margin)
+                    || lines.iter().any(|l| {
+                        l.s - s_hint <= JUNCTION_ROI_AHEAD
+                            && s >= l.s - JUNCTION_ROI_BEFORE
+                            && s <= l.s + l.zone + JUNCTION_ROI_BEFORE
+                            && libm::fabs(d) <= JUNCTION_ROI_SIDE
+                    })
             }
             Roi::Area(area, m) => {
                 x >= area.min_x - m && x <= area.max_x + m && y >= area.min_y - m && y <= area.max_y + m

@@ -771,6 +771,7 @@ mod tests {
             detections: Some(Vec::new()),
             detections_age: 0.0,
             visibility: None,
+            signals: Vec::new(),
         };
         monitor.evaluate(&SafetyInput {
             frame: &frame,
@@ -818,6 +819,7 @@ mod tests {
             detections: Some(Vec::new()),
             detections_age: 0.0,
             visibility: None,
+            signals: Vec::new(),
         };
         let obstacle = Obstacle {
             x: 4.5 + gap,

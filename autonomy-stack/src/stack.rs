@@ -190,6 +190,9 @@ impl Stack {
 
         let margin = self.config.perception.roi_margin;
         let roi = match (&self.road, &self.mission.area) {
+            (Some(road), _) if !frame.signals.is_empty() => {
+                Roi::RoadWithJunctions(road, margin, self.planner.ego_s(), &frame.signals)
+            }
             (Some(road), _) => Roi::Road(road, margin, self.planner.ego_s()),
             (None, Some(area)) => Roi::Area(area, margin),
             (None, None) => Roi::Everywhere,
@@ -226,6 +229,7 @@ impl Stack {
             tick: frame.tick,
             // Implausible values are ignored here and raised as a fault by the safety monitor.
             visibility: frame.visibility.filter(|v| v.is_finite() && *v > 0.0).unwrap_or(f64::INFINITY),
+            signals: &frame.signals,
         };
         let fresh = self.planner.plan(&input);
         // Reaction time: the controller acts on the decision taken `delay_ticks` ticks ago.

@@ -149,6 +149,7 @@ fn frame(tick: u64, ego_x: f64, speed: f64, obstacle_x: f64) -> SensorFrame {
         }]),
         detections_age: 0.0,
         visibility: None,
+        signals: Vec::new(),
     }
 }
 
@@ -228,6 +229,7 @@ fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, 
                 detections: Some(Vec::new()),
                 detections_age: 0.0,
                 visibility: None,
+                signals: Vec::new(),
             };
             let out = stack.step(&f, &mut FrozenClock);
             let next = (speed + out.command.accel * 0.05).max(0.0);

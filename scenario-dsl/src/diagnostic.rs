@@ -70,6 +70,8 @@ codes! {
     OutsideOdd = "E0309", "outside-odd";
     BadOdd = "E0310", "bad-odd";
     ManoeuvreNeedsLane = "E0311", "manoeuvre-needs-lane";
+    UnknownSignal = "E0312", "unknown-signal";
+    DuplicateSignalId = "E0313", "duplicate-signal-id";
     Io = "E0401", "io";
     BadMap = "E0402", "bad-map";
 }

@@ -66,16 +66,20 @@ pub enum OddSource {
     DetectorMissRate,
     /// Density of the `traffic` block, vehicles per km per lane (0 without one).
     TrafficDensity,
+    /// What controls the ego's junctions: `traffic_light`, `stop`, `yield` (the strictest of the
+    /// world's `signals`: a light over a stop sign over a yield sign) or `none` (categorical).
+    Signal,
 }
 
 impl OddSource {
     fn is_categorical(self) -> bool {
-        matches!(self, OddSource::Domain | OddSource::Layout)
+        matches!(self, OddSource::Domain | OddSource::Layout | OddSource::Signal)
     }
 
     fn category(self, s: &Scenario<f64>) -> &'static str {
         match self {
             OddSource::Domain => s.metadata.domain.as_str(),
+            OddSource::Signal => s.world.signals.iter().map(|g| g.kind).min().map_or("none", |k| k.as_str()),
             _ => match (&s.world.road, &s.world.map) {
                 (Some(r), _) if r.curvature != 0.0 => "curved",
                 (Some(_), _) => "straight",
@@ -113,7 +117,7 @@ impl OddSource {
                 Some(t) => (t.density, p(&["traffic", "density"])),
                 None => (0.0, p(&["traffic"])),
             },
-            OddSource::Domain | OddSource::Layout => (0.0, Vec::new()),
+            OddSource::Domain | OddSource::Layout | OddSource::Signal => (0.0, Vec::new()),
         }
     }
 }

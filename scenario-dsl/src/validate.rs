@@ -33,6 +33,8 @@ pub const MAX_TRAFFIC_VEHICLES: f64 = 1000.0;
 struct Checker {
     path: Vec<PathSeg>,
     findings: Vec<Finding>,
+    /// The ids of `world.signals`, for `signal` triggers.
+    signal_ids: Vec<String>,
 }
 
 impl Checker {
@@ -97,9 +99,14 @@ impl Checker {
 
 /// Checks a concrete scenario; returns every finding, in document order.
 pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
-    let mut c = Checker { path: Vec::new(), findings: Vec::new() };
+    let mut c = Checker {
+        path: Vec::new(),
+        findings: Vec::new(),
+        signal_ids: s.world.signals.iter().map(|g| g.id.clone()).collect(),
+    };
     check_metadata(&mut c, &s.metadata);
     c.key("world", |c| check_world(c, &s.world));
+    c.key("world", |c| c.key("signals", |c| check_signals(c, &s.world)));
     // On a map the ego's road is its route: one lane, as long as the route (known once the map is
     // loaded, which sim-core checks).
     let route_world;
@@ -818,6 +825,16 @@ fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
             c.positive("accel", *accel, "an acceleration");
         }),
         Manoeuvre::Wait { duration } => c.key("wait", |c| c.positive("duration", *duration, "a duration")),
+        Manoeuvre::RunRedLight {} => {
+            if world.signals.is_empty() {
+                c.push(
+                    &["run_red_light"],
+                    Code::InvalidValue,
+                    "`run_red_light` needs signals to run: the world has no `signals`".into(),
+                    Some("declare the traffic light under `world.signals`".into()),
+                );
+            }
+        }
     }
 }
 
@@ -897,6 +914,19 @@ fn check_trigger(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>)
                 check_compare(c, "ttc", cmp, "a time-to-collision", true);
             }
         }),
+        Trigger::Signal { id, .. } => c.key("signal", |c| {
+            if !c.signal_ids.iter().any(|k| k == id) {
+                let help = match did_you_mean(id, c.signal_ids.iter().map(String::as_str)) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None if c.signal_ids.is_empty() => "the world declares no `signals`".into(),
+                    None => format!(
+                        "known signals: {}",
+                        c.signal_ids.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                c.push(&["id"], Code::UnknownSignal, format!("trigger refers to unknown signal `{id}`"), Some(help));
+            }
+        }),
         Trigger::All(ts) | Trigger::Any(ts) => c.key(t.name(), |c| {
             if ts.is_empty() {
                 c.push(&[], Code::InvalidValue, format!("`{}` needs at least one trigger", t.name()), None);
@@ -970,6 +1000,12 @@ fn check_environment(c: &mut Checker, e: &Environment<f64>) {
         c.range("false_positive_rate", d.false_positive_rate, 0.0, 20.0, "false positives per frame");
         c.range("latency", d.latency, 0.0, 2.0, "seconds");
     });
+    c.key("signal_camera", |c| {
+        let k = &e.signal_camera;
+        c.positive("range", k.range, "a range");
+        c.probability("miss_rate", k.miss_rate);
+        c.range("latency", k.latency, 0.0, 2.0, "seconds");
+    });
     c.key("localisation", |c| {
         c.non_negative("position_noise", e.localisation.position_noise, "a standard deviation");
         c.non_negative("heading_noise", e.localisation.heading_noise, "a standard deviation");
@@ -999,5 +1035,111 @@ fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool) {
         Criterion::SpeedLimit { tolerance, .. } => c.non_negative("tolerance", *tolerance, "a speed"),
         Criterion::ImpactSpeed { max, .. } => c.non_negative("max", *max, "a speed"),
         Criterion::SpeedReduction { min, .. } => c.non_negative("min", *min, "a speed"),
+        Criterion::NoRedLightViolation { .. } => {}
+        Criterion::NoStopLineOverrun { max_distance, .. } => c.positive("max_distance", *max_distance, "a distance"),
+        Criterion::NoFailureToYield { within, .. } => c.positive("within", *within, "a time"),
+    }
+}
+
+fn check_signals(c: &mut Checker, w: &World<f64>) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, g) in w.signals.iter().enumerate() {
+        c.within(PathSeg::Index(i), |c| {
+            let valid_id = !g.id.is_empty()
+                && g.id.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'));
+            if !valid_id {
+                c.push(
+                    &["id"],
+                    Code::InvalidValue,
+                    format!("signal id `{}` is not a valid id", g.id),
+                    Some("use letters, digits, `_`, `-` and `.`".into()),
+                );
+            } else if let Some(first) = seen.insert(&g.id, i) {
+                seen.insert(&g.id, first);
+                c.push(
+                    &["id"],
+                    Code::DuplicateSignalId,
+                    format!("signal id `{}` is used twice", g.id),
+                    Some(format!("signal #{} already has this id; ids must be unique among the signals", first + 1)),
+                );
+            }
+            c.key("at", |c| match (&g.at.s, &g.at.map) {
+                (Some(s), None) => {
+                    c.non_negative("s", *s, "a distance");
+                    if let Some(r) = &w.road {
+                        if *s > r.length {
+                            c.push(
+                                &["s"],
+                                Code::OffRoad,
+                                format!("`s` = {s} is off the road, which runs from 0 to {} m", r.length),
+                                None,
+                            );
+                        }
+                    } else if w.map.is_none() {
+                        c.push(
+                            &["s"],
+                            Code::OffRoad,
+                            "a stop line at `s` needs a road or a map route to measure along".into(),
+                            Some("add `world.road` or `world.map`".into()),
+                        );
+                    }
+                }
+                (None, Some(p)) => {
+                    if w.map.is_none() {
+                        c.push(
+                            &["map"],
+                            Code::InvalidValue,
+                            "a stop line at a map place needs a world with a `map`".into(),
+                            Some("give `at: { s: ... }`, metres along the ego's road".into()),
+                        );
+                    }
+                    if !matches!(p.place(), Some(MapPlace::Lane { .. })) {
+                        c.push(
+                            &["map"],
+                            Code::InvalidValue,
+                            "a stop line is placed on a lane: give `road`, `lane` and `s`".into(),
+                            Some("e.g. `at: { map: { road: \"3\", lane: -1, s: 95 } }`".into()),
+                        );
+                    }
+                    c.key("map", |c| check_map_point(c, p));
+                }
+                _ => c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "a stop line is at `s` along the ego's road or at a `map` lane place, exactly one of them".into(),
+                    Some("e.g. `at: { s: 60 }` or `at: { map: { road: \"3\", lane: -1, s: 95 } }`".into()),
+                ),
+            });
+            c.positive("width", g.width, "a width");
+            c.non_negative("conflict_zone", g.conflict_zone, "a distance");
+            match g.kind {
+                SignalKind::TrafficLight => {
+                    if g.phases.is_empty() {
+                        c.push(
+                            &["phases"],
+                            Code::MissingField,
+                            format!("traffic light `{}` has no `phases`", g.id),
+                            Some("e.g. `phases: [{ state: red, duration: 8 }, { state: green, duration: 20 }, { state: amber, duration: 3 }]`".into()),
+                        );
+                    }
+                    c.non_negative("offset", g.offset, "a time");
+                    c.key("phases", |c| {
+                        for (k, p) in g.phases.iter().enumerate() {
+                            c.within(PathSeg::Index(k), |c| c.positive("duration", p.duration, "a duration"));
+                        }
+                    });
+                }
+                SignalKind::Stop | SignalKind::Yield => {
+                    if !g.phases.is_empty() {
+                        c.push(
+                            &["phases"],
+                            Code::InvalidValue,
+                            format!("a {} sign shows no lights; `phases` belong to a `traffic_light`", g.kind.as_str()),
+                            Some("remove `phases`, or set `kind: traffic_light`".into()),
+                        );
+                    }
+                }
+            }
+        });
     }
 }

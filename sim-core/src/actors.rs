@@ -6,7 +6,13 @@ use scenario_dsl::model::{Actor, ActorKind, Compare, CrossDirection, Manoeuvre, 
 
 use crate::footprint::{self, Footprint};
 use crate::road::RoadFrame;
+use crate::signals::SignalsNow;
 use crate::traffic::{self, DriveState};
+
+/// Deceleration with which a scripted actor slows to the speed a stop line allows, m/s².
+const LINE_BRAKE: f64 = 6.0;
+/// Acceleration with which a scripted actor that waited at a line drives off again, m/s².
+const LINE_PULL_AWAY: f64 = 2.0;
 
 /// Height of an actor's collision box, metres (lidar sees what rises above its mount).
 pub fn height_of(kind: ActorKind) -> f64 {
@@ -84,6 +90,14 @@ pub struct ActorState {
     active: Option<Active>,
     /// When each triggered step fired: (step index, simulated time).
     fired: Vec<(usize, f64)>,
+    /// After a `run_red_light` step: signals no longer stop it.
+    ignores_signals: bool,
+    /// The stop signs it has stood at (indices into the run's signals).
+    stopped_at: Vec<usize>,
+    /// Whether a stop line held it below its manoeuvre's speed.
+    held: bool,
+    /// The speed a stop line took a road-frame actor down from, to resume once released.
+    resume_speed: Option<f64>,
 }
 
 /// One scripted event: a step with a trigger, and when it fired.
@@ -135,6 +149,10 @@ impl ActorState {
             step: 0,
             active: None,
             fired: Vec::new(),
+            ignores_signals: false,
+            stopped_at: Vec::new(),
+            held: false,
+            resume_speed: None,
         };
         state.velocity = state.world_velocity(road);
         state
@@ -246,6 +264,7 @@ pub fn holds(
     ego: &EgoView,
     all: &[ActorState],
     road: Option<&RoadFrame>,
+    signals: SignalsNow<'_>,
 ) -> bool {
     let ego_body = || Body { footprint: ego.footprint, velocity: ego.velocity, s: ego.s };
     let this = || actor.map(|a| Body { footprint: a.footprint(), velocity: a.velocity, s: a.s(road) });
@@ -282,29 +301,50 @@ pub fn holds(
                 false
             }
         }
-        Trigger::All(ts) => ts.iter().all(|t| holds(t, actor, time, ego, all, road)),
-        Trigger::Any(ts) => ts.iter().any(|t| holds(t, actor, time, ego, all, road)),
-        Trigger::Not(t) => !holds(t, actor, time, ego, all, road),
+        Trigger::Signal { id, state } => signals.state_of(id) == Some(*state),
+        Trigger::All(ts) => ts.iter().all(|t| holds(t, actor, time, ego, all, road, signals)),
+        Trigger::Any(ts) => ts.iter().any(|t| holds(t, actor, time, ego, all, road, signals)),
+        Trigger::Not(t) => !holds(t, actor, time, ego, all, road, signals),
     }
 }
 
 /// Advances every actor by `dt`: triggers and reactive drivers read the state at the start of the
 /// tick.
-pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, road: Option<&RoadFrame>) {
-    let plan = traffic::plan(actors, ego, road, time);
+pub fn step_all(
+    actors: &mut [ActorState],
+    time: f64,
+    dt: f64,
+    ego: &EgoView,
+    road: Option<&RoadFrame>,
+    signals: SignalsNow<'_>,
+) {
+    let stops = signals.signals.road_stops(signals.states);
+    let plan = traffic::plan(actors, ego, road, time, &stops);
     let starts: Vec<bool> = actors
         .iter()
         .map(|a| {
             a.active.is_none()
-                && a.behaviour
-                    .get(a.step)
-                    .is_some_and(|st| st.when.as_ref().is_none_or(|t| holds(t, Some(a), time, ego, actors, road)))
+                && a.behaviour.get(a.step).is_some_and(|st| {
+                    st.when.as_ref().is_none_or(|t| holds(t, Some(a), time, ego, actors, road, signals))
+                })
         })
         .collect();
-    for (a, start) in actors.iter_mut().zip(starts) {
+    // What the signals ask of each scripted actor, from the start-of-tick state.
+    let caps: Vec<_> = actors
+        .iter()
+        .map(|a| {
+            (!signals.signals.is_empty() && !a.ignores_signals && a.drive.is_none())
+                .then(|| signals.signals.actor_cap(signals.states, a, &a.stopped_at))
+        })
+        .collect();
+    for ((a, start), cap) in actors.iter_mut().zip(starts).zip(caps) {
         if a.drive.is_some() {
             continue;
         }
+        if let Some(i) = cap.and_then(|c| c.stood_at) {
+            a.stopped_at.push(i);
+        }
+        let cap = cap.and_then(|c| c.cap);
         if start {
             let from_d = match a.frame {
                 Frame::Road { d, .. } => d,
@@ -315,7 +355,7 @@ pub fn step_all(actors: &mut [ActorState], time: f64, dt: f64, ego: &EgoView, ro
                 a.fired.push((a.step, time));
             }
         }
-        advance(a, time, dt, road);
+        advance(a, time, dt, road, cap);
     }
     if let (Some(plan), Some(r)) = (plan, road) {
         traffic::apply(actors, &plan, time, dt, r);
@@ -330,7 +370,28 @@ fn approach(v: f64, target: f64, rate: f64, dt: f64) -> f64 {
     }
 }
 
-fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
+/// The speed of a scripted actor under a stop line's `cap`: it brakes down to the cap, and once
+/// released pulls away to `wanted` (without a line it keeps its old behaviour exactly).
+fn line_speed(a: &mut ActorState, wanted: f64, cap: Option<f64>, dt: f64) -> f64 {
+    match cap {
+        Some(c) if c < wanted => {
+            a.held = true;
+            if a.speed > c {
+                (a.speed - LINE_BRAKE * dt).max(c)
+            } else {
+                (a.speed + LINE_PULL_AWAY * dt).min(c)
+            }
+        }
+        _ if a.held => {
+            let v = (a.speed + LINE_PULL_AWAY * dt).min(wanted);
+            a.held = v < wanted;
+            v
+        }
+        _ => wanted,
+    }
+}
+
+fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>, cap: Option<f64>) {
     let manoeuvre = a.active.and_then(|_| a.behaviour.get(a.step).map(|s| s.action.clone()));
     let mut done = false;
     let mut lateral: Option<f64> = None; // target d this tick, for lane changes and crossings
@@ -369,6 +430,10 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 done = a.speed == speed;
             }
             Manoeuvre::Wait { duration } => done = elapsed >= duration,
+            Manoeuvre::RunRedLight {} => {
+                a.ignores_signals = true;
+                done = true;
+            }
             // `map::build` lowers a route to `follow_waypoints` before the run starts.
             Manoeuvre::FollowRoute { .. } => done = true,
             Manoeuvre::CrossRoad { speed, direction, accel } => {
@@ -391,6 +456,7 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
             Manoeuvre::FollowWaypoints { points, speed } => {
                 to_plane(a, road);
                 let mut i = act.waypoint;
+                let speed = line_speed(a, speed, cap, dt);
                 let mut travel = speed * dt;
                 a.speed = speed;
                 while let Some(p) = points.get(i) {
@@ -419,6 +485,21 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>) {
                 return;
             }
         }
+    }
+    match (cap, a.resume_speed) {
+        (Some(c), _) if a.speed > c => {
+            a.resume_speed.get_or_insert(a.speed);
+            a.speed = (a.speed - LINE_BRAKE * dt).max(c);
+        }
+        (Some(_), _) => {}
+        // Released: back to the speed it had (a manoeuvre that changes speed takes over anyway).
+        (None, Some(v)) => {
+            a.speed = (a.speed + LINE_PULL_AWAY * dt).min(v);
+            if a.speed >= v {
+                a.resume_speed = None;
+            }
+        }
+        (None, None) => {}
     }
     move_actor(a, dt, road, lateral);
     finish(a, done);

@@ -13,6 +13,7 @@ pub mod rng;
 pub mod road;
 pub mod run;
 pub mod sensors;
+pub mod signals;
 pub mod test_driver;
 pub mod trace;
 pub mod traffic;

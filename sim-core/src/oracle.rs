@@ -10,6 +10,7 @@ use scenario_dsl::model::{ActorKind, Bounds, Criterion, Criticality, ImpactMeasu
 use crate::actors::ActorState;
 use crate::footprint::{self, Footprint};
 use crate::road::RoadFrame;
+use crate::signals::SignalBreach;
 
 /// How far ahead TTC looks, seconds; beyond it the TTC counts as infinite.
 pub const TTC_HORIZON: f64 = 10.0;
@@ -146,6 +147,9 @@ pub struct Metrics {
     /// after the peak when there was none), m/s.
     #[serde(default)]
     pub speed_reduction: f64,
+    /// Red lights run, stop lines overrun and failures to yield, in order (ADR 0027).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signal_breaches: Vec<SignalBreach>,
 }
 
 /// The outcome of one criterion.
@@ -410,6 +414,12 @@ impl Observer {
             Criterion::StayInDrivableArea { .. } => p.offroad,
             Criterion::SpeedLimit { .. } => p.overspeed,
             Criterion::ImpactSpeed { .. } | Criterion::SpeedReduction { .. } => m.collisions.first().map(|k| k.time),
+            Criterion::NoRedLightViolation { .. }
+            | Criterion::NoStopLineOverrun { .. }
+            | Criterion::NoFailureToYield { .. } => {
+                let kind = breach_kind(c);
+                m.signal_breaches.iter().find(|b| b.kind == kind).map(|b| b.time)
+            }
         }
     }
 }
@@ -483,8 +493,49 @@ fn at_least(c: &Criterion<f64>, what: &str, unit: &str, e: &Extreme, threshold: 
     )
 }
 
+/// The kind of [`SignalBreach`] a signal criterion counts.
+fn breach_kind(c: &Criterion<f64>) -> &'static str {
+    match c {
+        Criterion::NoStopLineOverrun { .. } => "stop_line_overrun",
+        Criterion::NoFailureToYield { .. } => "failure_to_yield",
+        _ => "red_light",
+    }
+}
+
+fn judge_breaches(m: &Metrics, c: &Criterion<f64>) -> CriterionOutcome {
+    let kind = breach_kind(c);
+    let found: Vec<&SignalBreach> = m.signal_breaches.iter().filter(|b| b.kind == kind).collect();
+    let count = Some(found.len() as f64);
+    let Some(b) = found.first() else {
+        let what = match c {
+            Criterion::NoStopLineOverrun { .. } => "every stop line crossed after a standstill before it",
+            Criterion::NoFailureToYield { .. } => "no junction entered in front of a vehicle with priority",
+            _ => "no red light run",
+        };
+        return outcome(c, true, count, None, what.into());
+    };
+    let message = match c {
+        Criterion::NoStopLineOverrun { max_distance, .. } => format!(
+            "crossed the stop line of `{}` at t={:.2} s at {:.2} m/s without standing within {max_distance} m before it",
+            b.signal, b.time, b.speed
+        ),
+        Criterion::NoFailureToYield { within, .. } => format!(
+            "entered the junction at `{}` at t={:.2} s while {} would reach it {:.1} s later (< {within} s)",
+            b.signal,
+            b.time,
+            b.actor.as_deref().unwrap_or("a vehicle"),
+            b.reach.unwrap_or(0.0)
+        ),
+        _ => format!("crossed the stop line of `{}` on red at t={:.2} s at {:.2} m/s", b.signal, b.time, b.speed),
+    };
+    outcome(c, false, count, None, message)
+}
+
 fn judge_one(m: &Metrics, c: &Criterion<f64>, collision_allowed: bool) -> CriterionOutcome {
     match c {
+        Criterion::NoRedLightViolation { .. }
+        | Criterion::NoStopLineOverrun { .. }
+        | Criterion::NoFailureToYield { .. } => judge_breaches(m, c),
         Criterion::NoCollision { .. } => match m.collisions.first() {
             None => outcome(c, true, Some(0.0), None, "no collision".into()),
             Some(k) if collision_allowed => outcome(

@@ -23,6 +23,7 @@ use crate::oracle::{self, Collision, CriterionOutcome, Drivable, Metrics, Observ
 use crate::physics::{BoxPose, BoxSize, Owner, Physics};
 use crate::road::RoadFrame;
 use crate::sensors::Sensors;
+use crate::signals::{EgoAtLines, SignalChange, SignalWatch, Signals, SignalsNow};
 use crate::test_driver::{self, TestDriverState};
 use crate::trace::{
     Digester, Trace, TraceActor, TraceArea, TraceLane, TraceMap, TraceObstacle, TraceRoad, TraceTick, TraceWorld,
@@ -97,6 +98,9 @@ pub struct RunResult {
     /// Every scripted event (a step with a trigger) and when it fired.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ScriptedEvent>,
+    /// Every traffic light's changes of state (runs with signals only; ADR 0027).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalChange>,
     /// Points earned under the scenario's `scoring` (none without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
@@ -292,6 +296,17 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         None => s.world.road.as_ref().map(RoadFrame::new),
     };
     let scenario_actors: &[Actor<f64>] = map_world.as_ref().map_or(&s.actors, |w| &w.actors);
+    // Traffic lights and signs, placed on the road or map (a place that cannot be used is an error).
+    let (signals, signal_error) = match Signals::build(&s.world, road.as_ref(), map_world.as_ref(), DT) {
+        Ok(g) => (g, None),
+        Err(e) => (Signals::default(), Some(e.to_string())),
+    };
+    let (stop_zone, yield_within) = s.criteria.iter().fold((5.0, 3.0), |acc, c| match c {
+        Criterion::NoStopLineOverrun { max_distance, .. } => (*max_distance, acc.1),
+        Criterion::NoFailureToYield { within, .. } => (acc.0, *within),
+        _ => acc,
+    });
+    let mut watch = SignalWatch::new(stop_zone, yield_within);
     let (mission, start) = mission(variant, road.as_ref());
     let friction = s.environment.friction;
     let speed_limit =
@@ -382,7 +397,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         r
     };
 
-    if let Some(e) = map_error {
+    if let Some(e) = map_error.or(signal_error) {
         return finish(Verdict::Error, Some(e), &observer, 0, digest, trace, &latencies, split);
     }
     let mut stack = match make(&mission) {
@@ -398,8 +413,12 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     let start_d = road.as_ref().map_or(0.0, |r| r.to_road(start.x, start.y).1);
     let mut stopped_for = 0.0;
 
+    let ego_half_length = 0.5 * ego_size.length;
     for tick in 0..max_ticks {
         let time = tick as f64 * DT;
+        // The lights' states during this tick: a function of the tick count alone.
+        let light_states = signals.now(tick);
+        let lights = SignalsNow { signals: &signals, states: &light_states };
         let ego_fp =
             Footprint { x: ego.x, y: ego.y, heading: ego.heading, length: ego_size.length, width: ego_size.width };
         let ego_velocity = (ego.speed * libm::cos(ego.heading), ego.speed * libm::sin(ego.heading));
@@ -424,6 +443,10 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 detections,
                 detections_age: detections_age.unwrap_or(0.0),
                 visibility: Some(sensors.visibility()),
+                signals: match (&ego_view.s, signals.is_empty()) {
+                    (Some(s), false) => sensors.signal_camera(tick, &signals, s + ego_half_length),
+                    _ => Vec::new(),
+                },
             };
             let t1 = clock.now_ns();
             split.sensors_ns += t1.saturating_sub(t0);
@@ -465,7 +488,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         }
 
         let t2 = clock.now_ns();
-        actors::step_all(&mut actors, time, DT, &ego_view, road.as_ref());
+        actors::step_all(&mut actors, time, DT, &ego_view, road.as_ref(), lights);
         let t2b = clock.now_ns();
         split.actors_ns += t2b.saturating_sub(t2);
         ego = vehicle::step(&ego, &command, &mission.vehicle, friction, DT);
@@ -530,6 +553,13 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         };
         digest.tick(&record);
         trace.ticks.push(record);
+        if let (false, Some(r)) = (signals.is_empty(), road.as_ref()) {
+            digest.signals(&light_states);
+            let (ego_s, ego_d) = r.to_road(ego.x, ego.y);
+            let at = EgoAtLines { time: now, front: ego_s + ego_half_length, d: ego_d, speed: ego.speed };
+            watch.observe(&signals, &light_states, at, &actors, r);
+            observer.metrics_mut().signal_breaches.append(&mut watch.breaches);
+        }
         split.criteria_ns += clock.now_ns().saturating_sub(t3);
 
         stopped_for = if ego.speed < actors::STOPPED { stopped_for + DT } else { 0.0 };
@@ -542,17 +572,21 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
                 s: road.as_ref().map(|r| r.to_road(ego.x, ego.y).0),
                 stopped_for,
             };
-            actors::holds(t, None, now, &view, &actors, road.as_ref())
+            actors::holds(t, None, now, &view, &actors, road.as_ref(), lights)
         });
 
         // A crash, arrival or the scenario's end condition ends the run.
         if !contacts.is_empty() && !observer.metrics().collisions.is_empty() || arrived || ended {
             let end = End { ticks: tick + 1, arrived, ended };
-            return scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split));
+            let mut r = scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split));
+            r.signals = watch.changes;
+            return r;
         }
     }
     let end = End { ticks: max_ticks, arrived: false, ended: false };
-    scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split))
+    let mut r = scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split));
+    r.signals = watch.changes;
+    r
 }
 
 /// The vehicles of the scenario's `traffic` block, kept clear of the ego and the listed actors.
@@ -731,6 +765,7 @@ fn assemble(
         reason,
         criteria,
         events,
+        signals: Vec::new(),
         score: None,
         metrics: observer.metrics().clone(),
         latency: latencies.summary(),

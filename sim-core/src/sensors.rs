@@ -4,12 +4,13 @@
 
 use std::collections::VecDeque;
 
-use autonomy_stack::{Detection, EgoEstimate, LidarScan, ObjectClass};
+use autonomy_stack::{Detection, EgoEstimate, LidarScan, ObjectClass, SignalObservation, StopLineKind};
 use scenario_dsl::model::{ActorKind, Environment};
 
 use crate::actors::ActorState;
 use crate::physics::{Owner, Physics};
 use crate::rng::Stream;
+use crate::signals::Signals;
 use crate::vehicle::VehicleState;
 
 /// Height of the lidar's scan plane, metres.
@@ -37,6 +38,8 @@ pub struct Sensors {
     lidar_rng: Stream,
     detector_rng: Stream,
     localisation_rng: Stream,
+    camera_rng: Stream,
+    camera_latency_ticks: u64,
     latency_ticks: u64,
     dt: f64,
     /// Object lists in flight: (the tick they arrive, the tick they were captured, the list).
@@ -57,6 +60,8 @@ impl Sensors {
             lidar_rng: Stream::new(seed, "lidar"),
             detector_rng: Stream::new(seed, "detector"),
             localisation_rng: Stream::new(seed, "localisation"),
+            camera_rng: Stream::new(seed, "signal_camera"),
+            camera_latency_ticks: (env.signal_camera.latency / dt).round() as u64,
             latency_ticks: (env.detector.latency / dt).round() as u64,
             dt,
             pending: VecDeque::new(),
@@ -157,6 +162,28 @@ impl Sensors {
             released = self.pending.pop_front().map(|(_, captured, list)| (list, (tick - captured) as f64 * self.dt));
         }
         released
+    }
+
+    /// The stop lines ahead on the ego's road (map data) with the state of each light as the signal
+    /// camera reads it: the state `latency` ago, within its range and the visibility, missed with
+    /// its miss rate (one draw per light per frame, so one light never shifts another's draws).
+    pub fn signal_camera(&mut self, tick: u64, signals: &Signals, ego_front: f64) -> Vec<SignalObservation> {
+        let cam = &self.env.signal_camera;
+        let reach = cam.range.min(self.env.visibility);
+        let captured = tick.saturating_sub(self.camera_latency_ticks);
+        crate::signals::lines_ahead(signals, ego_front)
+            .into_iter()
+            .map(|(i, mut o)| {
+                if o.kind == StopLineKind::TrafficLight {
+                    let missed = self.camera_rng.chance(cam.miss_rate);
+                    let dist = o.s - ego_front;
+                    if !missed && dist <= reach {
+                        o.state = signals.list[i].state(captured).map(crate::signals::observed);
+                    }
+                }
+                o
+            })
+            .collect()
     }
 
     /// Localisation's estimate of the ego.

@@ -362,6 +362,23 @@ impl Digester {
         }
     }
 
+    /// Adds the traffic lights' states of one tick. Called only in runs with signals, so the
+    /// digests of runs without any are unchanged (ADR 0027).
+    pub fn signals(&mut self, states: &[Option<scenario_dsl::model::LightState>]) {
+        use scenario_dsl::model::LightState;
+        let codes: Vec<u8> = states
+            .iter()
+            .map(|s| match s {
+                None => 0,
+                Some(LightState::Red) => 1,
+                Some(LightState::Amber) => 2,
+                Some(LightState::Green) => 3,
+            })
+            .collect();
+        self.0.update((codes.len() as u32).to_le_bytes());
+        self.0.update(&codes);
+    }
+
     /// The hex digest.
     pub fn finish(self) -> String {
         hex::encode(self.0.finalize())

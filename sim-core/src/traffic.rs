@@ -13,6 +13,7 @@ use scenario_dsl::model::{Actor, ActorKind, Drive, Start, Traffic};
 use crate::actors::{ActorState, EgoView, Frame};
 use crate::rng::Stream;
 use crate::road::RoadFrame;
+use crate::signals::RoadStop;
 
 /// Gravity, m/s², to turn the road's friction coefficient into a braking limit.
 const G: f64 = 9.81;
@@ -308,25 +309,40 @@ pub fn plan(
     ego: &EgoView,
     road: Option<&RoadFrame>,
     time: f64,
+    stops: &[RoadStop],
 ) -> Option<Vec<Option<Decision>>> {
     let road = road?;
     if !actors.iter().any(|a| a.drive.is_some()) {
         return None;
     }
     let snap = Snapshot::new(actors, ego, road);
-    let mut decisions: Vec<Option<Decision>> =
-        actors.iter().enumerate().map(|(i, a)| a.drive.as_ref().map(|d| decide(&snap, i + 1, d, time))).collect();
+    let mut decisions: Vec<Option<Decision>> = actors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.drive.as_ref().map(|d| decide(&snap, i + 1, d, time, stops)))
+        .collect();
     resolve_conflicts(&snap, &mut decisions);
     Some(decisions)
 }
 
-fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64) -> Decision {
+fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[RoadStop]) -> Decision {
     let Some(b) = snap.body(me).copied() else { return Decision { accel: 0.0, change_to: None } };
     let idm = drive.idm;
     let (lo, hi) = b.lateral();
     let (lo, hi) = (lo - LATERAL_MARGIN, hi + LATERAL_MARGIN);
     let lead = snap.ahead(me, b.s, lo, hi).and_then(|l| snap.gap(b.s, b.half_len, l));
-    let accel = idm.accel(b.v, lead);
+    let mut accel = idm.accel(b.v, lead);
+    // A red (or, when it can stop comfortably, an amber) light's line ahead is a standing leader.
+    let front = b.s + b.half_len;
+    let line = stops
+        .iter()
+        .filter(|l| l.s > front)
+        .filter(|l| !l.amber || b.v * b.v <= 2.0 * idm.comfort_decel * (l.s - front - idm.min_gap).max(0.0))
+        .map(|l| l.s - front)
+        .min_by(f64::total_cmp);
+    if let Some(gap) = line {
+        accel = accel.min(idm.accel(b.v, Some((gap, 0.0))));
+    }
     let change_to = match drive.mobil {
         Some(m) if drive.change.is_none() && b.v > MIN_CHANGE_SPEED && time - drive.last_change >= m.cooldown => {
             mobil(snap, me, &b, &idm, &m, accel, (lo, hi))

@@ -9,6 +9,7 @@ use scenario_dsl::model::{Actor, ActorKind, Drive, Manoeuvre, SpeedDistribution,
 use sim_core::actors::{self, ActorState, EgoView};
 use sim_core::footprint::Footprint;
 use sim_core::road::RoadFrame;
+use sim_core::signals::SignalsNow;
 use sim_core::traffic::{self, Idm, Occupant};
 use sim_core::{run_with, Driver, Verdict};
 
@@ -64,7 +65,7 @@ fn gap(front: &ActorState, rear: &ActorState) -> f64 {
 fn simulate(actors: &mut [ActorState], seconds: f64, mut each: impl FnMut(&[ActorState])) {
     let ego = far_ego();
     for tick in 0..(seconds / DT) as u64 {
-        actors::step_all(actors, tick as f64 * DT, DT, &ego, Some(&road()));
+        actors::step_all(actors, tick as f64 * DT, DT, &ego, Some(&road()), SignalsNow::none());
         each(actors);
     }
 }

@@ -3,12 +3,13 @@
 //! ([`path_search`]). The output is a [`Plan`]: a path in the world frame plus a longitudinal target.
 
 pub mod behaviour;
+pub mod junction;
 pub mod path_search;
 pub mod trajectory;
 
 use crate::config::PlanningConfig;
 use crate::geometry::RoadGeometry;
-use crate::interface::{EgoEstimate, Mission, MissionGoal, VehicleParams};
+use crate::interface::{EgoEstimate, Mission, MissionGoal, SignalObservation, VehicleParams};
 use crate::prediction::Prediction;
 use crate::tracking::Track;
 use path_search::AreaPlanner;
@@ -103,6 +104,8 @@ pub struct PlanInput<'a> {
     pub tick: u64,
     /// How far the sensors can see through the air (fog), metres; infinite when not estimated.
     pub visibility: f64,
+    /// Stop lines ahead with the lights' perceived states (ADR 0027).
+    pub signals: &'a [SignalObservation],
 }
 
 /// The planner: road or open-area, chosen by the mission.

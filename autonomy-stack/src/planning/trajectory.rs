@@ -5,6 +5,7 @@
 use super::behaviour::{
     constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Situation,
 };
+use super::junction::{Junctions, LineEgo, GAP_WINDOW};
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
 use crate::geometry::{projected_half_extent, wrap_angle, LineFrame, RoadGeometry};
@@ -37,6 +38,9 @@ const MOVING: f64 = 2.0;
 const CROSSING_EGO_SPEED: f64 = 3.0;
 /// Safety buffer around the ego's passage through a crossing object's path, seconds.
 const CROSSING_BUFFER: f64 = 1.0;
+
+/// Time step of the extrapolation that checks a junction's conflict zone, seconds.
+const JUNCTION_STEP: f64 = 0.2;
 
 /// Speed difference at which the ego passes a slower vehicle in a neighbouring lane, m/s.
 const PASSING_DV: f64 = 2.0;
@@ -117,6 +121,7 @@ pub struct RoadPlanner {
     lane_objects: Vec<LaneObject>,
     ends: Vec<f64>,
     constraints: Vec<Constraint>,
+    junctions: Junctions,
 }
 
 /// A candidate's lateral profile: from `d0` at `s0`, leaving with slope `slope` (dd/ds, the ego's
@@ -200,6 +205,7 @@ impl RoadPlanner {
 
         // Behaviour: which lane to be in.
         let goal_wall = goal_wall(road, input, s0, hl);
+        let line_wall = self.line_wall(road, input, s0, d0, hl, v0);
         let current = road.lane_of(d0);
         let lane_ego = LaneEgo { s: s0, speed: v0, half_length: hl };
         let span = |lane: u32| (f64::from(lane) * lw, f64::from(lane + 1) * lw);
@@ -285,7 +291,7 @@ impl RoadPlanner {
                     cfg,
                     road,
                     &lateral,
-                    Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall },
+                    Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall },
                 );
                 if best.is_none_or(|b| scored.cost < b.0.cost) {
                     best = Some((scored, lateral));
@@ -370,6 +376,73 @@ impl RoadPlanner {
         cap
     }
 
+    /// The wall at the nearest stop line the ego must stop at (a red light, a stop sign it has not
+    /// stood at, a junction it must give way at), from this frame's stop lines and the predicted
+    /// traffic (ADR 0027).
+    fn line_wall(
+        &mut self,
+        road: &RoadGeometry,
+        input: &PlanInput<'_>,
+        s0: f64,
+        d0: f64,
+        hl: f64,
+        v0: f64,
+    ) -> Option<Constraint> {
+        if input.signals.is_empty() {
+            return None;
+        }
+        let cfg = input.config;
+        let lw = road.map.lane_width;
+        let centre = road.lane_centre(road.lane_of(d0));
+        let window = GAP_WINDOW.min(cfg.horizon);
+        // A vehicle with priority: one whose constant-velocity extrapolation (not the lane-following
+        // prediction, which would bend a crossing car onto the ego's own lane) moves through the
+        // conflict zone of the ego's lane within the window. Traffic in the ego's own direction is
+        // followed, not given way to.
+        let predictions = input.predictions;
+        let frame = &road.frame;
+        let conflict = |line_s: f64, zone: f64| {
+            // A circle round the zone in the world frame: every point of the zone lies within half
+            // its length (along the line, so also in a straight line) of its middle, plus the lateral
+            // clearance. Only extrapolated points inside it are projected on the reference line
+            // (projection is the expensive part).
+            let (cx, cy, _) = frame.to_world(line_s + 0.5 * (zone - 2.0), centre);
+            let radius = 0.5 * (zone + 2.0);
+            predictions.iter().any(|p| {
+                let Some(first) = p.points.first() else { return false };
+                if libm::hypot(p.vx, p.vy) < 1.0 {
+                    return false;
+                }
+                let half = 0.5 * libm::hypot(p.length, p.width);
+                let clearance = 0.5 * lw + half + cfg.lateral_margin;
+                let reach = radius + half + clearance;
+                let near = |t: f64| libm::hypot(first.x + p.vx * t - cx, first.y + p.vy * t - cy) <= reach;
+                let steps = libm::ceil(window / JUNCTION_STEP) as u32;
+                if !(0..=steps).any(|k| near(f64::from(k) * JUNCTION_STEP)) {
+                    return false;
+                }
+                let (s_now, _) = frame.to_frame(first.x, first.y, s0);
+                let along = libm::fabs(wrap_angle(libm::atan2(p.vy, p.vx) - frame.heading_at(s_now))) < 0.5;
+                if along {
+                    return false;
+                }
+                let mut hint = s_now;
+                (0..=steps).any(|k| {
+                    let t = f64::from(k) * JUNCTION_STEP;
+                    if !near(t) {
+                        return false;
+                    }
+                    let (ps, pd) = frame.to_frame(first.x + p.vx * t, first.y + p.vy * t, hint);
+                    hint = ps;
+                    ps + half >= line_s - 2.0 && ps - half <= line_s + zone && libm::fabs(pd - centre) < clearance
+                })
+            })
+        };
+        let ego =
+            LineEgo { front: s0 + hl, speed: v0, comfort_decel: cfg.idm_decel, max_decel: input.vehicle.max_decel };
+        self.junctions.wall(input.signals, ego, conflict)
+    }
+
     fn collect_objects(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, reach: f64) {
         self.objects.clear();
         self.point_s.clear();
@@ -412,7 +485,7 @@ impl RoadPlanner {
     }
 
     fn score(&mut self, cfg: &PlanningConfig, road: &RoadGeometry, lat: &Lateral, ctx: Ctx) -> Scored {
-        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall } = ctx;
+        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall } = ctx;
         let lw = road.map.lane_width;
         let margin = cfg.lateral_margin;
         // Lanes the candidate ends in other than the current and target ones need an acceptable gap.
@@ -437,6 +510,9 @@ impl RoadPlanner {
         // Longitudinal constraints along this candidate.
         self.constraints.clear();
         if let Some(wall) = goal_wall {
+            self.constraints.push(wall);
+        }
+        if let Some(wall) = line_wall {
             self.constraints.push(wall);
         }
         let (lat_lo, lat_hi) = (lat.d0.min(lat.d1), lat.d0.max(lat.d1));
@@ -577,6 +653,7 @@ struct Ctx {
     d_target: f64,
     current: u32,
     goal_wall: Option<Constraint>,
+    line_wall: Option<Constraint>,
 }
 
 /// The virtual wall that stops the ego at its goal (or at the end of the road).

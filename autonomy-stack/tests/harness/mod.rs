@@ -137,6 +137,7 @@ impl World {
             detections,
             detections_age: 0.0,
             visibility: self.sensors.fog,
+            signals: Vec::new(),
         }
     }
 

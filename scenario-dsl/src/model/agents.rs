@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{num_defaults, Drive, MapPoint, Number, Point};
+use super::{num_defaults, Drive, LightState, MapPoint, Number, Point};
 
 num_defaults! {
     zero = 0.0;
@@ -397,6 +397,8 @@ pub enum Manoeuvre<N: Number> {
         /// Seconds.
         duration: N,
     },
+    /// From now on ignore traffic lights and signs (drive through a red light); done at once.
+    RunRedLight {},
 }
 
 /// Direction of a road crossing.
@@ -466,6 +468,13 @@ pub enum Trigger<N: Number> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ttc: Option<Compare<N>>,
     },
+    /// A traffic light shows a state.
+    Signal {
+        /// The signal's id (in `world.signals`).
+        id: String,
+        /// The state it shows.
+        state: LightState,
+    },
     /// Every one of these holds.
     All(Vec<Trigger<N>>),
     /// At least one of these holds.
@@ -486,6 +495,7 @@ impl<N: Number> Trigger<N> {
             Trigger::ActorReached { .. } => "actor_reached",
             Trigger::EgoStopped { .. } => "ego_stopped",
             Trigger::Between { .. } => "between",
+            Trigger::Signal { .. } => "signal",
             Trigger::All(_) => "all",
             Trigger::Any(_) => "any",
             Trigger::Not(_) => "not",
@@ -517,6 +527,7 @@ impl<N: Number> Manoeuvre<N> {
             Manoeuvre::CrossRoad { .. } => "cross_road",
             Manoeuvre::StartMoving { .. } => "start_moving",
             Manoeuvre::Wait { .. } => "wait",
+            Manoeuvre::RunRedLight {} => "run_red_light",
         }
     }
 }

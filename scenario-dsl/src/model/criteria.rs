@@ -8,6 +8,8 @@ use super::{num_defaults, ActorKind, Criticality, Number};
 num_defaults! {
     zero = 0.0;
     one = 1.0;
+    yield_within = 3.0;
+    stop_zone = 5.0;
 }
 
 fn critical() -> Criticality {
@@ -114,6 +116,33 @@ pub enum Criterion<N: Number> {
         #[serde(default = "major")]
         severity: Criticality,
     },
+    /// The ego's front never crosses a traffic light's stop line while the light is red.
+    NoRedLightViolation {
+        /// Severity of a failure.
+        #[serde(default = "critical")]
+        severity: Criticality,
+    },
+    /// The ego comes to a standstill with its front within `max_distance` metres before a stop
+    /// sign's line before it crosses the line.
+    NoStopLineOverrun {
+        /// How far before the line the standstill counts, metres (> 0).
+        #[serde(default = "stop_zone::<N>")]
+        max_distance: N,
+        /// Severity of a failure.
+        #[serde(default = "critical")]
+        severity: Criticality,
+    },
+    /// When the ego's front crosses a stop or yield sign's line, no vehicle with priority would
+    /// reach the junction's conflict zone (the ego's lane from the line to `conflict_zone` beyond
+    /// it) within `within` seconds at its current velocity (ADR 0027).
+    NoFailureToYield {
+        /// Seconds (> 0).
+        #[serde(default = "yield_within::<N>")]
+        within: N,
+        /// Severity of a failure.
+        #[serde(default = "critical")]
+        severity: Criticality,
+    },
     /// The ego never exceeds the speed limit by more than `tolerance` m/s.
     SpeedLimit {
         /// m/s over the limit that is tolerated (>= 0).
@@ -141,6 +170,9 @@ impl<N: Number> Criterion<N> {
             Criterion::SpeedLimit { .. } => "speed_limit",
             Criterion::ImpactSpeed { .. } => "impact_speed",
             Criterion::SpeedReduction { .. } => "speed_reduction",
+            Criterion::NoRedLightViolation { .. } => "no_red_light_violation",
+            Criterion::NoStopLineOverrun { .. } => "no_stop_line_overrun",
+            Criterion::NoFailureToYield { .. } => "no_failure_to_yield",
         }
     }
 
@@ -158,7 +190,10 @@ impl<N: Number> Criterion<N> {
             | Criterion::StayInDrivableArea { severity }
             | Criterion::SpeedLimit { severity, .. }
             | Criterion::ImpactSpeed { severity, .. }
-            | Criterion::SpeedReduction { severity, .. } => *severity,
+            | Criterion::SpeedReduction { severity, .. }
+            | Criterion::NoRedLightViolation { severity }
+            | Criterion::NoStopLineOverrun { severity, .. }
+            | Criterion::NoFailureToYield { severity, .. } => *severity,
         }
     }
 }

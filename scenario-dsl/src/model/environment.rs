@@ -19,6 +19,9 @@ num_defaults! {
     detector_latency = 0.1;
     loc_position_noise = 0.05;
     loc_heading_noise = 0.2;
+    camera_range = 100.0;
+    camera_miss = 0.05;
+    camera_latency = 0.2;
 }
 
 fn yes() -> bool {
@@ -48,6 +51,9 @@ pub struct Environment<N: Number> {
     /// Localisation (ego pose estimate) noise.
     #[serde(default)]
     pub localisation: Localisation<N>,
+    /// The camera that reads traffic lights' states (ADR 0027).
+    #[serde(default)]
+    pub signal_camera: SignalCamera<N>,
 }
 
 impl<N: Number> Default for Environment<N> {
@@ -58,6 +64,7 @@ impl<N: Number> Default for Environment<N> {
             lidar: Lidar::default(),
             detector: Detector::default(),
             localisation: Localisation::default(),
+            signal_camera: SignalCamera::default(),
         }
     }
 }
@@ -151,5 +158,26 @@ pub struct Localisation<N: Number> {
 impl<N: Number> Default for Localisation<N> {
     fn default() -> Self {
         Self { position_noise: loc_position_noise(), heading_noise: loc_heading_noise() }
+    }
+}
+
+/// The camera that reads the state of the traffic lights ahead on the ego's road.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalCamera<N: Number> {
+    /// Range within which it reads a light, metres (also limited by `visibility`).
+    #[serde(default = "camera_range::<N>")]
+    pub range: N,
+    /// Probability of missing a light in a frame, 0..1.
+    #[serde(default = "camera_miss::<N>")]
+    pub miss_rate: N,
+    /// Delay between the light changing and the report, seconds.
+    #[serde(default = "camera_latency::<N>")]
+    pub latency: N,
+}
+
+impl<N: Number> Default for SignalCamera<N> {
+    fn default() -> Self {
+        Self { range: camera_range(), miss_rate: camera_miss(), latency: camera_latency() }
     }
 }

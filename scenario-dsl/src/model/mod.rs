@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod criteria;
 pub mod environment;
+pub mod signals;
 pub mod sweep;
 pub mod traffic;
 pub mod world;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use agents::*;
 pub use criteria::*;
 pub use environment::*;
+pub use signals::*;
 pub use sweep::*;
 pub use traffic::*;
 pub use world::*;

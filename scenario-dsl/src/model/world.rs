@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{num_defaults, Number};
+use super::{num_defaults, Number, Signal};
 
 num_defaults! {
     lane_width = 3.5;
@@ -27,6 +27,9 @@ pub struct World<N: Number> {
     /// ego's road: lane 0 of a one-lane road whose `s` runs along the route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map: Option<Map<N>>,
+    /// Traffic lights, stop signs and yield signs with their stop lines (ADR 0027).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<Signal<N>>,
 }
 
 impl<N: Number> World<N> {

@@ -26,6 +26,14 @@ const DISCRIMINATING: &[(&str, usize)] = &[
     ("degraded.combo.fog_wet_stalled_vehicle", 31),       // hits the stalled car in fog on a wet road
     ("warehouse.forklift.crossing_main_aisle", 0),        // hits the forklift
     ("junctions.fabriksgatan.crossing_straight_path", 2), // hits the car crossing the real junction
+    ("junctions.fabriksgatan.red_light_runner", 2),       // hits the car running its red light
+];
+
+/// Junction variants the weak stack fails on right of way (ADR 0027), with the criterion it fails.
+const RIGHT_OF_WAY: &[(&str, usize, &str)] = &[
+    // its 2.5 s planning horizon accepts the gap in front of the crossing car
+    ("junctions.fabriksgatan.stop_sign", 0, "no_failure_to_yield: entered the junction at `north_stop`"),
+    ("junctions.fabriksgatan.stop_sign", 3, "no_failure_to_yield: entered the junction at `north_stop`"),
 ];
 
 #[test]
@@ -37,17 +45,22 @@ fn the_weak_stack_fails_named_scenarios_for_the_right_reason() {
     let default = server::infra::config_files::load_stack_config(&root().join("catalog/stacks/default.yaml")).unwrap();
     assert_eq!(default, StackConfig::default(), "default.yaml restates the defaults");
     assert!(DISCRIMINATING.len() >= 5);
-    for (id, index) in DISCRIMINATING {
-        let s = catalog.scenarios.iter().find(|s| s.id() == *id).unwrap_or_else(|| panic!("no scenario {id}"));
-        let v = &s.variants()[*index];
+    let expected = DISCRIMINATING
+        .iter()
+        .map(|(id, index)| (*id, *index, None))
+        .chain(RIGHT_OF_WAY.iter().map(|(id, index, reason)| (*id, *index, Some(*reason))));
+    for (id, index, why) in expected {
+        let s = catalog.scenarios.iter().find(|s| s.id() == id).unwrap_or_else(|| panic!("no scenario {id}"));
+        let v = &s.variants()[index];
         let good = sim_core::run_variant(v, &default, &mut FrozenClock);
         assert_eq!(good.verdict, Verdict::Passed, "{id}#{index} with the default stack: {:?}", good.reason);
         let bad = sim_core::run_variant(v, &weak, &mut FrozenClock);
         assert_eq!(bad.verdict, Verdict::Failed, "{id}#{index} with the weak stack");
         let reason = bad.reason.unwrap_or_default();
-        assert!(
-            reason.starts_with("no_collision: collision with") || reason.starts_with("min_ttc: min TTC"),
-            "{id}#{index}: {reason}"
-        );
+        let right = match why {
+            Some(prefix) => reason.starts_with(prefix),
+            None => reason.starts_with("no_collision: collision with") || reason.starts_with("min_ttc: min TTC"),
+        };
+        assert!(right, "{id}#{index}: {reason}");
     }
 }
