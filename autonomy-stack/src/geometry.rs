@@ -474,6 +474,7 @@ mod tests {
             curvature,
             speed_limit: 20.0,
             line: Vec::new(),
+            kind: None,
         })
     }
 
@@ -544,6 +545,7 @@ mod tests {
             curvature: 0.0,
             speed_limit: 10.0,
             line,
+            kind: None,
         });
         assert!(matches!(g.frame, LineFrame::Polyline(_)));
         assert!(matches!(road(0.01).frame, LineFrame::Arc(_)));

@@ -25,6 +25,22 @@ pub struct RoadMap {
     /// The reference line as samples, in order of increasing `s` (empty: the constant-curvature line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub line: Vec<LinePoint>,
+    /// What kind of road the map says this is; `None` when it does not say, and the stack judges
+    /// by the speed limit (a street up to 15 m/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RoadKind>,
+}
+
+/// What kind of road a map says a road is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoadKind {
+    /// A street in town, where people may step out from behind parked cars.
+    Street,
+    /// A road outside town.
+    Rural,
+    /// A motorway.
+    Motorway,
 }
 
 /// One sample of a polyline reference line.
@@ -70,6 +86,38 @@ pub struct AreaMap {
     pub speed_limit: f64,
     /// Mapped static obstacles (racks, walls). Unmapped ones only show up in the sensors.
     pub obstacles: Vec<OrientedBox>,
+}
+
+/// A part of the world with its own speed limit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpeedZone {
+    /// Where it is.
+    pub region: ZoneRegion,
+    /// Speed limit inside it, m/s.
+    pub speed_limit: f64,
+}
+
+/// Where a speed zone is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum ZoneRegion {
+    /// A section of the road, from `from_s` to `to_s` along its reference line, every lane.
+    Road {
+        /// Start, metres along the road.
+        from_s: f64,
+        /// End, metres along the road.
+        to_s: f64,
+    },
+    /// An axis-aligned rectangle in the world frame.
+    Rect {
+        /// Smallest x.
+        min_x: f64,
+        /// Smallest y.
+        min_y: f64,
+        /// Largest x.
+        max_x: f64,
+        /// Largest y.
+        max_y: f64,
+    },
 }
 
 /// Where the ego must go.
@@ -136,6 +184,10 @@ pub struct Mission {
     /// faster than it (nor faster than the speed limit allows).
     #[serde(default)]
     pub set_speed: Option<f64>,
+    /// Parts of the world with their own speed limit (a loading dock, a school section), which
+    /// the stack never plans to be faster in, slowing before it enters them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<SpeedZone>,
     /// The ego vehicle.
     pub vehicle: VehicleParams,
     /// Control period, seconds (the simulator calls [`crate::interface`]'s step once per period).

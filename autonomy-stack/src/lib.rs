@@ -16,6 +16,7 @@ pub mod prediction;
 pub mod safety;
 pub mod stack;
 pub mod tracking;
+pub mod zones;
 
 pub use config::{ConfigError, StackConfig};
 pub use interface::*;

@@ -331,6 +331,7 @@ mod tests {
             curvature: 0.01,
             speed_limit: 20.0,
             line: Vec::new(),
+            kind: None,
         });
         let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantVelocity);
         // In lane 1 slightly off-centre, driving along the road at 10 m/s.
@@ -356,6 +357,7 @@ mod tests {
             curvature: 0.0,
             speed_limit: 14.0,
             line: Vec::new(),
+            kind: None,
         });
         let mut p = Predictor::new(PredictionConfig::default(), MotionModel::ConstantVelocity);
         let standing = |id: u64, s: f64, d: f64| {

@@ -225,7 +225,15 @@ impl Stack {
             tracks: self.tracker.tracks(),
             prediction_step: self.config.prediction.step,
             period: self.mission.control_period,
-            speed_cap: self.safety.speed_cap().min(self.mission.set_speed.unwrap_or(f64::INFINITY)),
+            speed_cap: self.safety.speed_cap().min(self.mission.set_speed.unwrap_or(f64::INFINITY)).min(
+                crate::zones::speed_cap(
+                    &self.mission.zones,
+                    ego.x,
+                    ego.y,
+                    self.road.as_ref().map(|_| self.planner.ego_s()),
+                    0.5 * self.mission.vehicle.length,
+                ),
+            ),
             tick: frame.tick,
             // Implausible values are ignored here and raised as a fault by the safety monitor.
             visibility: frame.visibility.filter(|v| v.is_finite() && *v > 0.0).unwrap_or(f64::INFINITY),
@@ -398,6 +406,16 @@ fn check_mission(m: &Mission) -> Result<(), StackError> {
             return Err(StackError::InvalidMission { field: "area", message: "bounds are empty".into() });
         }
         positive("area.speed_limit", a.speed_limit)?;
+    }
+    for z in &m.zones {
+        positive("zones.speed_limit", z.speed_limit)?;
+        let ordered = match z.region {
+            crate::interface::ZoneRegion::Road { from_s, to_s } => from_s.is_finite() && from_s < to_s,
+            crate::interface::ZoneRegion::Rect { min_x, min_y, max_x, max_y } => min_x < max_x && min_y < max_y,
+        };
+        if !ordered {
+            return Err(StackError::InvalidMission { field: "zones", message: "a zone is empty".into() });
+        }
     }
     let finite = match m.goal {
         MissionGoal::RoadDistance { s } => s.is_finite(),

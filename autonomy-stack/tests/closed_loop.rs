@@ -15,12 +15,13 @@ fn car() -> VehicleParams {
 
 fn road_mission(lanes: u32, lane_width: f64, speed_limit: f64, curvature: f64) -> Mission {
     Mission {
-        road: Some(RoadMap { lanes, lane_width, length: 2000.0, curvature, speed_limit, line: Vec::new() }),
+        road: Some(RoadMap { lanes, lane_width, length: 2000.0, curvature, speed_limit, line: Vec::new(), kind: None }),
         area: None,
         goal: MissionGoal::RoadDistance { s: 1900.0 },
         route: Vec::new(),
         start_lane: Some(0),
         set_speed: None,
+        zones: Vec::new(),
         vehicle: car(),
         control_period: 0.05,
     }
@@ -185,6 +186,7 @@ fn a_robot_reaches_its_goal_around_an_unmapped_box() {
         route: Vec::new(),
         start_lane: None,
         set_speed: None,
+        zones: Vec::new(),
         vehicle: robot,
         control_period: 0.05,
     };
@@ -231,6 +233,7 @@ fn aisle_mission() -> Mission {
         route: Vec::new(),
         start_lane: None,
         set_speed: None,
+        zones: Vec::new(),
         vehicle: amr(),
         control_period: 0.05,
     }
@@ -334,6 +337,7 @@ fn gapped_aisles_mission() -> Mission {
         route: Vec::new(),
         start_lane: None,
         set_speed: None,
+        zones: Vec::new(),
         vehicle: amr(),
         control_period: 0.05,
     }

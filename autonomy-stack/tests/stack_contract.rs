@@ -19,12 +19,14 @@ fn mission(lanes: u32) -> Mission {
             curvature: 0.0,
             speed_limit: 16.0,
             line: Vec::new(),
+            kind: None,
         }),
         area: None,
         goal: MissionGoal::RoadDistance { s: 1900.0 },
         route: Vec::new(),
         start_lane: Some(0),
         set_speed: None,
+        zones: Vec::new(),
         vehicle: VehicleParams {
             length: 4.5,
             width: 1.8,
@@ -214,6 +216,7 @@ fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, 
         curvature: 0.0,
         speed_limit: 16.0,
         line: Vec::new(),
+        kind: None,
     });
     let mut stack = Stack::new(config, m).unwrap();
     // The ego's speed follows the commanded acceleration (so the friction estimate stays healthy).

@@ -66,8 +66,8 @@ impl Catalog {
             if let Some(odd) = &odd {
                 for v in s.variants() {
                     if let Err(e) = odd.cell(v) {
-                        diagnostics.push(
-                            Diagnostic::error(
+                        let d = match &e.excluded {
+                            None => Diagnostic::error(
                                 &f.name,
                                 locate(&e.path),
                                 Code::OutsideOdd,
@@ -77,7 +77,15 @@ impl Catalog {
                                 ),
                             )
                             .with_help("change the value or widen the bins in the ODD file"),
-                        );
+                            Some(reason) => Diagnostic::error(
+                                &f.name,
+                                locate(&e.path),
+                                Code::OutsideOdd,
+                                format!("variant {} falls in a combination the ODD excludes: {reason}", v.key),
+                            )
+                            .with_help("change the scenario, or remove the exclusion from the ODD file"),
+                        };
+                        diagnostics.push(d);
                         outside = true;
                         break;
                     }

@@ -166,7 +166,7 @@ fn round_to(v: f64, scale: f64) -> f64 {
 /// The values one parameter takes, in order. Errors are messages for the parameter's node.
 pub fn parameter_values(name: &str, p: &Parameter, base: u64) -> Result<Vec<f64>, String> {
     let bounds: Vec<f64> = match p {
-        Parameter::Values(_) => Vec::new(),
+        Parameter::Values(_) | Parameter::Choices(_) => Vec::new(),
         Parameter::Range { from, to, step } => vec![*from, *to, *step],
         Parameter::Uniform { min, max, .. } => vec![*min, *max],
         Parameter::Normal { mean, std, min, max, .. } => {
@@ -177,6 +177,12 @@ pub fn parameter_values(name: &str, p: &Parameter, base: u64) -> Result<Vec<f64>
         return Err(format!("`{name}` has a bound that is not a finite number ({bad})"));
     }
     match p {
+        Parameter::Choices(names) => {
+            if names.is_empty() {
+                return Err(format!("`{name}` has no choices"));
+            }
+            Ok((0..names.len()).map(|i| i as f64).collect())
+        }
         Parameter::Values(v) => {
             if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
                 return Err(format!("`{name}` has a value that is not a finite number ({bad})"));

@@ -106,7 +106,18 @@ fn parse_inner(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Va
     let loaded = yaml::load(file, text, Limits::default());
     diags.extend(loaded.diagnostics);
     let root = loaded.root?;
-    let (template, errors) = decode::decode_all::<Scenario<Num>>(&root, SECTIONS);
+    // A field that takes a name may hold `${p}` of a `choices` parameter: the template is decoded
+    // with p's first name there, each variant with its own.
+    let choices = choice_labels(&root);
+    let typed = if choices.is_empty() {
+        root.clone()
+    } else {
+        root.map_scalars(&mut |_, scalar| {
+            let (_, names) = choice_ref(&scalar.text, &choices)?;
+            Some(Scalar { text: names.first()?.clone(), style: ScalarStyle::Plain })
+        })
+    };
+    let (template, errors) = decode::decode_all::<Scenario<Num>>(&typed, SECTIONS);
     diags.extend(errors.into_iter().map(|e| e.into_diagnostic(file)));
     let template = template?;
     if template.version != model::LANGUAGE_VERSION {
@@ -280,6 +291,27 @@ fn parameter_values(
     out
 }
 
+/// The `choices` parameters as written (name to names), read from the tree before the template is
+/// decoded.
+fn choice_labels(root: &Node) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let Some(yaml::NodeKind::Map(entries)) = root.get("parameters").map(|p| &p.kind) else { return out };
+    for (key, value) in entries {
+        let (Some(name), Some(yaml::NodeKind::Seq(items))) = (key.as_scalar(), value.get("choices").map(|c| &c.kind))
+        else {
+            continue;
+        };
+        out.insert(name.text.clone(), items.iter().filter_map(|i| i.as_scalar().map(|s| s.text.clone())).collect());
+    }
+    out
+}
+
+/// The `choices` parameter a scalar names when it is exactly `${name}`.
+fn choice_ref<'a>(text: &str, choices: &'a BTreeMap<String, Vec<String>>) -> Option<(&'a String, &'a Vec<String>)> {
+    let inner = text.trim().strip_prefix("${")?.strip_suffix('}')?.trim();
+    choices.get_key_value(inner)
+}
+
 fn describe_point(params: &BTreeMap<String, f64>) -> String {
     params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
@@ -294,11 +326,16 @@ fn concretise(
 ) -> Vec<Variant> {
     let mut variants = Vec::with_capacity(points.len() * t.seed.repeats as usize);
     let mut reported = BTreeSet::new();
+    let choices = choice_labels(root);
     for point in points {
         let mut eval_errors = Vec::new();
         let concrete_tree = root.map_scalars(&mut |node, scalar| {
             if !expr::is_expression(&scalar.text) {
                 return None;
+            }
+            if let Some((name, names)) = choice_ref(&scalar.text, &choices) {
+                let label = point.get(name).and_then(|i| names.get(*i as usize))?;
+                return Some(Scalar { text: label.clone(), style: ScalarStyle::Plain });
             }
             match expr::parse(&scalar.text).and_then(|e| e.eval(point)) {
                 Ok(v) => Some(Scalar { text: format!("{v}"), style: ScalarStyle::Plain }),

@@ -19,6 +19,27 @@ pub struct OddFile {
     pub version: u32,
     /// The dimensions, in the order cells are written.
     pub dimensions: Vec<Dimension>,
+    /// Combinations of bins that cannot occur (a highway in an open area): coverage leaves their
+    /// cells out of the declared ones, so they are never holes, and a variant in one is an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<Exclusion>,
+}
+
+/// A combination of bins that cannot occur.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    /// Dimension name to bin, as cells are written (`highway`, or `[0, 3)` for a numeric
+    /// dimension): every cell that has all of these is excluded.
+    pub bins: std::collections::BTreeMap<String, String>,
+    /// Why the combination cannot occur.
+    pub reason: String,
+}
+
+impl Exclusion {
+    fn covers(&self, cell: &[(String, String)]) -> bool {
+        self.bins.iter().all(|(dim, bin)| cell.iter().any(|(d, b)| d == dim && b == bin))
+    }
 }
 
 /// One ODD dimension.
@@ -126,6 +147,7 @@ impl OddSource {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Odd {
     dimensions: Vec<Dimension>,
+    exclude: Vec<Exclusion>,
 }
 
 /// The cell a variant falls into: one bin label per dimension, in declaration order.
@@ -180,6 +202,9 @@ pub struct OutsideOdd {
     pub value: String,
     /// Where the value comes from in the scenario.
     pub path: Vec<PathSeg>,
+    /// The reason of the ODD's exclusion the variant's cell falls in, when it is inside every
+    /// dimension's bins but in an excluded combination.
+    pub excluded: Option<String>,
 }
 
 fn label(edges: &[f64], i: usize) -> String {
@@ -222,6 +247,39 @@ impl Odd {
                 ));
             }
         }
+        for (i, x) in parsed.exclude.iter().enumerate() {
+            let node = root.locate(&[PathSeg::Key("exclude".into()), PathSeg::Index(i)]);
+            let mut bad = |msg: String| diags.push(Diagnostic::error(file, node.span, Code::BadOdd, msg));
+            if x.bins.is_empty() {
+                bad("an exclusion names at least one dimension's bin".into());
+            }
+            if x.reason.trim().is_empty() {
+                bad("an exclusion needs a reason".into());
+            }
+            for (dim, bin) in &x.bins {
+                match parsed.dimensions.iter().find(|d| &d.name == dim) {
+                    None => {
+                        let hint =
+                            crate::diagnostic::did_you_mean(dim, parsed.dimensions.iter().map(|d| d.name.as_str()))
+                                .map_or(String::new(), |m| format!(" (did you mean `{m}`?)"));
+                        bad(format!("an exclusion names unknown dimension `{dim}`{hint}"));
+                    }
+                    Some(d) => {
+                        let labels: Vec<String> = if d.source.is_categorical() {
+                            d.bins.clone()
+                        } else {
+                            (0..d.edges.len().saturating_sub(1)).map(|i| label(&d.edges, i)).collect()
+                        };
+                        if !labels.contains(bin) {
+                            bad(format!(
+                                "dimension `{dim}` has no bin `{bin}`; its bins are {}",
+                                labels.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
         if parsed.version != 1 {
             diags.push(Diagnostic::error(
                 file,
@@ -233,7 +291,7 @@ impl Odd {
         if diags.iter().any(Diagnostic::is_error) {
             return (None, diags);
         }
-        (Some(Odd { dimensions: parsed.dimensions }), diags)
+        (Some(Odd { dimensions: parsed.dimensions, exclude: parsed.exclude }), diags)
     }
 
     /// The dimensions.
@@ -252,6 +310,7 @@ impl Odd {
                     dimension: d.name.clone(),
                     value: cat.to_owned(),
                     path: vec![PathSeg::Key("metadata".into())],
+                    excluded: None,
                 })?
             } else {
                 let (v, path) = d.source.value(s);
@@ -260,10 +319,27 @@ impl Odd {
                     .find(|&i| v >= d.edges[i] && (v < d.edges[i + 1] || (i + 2 == n && v <= d.edges[i + 1])));
                 match i {
                     Some(i) => label(&d.edges, i),
-                    None => return Err(OutsideOdd { dimension: d.name.clone(), value: v.to_string(), path }),
+                    None => {
+                        return Err(OutsideOdd {
+                            dimension: d.name.clone(),
+                            value: v.to_string(),
+                            path,
+                            excluded: None,
+                        })
+                    }
                 }
             };
             coords.push((d.name.clone(), bin));
+        }
+        if let Some(x) = self.exclude.iter().find(|x| x.covers(&coords)) {
+            let (dimension, value) =
+                x.bins.iter().next().map_or((String::new(), String::new()), |(d, b)| (d.clone(), b.clone()));
+            return Err(OutsideOdd {
+                dimension,
+                value,
+                path: vec![PathSeg::Key("metadata".into())],
+                excluded: Some(x.reason.clone()),
+            });
         }
         Ok(CoverageCell(coords))
     }
@@ -288,6 +364,11 @@ impl Odd {
                 })
                 .collect();
         }
-        cells.into_iter().map(CoverageCell).collect()
+        cells.into_iter().filter(|c| !self.exclude.iter().any(|x| x.covers(c))).map(CoverageCell).collect()
+    }
+
+    /// The exclusions.
+    pub fn exclusions(&self) -> &[Exclusion] {
+        &self.exclude
     }
 }

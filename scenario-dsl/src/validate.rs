@@ -23,6 +23,10 @@ pub struct Finding {
 
 /// The longest road the simulator builds, metres.
 pub const MAX_ROAD_LENGTH: f64 = 5000.0;
+/// The heaviest rain the precipitation model is stated for, mm/h (a cloudburst).
+pub const MAX_RAIN: f64 = 150.0;
+/// The heaviest snowfall the precipitation model is stated for, mm/h of water.
+pub const MAX_SNOW: f64 = 20.0;
 /// The longest run the simulator accepts, simulated seconds.
 pub const MAX_DURATION: f64 = 600.0;
 /// Ids of the vehicles a `traffic` block places: `traffic-0`, `traffic-1`, ...
@@ -107,6 +111,7 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
     check_metadata(&mut c, &s.metadata);
     c.key("world", |c| check_world(c, &s.world));
     c.key("world", |c| c.key("signals", |c| check_signals(c, &s.world)));
+    c.key("world", |c| check_zones(c, &s.world));
     // On a map the ego's road is its route: one lane, as long as the route (known once the map is
     // loaded, which sim-core checks).
     let route_world;
@@ -119,6 +124,7 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
                     length: f64::MAX,
                     curvature: 0.0,
                     speed_limit: m.speed_limit,
+                    kind: m.kind,
                 }),
                 ..s.world.clone()
             };
@@ -158,7 +164,7 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
             });
         }
         for (i, a) in s.actors.iter().enumerate() {
-            c.within(PathSeg::Index(i), |c| check_actor(c, a, world, &ids));
+            c.within(PathSeg::Index(i), |c| check_actor(c, a, world, &ids, ego_line(&s.ego, world)));
         }
     });
     if let Some(t) = &s.traffic {
@@ -181,6 +187,11 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
             });
         });
     }
+    c.key("intended_contacts", |c| {
+        for (i, k) in s.intended_contacts.iter().enumerate() {
+            c.within(PathSeg::Index(i), |c| check_intended_contact(c, k, &ids));
+        }
+    });
     c.key("environment", |c| check_environment(c, &s.environment));
     c.key("criteria", |c| {
         if s.criteria.is_empty() {
@@ -192,7 +203,7 @@ pub fn check(s: &Scenario<f64>) -> Vec<Finding> {
             );
         }
         for (i, cr) in s.criteria.iter().enumerate() {
-            c.within(PathSeg::Index(i), |c| c.key(cr.name(), |c| check_criterion(c, cr, road.is_some())));
+            c.within(PathSeg::Index(i), |c| c.key(cr.name(), |c| check_criterion(c, cr, road.is_some(), &s.world)));
         }
     });
     if !(s.duration > 0.0 && s.duration <= MAX_DURATION) {
@@ -337,6 +348,63 @@ fn check_world(c: &mut Checker, w: &World<f64>) {
     }
 }
 
+/// Exactly one of `area` and `road`, each well formed; a road section needs lanes.
+fn check_place(c: &mut Checker, area: &Option<Bounds<f64>>, road: &Option<Section<f64>>, world: &World<f64>) {
+    match place_of(area, road) {
+        None => c.push(
+            &[],
+            Code::InvalidValue,
+            format!(
+                "give exactly one of `area` (a rectangle) and `road` (a section `{{ from, to }}`), found {}",
+                if area.is_some() { "both" } else { "neither" }
+            ),
+            None,
+        ),
+        Some(Place::Area(b)) => check_bounds(c, "area", &b),
+        Some(Place::Road(r)) => c.key("road", |c| {
+            if !world.has_lanes() {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "a road section needs a world with a `road` or a `map`".into(),
+                    Some("use `area: { min_x, min_y, max_x, max_y }` in an open area".into()),
+                );
+            }
+            if r.from >= r.to || r.from < 0.0 {
+                c.push(
+                    &["to"],
+                    Code::BadRange,
+                    format!("a road section runs from `from` (>= 0) to a larger `to`, found {} to {}", r.from, r.to),
+                    None,
+                );
+            }
+            if let Some(road) = world.road.as_ref().filter(|rd| r.to > rd.length) {
+                c.push(
+                    &["to"],
+                    Code::OffRoad,
+                    format!("the section ends at {} m on a road that is {} m long", r.to, road.length),
+                    None,
+                );
+            }
+        }),
+    }
+}
+
+fn check_zones(c: &mut Checker, w: &World<f64>) {
+    c.key("zones", |c| {
+        let mut seen = BTreeMap::new();
+        for (i, z) in w.zones.iter().enumerate() {
+            c.within(PathSeg::Index(i), |c| {
+                if seen.insert(z.id.as_str(), i).is_some() {
+                    c.push(&["id"], Code::InvalidValue, format!("zone id `{}` is used twice", z.id), None);
+                }
+                check_place(c, &z.area, &z.road, w);
+                c.positive("speed_limit", z.speed_limit, "a speed");
+            });
+        }
+    });
+}
+
 fn check_bounds(c: &mut Checker, key: &str, b: &Bounds<f64>) {
     c.key(key, |c| {
         if b.min_x >= b.max_x {
@@ -445,13 +513,9 @@ fn check_start(c: &mut Checker, st: &Start<f64>, world: &World<f64>) {
                         None,
                     );
                 }
-                if offset.abs() > r.lane_width {
-                    c.push(
-                        &["offset"],
-                        Code::OffRoad,
-                        format!("`offset` {offset} m is more than a lane width from the centre"),
-                        None,
-                    );
+                let d = (f64::from(lane) + 0.5) * r.lane_width + offset;
+                if st.offset.is_some() {
+                    check_beside_road(c, "offset", d, r);
                 }
             }
         }
@@ -461,6 +525,75 @@ fn check_start(c: &mut Checker, st: &Start<f64>, world: &World<f64>) {
                     c.push(&["x"], Code::OffRoad, format!("start ({x}, {y}) lies outside the area bounds"), None);
                 }
             }
+        }
+    });
+}
+
+/// How far beyond the road's edge a start may lie (a pavement, a verge, a lay-by), metres: at
+/// least this, or a lane width on roads with wider lanes.
+pub const MAX_VERGE: f64 = 10.0;
+
+/// Checks that a start `d` metres left of the road's right edge lies on the road or beside it.
+fn check_beside_road(c: &mut Checker, key: &str, d: f64, r: &Road<f64>) {
+    let verge = MAX_VERGE.max(r.lane_width);
+    let width = f64::from(r.lanes) * r.lane_width;
+    let beyond = if d < 0.0 { -d } else { d - width };
+    // On a bend, nothing can stand at or past the centre of the curve.
+    let past_centre = r.curvature != 0.0 && d * r.curvature >= 0.9;
+    if beyond > verge || past_centre {
+        c.push(
+            &[key],
+            Code::OffRoad,
+            format!(
+                "the start lies {beyond:.2} m beyond the road's {} edge; a start may be at most {verge} m beside the road",
+                if d < 0.0 { "right" } else { "left" }
+            ),
+            Some("the road runs from 0 (its right edge) to its width across; a start beside it stands on the pavement or verge".into()),
+        );
+    }
+}
+
+/// The ego's centre line at its start, for an actor's `overlap`: metres left of the road's right
+/// edge, and the ego's width.
+#[derive(Debug, Clone, Copy)]
+struct EgoLine {
+    d: f64,
+    width: f64,
+}
+
+fn ego_line(e: &Ego<f64>, world: &World<f64>) -> Option<EgoLine> {
+    let r = world.road.as_ref()?;
+    match e.start.pose()? {
+        StartPose::Lane { lane, offset, .. } => {
+            Some(EgoLine { d: (f64::from(lane) + 0.5) * r.lane_width + offset, width: e.model.width })
+        }
+        StartPose::Pose { .. } => None,
+    }
+}
+
+fn check_overlap(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ego: Option<EgoLine>) {
+    let Some(overlap) = a.start.overlap else { return };
+    c.key("start", |c| {
+        if a.start.offset.is_some() {
+            c.push(
+                &["overlap"],
+                Code::InvalidValue,
+                "a start takes `offset` or `overlap`, not both".into(),
+                Some(
+                    "`overlap` places the actor relative to the ego's centre line, `offset` relative to its lane's"
+                        .into(),
+                ),
+            );
+            return;
+        }
+        match (ego, &world.road) {
+            (Some(e), Some(r)) => check_beside_road(c, "overlap", e.d + overlap * e.width, r),
+            _ => c.push(
+                &["overlap"],
+                Code::InvalidValue,
+                "`overlap` is measured from the ego's centre line, but the ego does not start on a lane".into(),
+                Some("start the ego with `start: { lane, s }`, or give the actor an `offset`".into()),
+            ),
         }
     });
 }
@@ -484,6 +617,14 @@ fn check_ego(c: &mut Checker, e: &Ego<f64>, world: &World<f64>) {
         );
     } else {
         check_start(c, &e.start, world);
+    }
+    if e.start.overlap.is_some() {
+        c.push(
+            &["start", "overlap"],
+            Code::InvalidValue,
+            "`overlap` places an actor relative to the ego; the ego itself takes `offset`".into(),
+            None,
+        );
     }
     c.non_negative("speed", e.speed, "a speed");
     if let Some(v) = e.set_speed {
@@ -510,14 +651,49 @@ fn check_ego(c: &mut Checker, e: &Ego<f64>, world: &World<f64>) {
     });
 }
 
-fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeMap<&str, usize>) {
+fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeMap<&str, usize>, ego: Option<EgoLine>) {
     check_start(c, &a.start, world);
+    check_overlap(c, a, world, ego);
     c.non_negative("speed", a.speed, "a speed");
     if let Some(size) = &a.size {
         c.key("size", |c| {
-            c.positive("length", size.length, "a length");
-            c.positive("width", size.width, "a width");
+            for (key, v, what) in [
+                ("length", size.length, "a length"),
+                ("width", size.width, "a width"),
+                ("height", size.height, "a height"),
+            ] {
+                if let Some(v) = v {
+                    c.positive(key, v, what);
+                }
+            }
         });
+    }
+    if a.parked {
+        if !a.kind.is_vehicle() {
+            c.push(
+                &["parked"],
+                Code::InvalidValue,
+                format!("only a vehicle can be parked, found `{}`", a.kind.as_str()),
+                Some("park a `car`, `truck`, `forklift` or `robot`; other things stand still without `parked`".into()),
+            );
+        }
+        if a.speed != 0.0 {
+            c.push(
+                &["speed"],
+                Code::InvalidValue,
+                format!("a parked vehicle stands still, found speed {}", a.speed),
+                Some("remove `speed`, or `parked: true` for a vehicle that moves".into()),
+            );
+        }
+        if !a.behaviour.is_empty() || a.drive.is_some() {
+            let key = if a.drive.is_some() { "drive" } else { "behaviour" };
+            c.push(
+                &[key],
+                Code::InvalidValue,
+                format!("a parked vehicle stands where it starts; it takes no `{key}`"),
+                Some("remove `parked: true` for a vehicle that moves".into()),
+            );
+        }
     }
     if let Some(d) = &a.drive {
         c.key("drive", |c| check_drive(c, d, false));
@@ -549,14 +725,8 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
             );
         }
     }
-    if a.kind == ActorKind::Obstacle && !a.behaviour.is_empty() {
-        c.push(
-            &["behaviour"],
-            Code::InvalidValue,
-            "an `obstacle` does not move; it takes no behaviour".into(),
-            Some("use kind `car` or `robot` for something that moves".into()),
-        );
-    }
+    // An obstacle may move (a test piece towed across the path); it cannot drive like traffic
+    // (only cars and trucks can, checked above).
     // Lane manoeuvres move an actor in the road frame; one placed by x/y, or one that has left
     // its lane along waypoints, has none, and the manoeuvre would silently do nothing.
     let mut on_lane = matches!(a.start.pose(), Some(StartPose::Lane { .. })) && world.road.is_some();
@@ -565,6 +735,29 @@ fn check_actor(c: &mut Checker, a: &Actor<f64>, world: &World<f64>, ids: &BTreeM
             c.within(PathSeg::Index(i), |c| {
                 if let Some(t) = &step.when {
                     c.key("when", |c| check_trigger(c, t, ids));
+                    let crossing = matches!(step.action, Manoeuvre::CrossRoad { .. });
+                    if impact_point_without_speed(t) && !crossing {
+                        c.push(
+                            &["when"],
+                            Code::InvalidValue,
+                            format!(
+                                "`impact_point` needs a `speed` here: the step does `{}`, not `cross_road`",
+                                step.action.name()
+                            ),
+                            Some(
+                                "give the speed at which the actor will cross: `impact_point: { at: 0.5, speed: 1.4 }`"
+                                    .into(),
+                            ),
+                        );
+                    }
+                    if has_impact_point(t) && !world.has_lanes() {
+                        c.push(
+                            &["when"],
+                            Code::ManoeuvreNeedsLane,
+                            "`impact_point` times a crossing of the ego's lane, but the world has no road".into(),
+                            None,
+                        );
+                    }
                 }
                 c.key("do", |c| check_manoeuvre(c, &step.action, world));
                 let lane_only = match &step.action {
@@ -768,7 +961,7 @@ fn check_manoeuvre(c: &mut Checker, m: &Manoeuvre<f64>, world: &World<f64>) {
             c.non_negative("speed", *speed, "a speed");
             c.positive("accel", *accel, "an acceleration");
         }),
-        Manoeuvre::FollowWaypoints { points, speed } => c.key("follow_waypoints", |c| {
+        Manoeuvre::FollowWaypoints { points, speed, .. } => c.key("follow_waypoints", |c| {
             if points.is_empty() {
                 c.push(
                     &["points"],
@@ -927,6 +1120,15 @@ fn check_trigger(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>)
                 c.push(&["id"], Code::UnknownSignal, format!("trigger refers to unknown signal `{id}`"), Some(help));
             }
         }),
+        Trigger::ImpactPoint { at, speed, accel } => c.key("impact_point", |c| {
+            c.range("at", *at, 0.0, 1.0, "a fraction of the ego's width");
+            if let Some(v) = speed {
+                c.positive("speed", *v, "a speed");
+            }
+            if let Some(a) = accel {
+                c.positive("accel", *a, "an acceleration");
+            }
+        }),
         Trigger::All(ts) | Trigger::Any(ts) => c.key(t.name(), |c| {
             if ts.is_empty() {
                 c.push(&[], Code::InvalidValue, format!("`{}` needs at least one trigger", t.name()), None);
@@ -936,6 +1138,24 @@ fn check_trigger(c: &mut Checker, t: &Trigger<f64>, ids: &BTreeMap<&str, usize>)
             }
         }),
         Trigger::Not(inner) => c.key("not", |c| check_trigger(c, inner, ids)),
+    }
+}
+
+fn has_impact_point(t: &Trigger<f64>) -> bool {
+    match t {
+        Trigger::ImpactPoint { .. } => true,
+        Trigger::All(ts) | Trigger::Any(ts) => ts.iter().any(has_impact_point),
+        Trigger::Not(t) => has_impact_point(t),
+        _ => false,
+    }
+}
+
+fn impact_point_without_speed(t: &Trigger<f64>) -> bool {
+    match t {
+        Trigger::ImpactPoint { speed, .. } => speed.is_none(),
+        Trigger::All(ts) | Trigger::Any(ts) => ts.iter().any(impact_point_without_speed),
+        Trigger::Not(t) => impact_point_without_speed(t),
+        _ => false,
     }
 }
 
@@ -979,9 +1199,89 @@ fn check_driver(c: &mut Checker, d: &TestDriver<f64>, ids: &BTreeMap<&str, usize
     }
 }
 
+fn check_intended_contact(c: &mut Checker, k: &IntendedContact, ids: &BTreeMap<&str, usize>) {
+    match k.actors.as_slice() {
+        [a, b] if a == b => c.push(
+            &["actors"],
+            Code::InvalidValue,
+            format!("an intended contact is between two different actors, found `{a}` twice"),
+            None,
+        ),
+        [_, _] => {
+            c.key("actors", |c| {
+                for (i, id) in k.actors.iter().enumerate() {
+                    if id == "ego" {
+                        c.push(
+                            &[],
+                            Code::InvalidValue,
+                            "the ego's contacts are judged by the criteria, not declared".into(),
+                            Some("use `expected: { avoid: 0 }` where contact with the ego is acceptable".into()),
+                        );
+                    } else if !ids.contains_key(id.as_str()) && !id.starts_with(TRAFFIC_ID_PREFIX) {
+                        c.within(PathSeg::Index(i), |c| {
+                            c.push(
+                                &[],
+                                Code::UnknownActor,
+                                format!("an intended contact names unknown actor `{id}`"),
+                                did_you_mean(id, ids.keys().copied()).map(|m| format!("did you mean `{m}`?")),
+                            )
+                        });
+                    }
+                }
+            });
+        }
+        other => c.push(
+            &["actors"],
+            Code::InvalidValue,
+            format!("an intended contact names two actors, found {}", other.len()),
+            Some("write one entry per pair: `- { actors: [a, b], reason: ... }`".into()),
+        ),
+    }
+    if k.reason.trim().is_empty() {
+        c.push(
+            &["reason"],
+            Code::InvalidValue,
+            "an intended contact needs a reason".into(),
+            Some("say why the actors touch, e.g. `the crash the ego must stop for`".into()),
+        );
+    }
+}
+
 fn check_environment(c: &mut Checker, e: &Environment<f64>) {
     c.range("friction", e.friction, 0.05, 1.5, "a friction coefficient");
     c.positive("visibility", e.visibility, "a distance");
+    if let Some(h) = e.headlamp_range {
+        c.positive("headlamp_range", h, "a distance");
+        if e.lighting == Lighting::Day {
+            c.push(
+                &["headlamp_range"],
+                Code::InvalidValue,
+                "`headlamp_range` matters only at `lighting: dusk` or `night`; by day it changes nothing".into(),
+                Some("add `lighting: night`, or remove `headlamp_range`".into()),
+            );
+        }
+    }
+    if let Some(p) = &e.precipitation {
+        c.key("precipitation", |c| {
+            let (most, what) = match p.kind {
+                PrecipitationKind::Rain => (MAX_RAIN, "a rain rate in mm/h"),
+                PrecipitationKind::Snow => (MAX_SNOW, "a snowfall rate in mm/h of water"),
+            };
+            if p.intensity <= 0.0 || p.intensity > most {
+                c.push(
+                    &["intensity"],
+                    Code::OutOfRange,
+                    format!("`intensity` ({what}) must be within (0, {most}], found {}", p.intensity),
+                    Some("remove `precipitation` for a dry day".into()),
+                );
+            }
+        });
+    }
+    for (key, v) in [("lidar", e.lidar.visibility), ("detector", e.detector.visibility)] {
+        if let Some(v) = v {
+            c.key(key, |c| c.positive("visibility", v, "a distance"));
+        }
+    }
     c.key("lidar", |c| {
         let l = &e.lidar;
         if !(1..=4096).contains(&l.rays) {
@@ -1012,8 +1312,20 @@ fn check_environment(c: &mut Checker, e: &Environment<f64>) {
     });
 }
 
-fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool) {
+fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool, world: &World<f64>) {
     match cr {
+        Criterion::ZoneSpeed { tolerance, .. } => {
+            c.non_negative("tolerance", *tolerance, "a speed");
+            if world.zones.is_empty() {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "`zone_speed` judges the speed inside `world.zones`, but the world has none".into(),
+                    Some("add `zones: [{ id, area: {...} | road: { from, to }, speed_limit }]` under `world`".into()),
+                );
+            }
+        }
+        Criterion::StopWithin { area, road, .. } => check_place(c, area, road, world),
         Criterion::NoCollision { .. } | Criterion::StayInDrivableArea { .. } => {}
         Criterion::MinTtc { threshold, .. } => c.positive("threshold", *threshold, "a time-to-collision"),
         Criterion::MinDistance { threshold, .. } => c.positive("threshold", *threshold, "a distance"),
@@ -1021,6 +1333,16 @@ fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool) {
         Criterion::MaxDecel { threshold, .. } => c.positive("threshold", *threshold, "a deceleration"),
         Criterion::MaxJerk { threshold, .. } => c.positive("threshold", *threshold, "a jerk"),
         Criterion::MaxLateralAccel { threshold, .. } => c.positive("threshold", *threshold, "an acceleration"),
+        Criterion::NoLaneChange { .. } => {
+            if !has_road {
+                c.push(
+                    &[],
+                    Code::InvalidValue,
+                    "`no_lane_change` needs a road".into(),
+                    Some("use `stay_in_drivable_area` in an open area".into()),
+                );
+            }
+        }
         Criterion::StayInLane { tolerance, .. } => {
             c.non_negative("tolerance", *tolerance, "a distance");
             if !has_road {

@@ -112,3 +112,59 @@ fn random_sweep_draws_distinct_points_deterministically_in_grid_order() {
     let all = variants(&text.replace("count: 10", "count: 100000"));
     assert_eq!(all.len(), 36);
 }
+
+#[test]
+fn a_choices_parameter_chooses_an_enum_field_per_variant() {
+    let text = "version: 1
+metadata: { id: x.choice, title: t, description: d, owner: qa, domain: urban, severity: minor }
+parameters:
+  side: { choices: [left, right] }
+  who: { choices: [pedestrian, cyclist] }
+world:
+  road: { lanes: 1, length: 300, speed_limit: 14 }
+ego:
+  start: { lane: 0, s: 10 }
+  goal: { distance: 200 }
+actors:
+  - id: w
+    kind: \"${who}\"
+    start: { lane: 0, s: 60, offset: \"${3 - 6 * side}\" }
+    behaviour:
+      - do: { cross_road: { direction: \"${side}\" } }
+criteria:
+  - no_collision: {}
+duration: 20
+";
+    let parsed = scenario_dsl::parse("c.yaml", text);
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let variants = parsed.scenario.unwrap().variants().to_vec();
+    let seen: Vec<(f64, f64, String, String, f64)> = variants
+        .iter()
+        .map(|v| {
+            let a = &v.scenario.actors[0];
+            let direction = match &a.behaviour[0].action {
+                scenario_dsl::model::Manoeuvre::CrossRoad { direction, .. } => format!("{direction:?}"),
+                other => panic!("{other:?}"),
+            };
+            (v.params["side"], v.params["who"], a.kind.as_str().to_owned(), direction, a.start.offset.unwrap())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (0.0, 0.0, "pedestrian".into(), "Left".into(), 3.0),
+            (0.0, 1.0, "cyclist".into(), "Left".into(), 3.0),
+            (1.0, 0.0, "pedestrian".into(), "Right".into(), -3.0),
+            (1.0, 1.0, "cyclist".into(), "Right".into(), -3.0),
+        ]
+    );
+    // A name the field does not take is reported where the field is.
+    let bad = text.replace("[pedestrian, cyclist]", "[pedestrian, bus]");
+    let parsed = scenario_dsl::parse("c.yaml", &bad);
+    let rendered: Vec<String> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{} {} {}", d.line, d.column, d.code.as_str(), d.message))
+        .collect();
+    assert_eq!(rendered, ["13:11 E0104 unknown kind `bus`"], "{rendered:?}");
+}

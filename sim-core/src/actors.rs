@@ -14,17 +14,9 @@ const LINE_BRAKE: f64 = 6.0;
 /// Acceleration with which a scripted actor that waited at a line drives off again, m/s².
 const LINE_PULL_AWAY: f64 = 2.0;
 
-/// Height of an actor's collision box, metres (lidar sees what rises above its mount).
+/// Default height of an actor's collision box, metres (lidar sees what rises above its mount).
 pub fn height_of(kind: ActorKind) -> f64 {
-    match kind {
-        ActorKind::Car => 1.5,
-        ActorKind::Truck => 3.5,
-        ActorKind::Cyclist => 1.7,
-        ActorKind::Pedestrian => 1.8,
-        ActorKind::Robot => 1.0,
-        ActorKind::Forklift => 2.2,
-        ActorKind::Obstacle => 0.7,
-    }
+    kind.default_height()
 }
 
 /// Where an actor lives: on the road (s, d) or free in the plane.
@@ -121,7 +113,10 @@ impl ActorState {
     /// The actor at its start.
     pub fn new(a: &Actor<f64>, road: Option<&RoadFrame>) -> Self {
         let (default_length, default_width) = a.kind.default_size();
-        let (length, width) = a.size.as_ref().map_or((default_length, default_width), |s| (s.length, s.width));
+        let size = a.size.as_ref();
+        let length = size.and_then(|s| s.length).unwrap_or(default_length);
+        let width = size.and_then(|s| s.width).unwrap_or(default_width);
+        let height = size.and_then(|s| s.height).unwrap_or_else(|| height_of(a.kind));
         let (frame, x, y, heading) = match (a.start.pose(), road) {
             (Some(StartPose::Lane { lane, s, offset }), Some(r)) => {
                 let d = r.lane_centre(lane) + offset;
@@ -132,12 +127,32 @@ impl ActorState {
             // Validation guarantees one of the above; an unplaced actor stays at the origin.
             _ => (Frame::Plane, 0.0, 0.0, 0.0),
         };
+        // Waypoints relative to the start become places in the world, once, here.
+        let mut behaviour = a.behaviour.clone();
+        for step in &mut behaviour {
+            let crossing = match step.action {
+                Manoeuvre::CrossRoad { speed, accel, .. } => Some((speed, accel)),
+                _ => None,
+            };
+            if let Some(t) = step.when.as_mut() {
+                fill_impact_point(t, crossing);
+            }
+            if let Manoeuvre::FollowWaypoints { points, relative, .. } = &mut step.action {
+                if *relative {
+                    for p in points.iter_mut() {
+                        p.x += x;
+                        p.y += y;
+                    }
+                    *relative = false;
+                }
+            }
+        }
         let mut state = Self {
             id: a.id.clone(),
             kind: a.kind,
             length,
             width,
-            height: height_of(a.kind),
+            height,
             x,
             y,
             heading,
@@ -145,7 +160,7 @@ impl ActorState {
             speed: a.speed,
             frame,
             drive: a.drive.as_ref().map(|d| DriveState::new(d, road.map_or(a.speed, |r| r.speed_limit))),
-            behaviour: a.behaviour.clone(),
+            behaviour,
             step: 0,
             active: None,
             fired: Vec::new(),
@@ -302,9 +317,68 @@ pub fn holds(
             }
         }
         Trigger::Signal { id, state } => signals.state_of(id) == Some(*state),
+        Trigger::ImpactPoint { at, speed, accel } => {
+            let (Some(a), Some(r), Some(ego_s), Some(speed)) = (actor, road, ego.s, *speed) else { return false };
+            impact_point_due(a, ego, ego_s, r, *at, speed, *accel)
+        }
         Trigger::All(ts) => ts.iter().all(|t| holds(t, actor, time, ego, all, road, signals)),
         Trigger::Any(ts) => ts.iter().any(|t| holds(t, actor, time, ego, all, road, signals)),
         Trigger::Not(t) => !holds(t, actor, time, ego, all, road, signals),
+    }
+}
+
+/// Whether an actor crossing at `speed` (from standing at `accel`) reaches the point `at` of the
+/// ego's width no later than the ego's front reaches the actor at its current speed.
+fn impact_point_due(
+    a: &ActorState,
+    ego: &EgoView,
+    ego_s: f64,
+    r: &RoadFrame,
+    at: f64,
+    speed: f64,
+    accel: Option<f64>,
+) -> bool {
+    if ego.speed < STOPPED || speed <= 0.0 {
+        return false;
+    }
+    let (a_s, a_d) = a.road_position().unwrap_or_else(|| r.to_road(a.x, a.y));
+    let ego_d = r.to_road(ego.footprint.x, ego.footprint.y).1;
+    let point = ego_d - 0.5 * ego.footprint.width + at * ego.footprint.width;
+    let lateral = libm::fabs(point - a_d);
+    let t_actor = match accel {
+        // Accelerating from standing to `speed`, then at it.
+        Some(acc) if acc > 0.0 => {
+            let ramp = speed * speed / (2.0 * acc);
+            if lateral <= ramp {
+                libm::sqrt(2.0 * lateral / acc)
+            } else {
+                speed / acc + (lateral - ramp) / speed
+            }
+        }
+        _ => lateral / speed,
+    };
+    // The actor's extent along the road, from its heading relative to the road's.
+    let dh = a.heading - r.heading_at(a_s);
+    let half = 0.5 * (libm::fabs(libm::cos(dh)) * a.length + libm::fabs(libm::sin(dh)) * a.width);
+    let gap = a_s - half - (ego_s + 0.5 * ego.footprint.length);
+    gap > 0.0 && gap / ego.speed <= t_actor
+}
+
+/// Fills an `impact_point` trigger's missing speed and acceleration from the `cross_road` its step
+/// starts.
+fn fill_impact_point(t: &mut Trigger<f64>, crossing: Option<(f64, Option<f64>)>) {
+    match t {
+        Trigger::ImpactPoint { speed, accel, .. } => {
+            if let (None, Some((v, a))) = (*speed, crossing) {
+                *speed = Some(v);
+                if accel.is_none() {
+                    *accel = a;
+                }
+            }
+        }
+        Trigger::All(ts) | Trigger::Any(ts) => ts.iter_mut().for_each(|t| fill_impact_point(t, crossing)),
+        Trigger::Not(t) => fill_impact_point(t, crossing),
+        _ => {}
     }
 }
 
@@ -453,7 +527,7 @@ fn advance(a: &mut ActorState, time: f64, dt: f64, road: Option<&RoadFrame>, cap
                     done = true;
                 }
             }
-            Manoeuvre::FollowWaypoints { points, speed } => {
+            Manoeuvre::FollowWaypoints { points, speed, .. } => {
                 to_plane(a, road);
                 let mut i = act.waypoint;
                 let speed = line_speed(a, speed, cap, dt);

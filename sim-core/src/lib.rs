@@ -18,6 +18,7 @@ pub mod test_driver;
 pub mod trace;
 pub mod traffic;
 pub mod vehicle;
+pub mod weather;
 
 pub use run::{mission_for, run_variant, run_with, Driver, RunResult, TickSplit, Verdict};
 pub use trace::Trace;

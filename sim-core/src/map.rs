@@ -373,6 +373,7 @@ fn lower_actor(map: &RoadNetworkMap, a: &Actor<f64>) -> Result<Actor<f64>, MapEr
             step.action = Manoeuvre::FollowWaypoints {
                 points: points.into_iter().map(|(x, y)| Point { x, y }).collect(),
                 speed: *speed,
+                relative: false,
             };
         }
     }

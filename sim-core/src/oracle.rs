@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use scenario_dsl::model::{ActorKind, Bounds, Criterion, Criticality, ImpactMeasure, Scoring};
+use scenario_dsl::model::{
+    place_of, ActorKind, Bounds, Criterion, Criticality, ImpactMeasure, Place, Scoring, SpeedZone,
+};
 
 use crate::actors::ActorState;
 use crate::footprint::{self, Footprint};
@@ -150,6 +152,14 @@ pub struct Metrics {
     /// Red lights run, stop lines overrun and failures to yield, in order (ADR 0027).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signal_breaches: Vec<SignalBreach>,
+    /// How many times the ego's centre moved into another lane (or off the road), for
+    /// `no_lane_change`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lane_changes: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The outcome of one criterion.
@@ -218,6 +228,34 @@ pub struct Observer {
     peaks: Peaks,
     collision_allowed: bool,
     low_after_peak: f64,
+    /// The lane of the ego's centre at the first tick and at the last one (`None` off the road).
+    lanes: Option<(Option<u32>, Option<u32>)>,
+    /// The first move out of the start lane: when, from which lane to which.
+    first_lane_change: Option<(f64, Option<u32>, Option<u32>)>,
+    /// The world's speed zones: id, place, limit.
+    zones: Vec<(String, Place<f64>, f64)>,
+    /// The tick with the largest speed over a zone's limit while in it.
+    zone_peak: Option<ZonePeak>,
+    /// The ego at the last tick: centre, `s` on the road, speed.
+    last: Option<LastPose>,
+}
+
+/// The largest speed over a zone's limit inside it.
+#[derive(Debug, Clone)]
+struct ZonePeak {
+    zone: String,
+    speed: f64,
+    limit: f64,
+    time: f64,
+}
+
+/// Where the ego was at the last tick.
+#[derive(Debug, Clone, Copy)]
+struct LastPose {
+    x: f64,
+    y: f64,
+    s: Option<f64>,
+    speed: f64,
 }
 
 /// When each maximum metric reached its value (derived data for the criteria's `decided_at`).
@@ -272,6 +310,11 @@ impl Observer {
             peaks: Peaks::default(),
             collision_allowed: false,
             low_after_peak: 0.0,
+            lanes: None,
+            first_lane_change: None,
+            zones: Vec::new(),
+            zone_peak: None,
+            last: None,
         }
     }
 
@@ -279,6 +322,11 @@ impl Observer {
     /// not fail `no_collision`.
     pub fn allow_collision(&mut self) {
         self.collision_allowed = true;
+    }
+
+    /// Watches the world's speed zones for `zone_speed`.
+    pub fn watch_zones(&mut self, zones: &[SpeedZone<f64>]) {
+        self.zones = zones.iter().filter_map(|z| Some((z.id.clone(), z.place()?, z.speed_limit))).collect();
     }
 
     /// Whether a collision is acceptable in this variant.
@@ -329,6 +377,32 @@ impl Observer {
                 m.min_distance_by_kind.insert(kind, Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
         }
+        let road = match &self.drivable {
+            Some(Drivable::Road(r)) => Some(r),
+            _ => None,
+        };
+        let ego_s = road.map(|r| r.to_road(t.ego.x, t.ego.y).0);
+        self.last = Some(LastPose { x: t.ego.x, y: t.ego.y, s: ego_s, speed: t.speed });
+        for (id, place, limit) in &self.zones {
+            let inside = match place {
+                Place::Area(b) => {
+                    let rect = Footprint {
+                        x: 0.5 * (b.min_x + b.max_x),
+                        y: 0.5 * (b.min_y + b.max_y),
+                        heading: 0.0,
+                        length: b.max_x - b.min_x,
+                        width: b.max_y - b.min_y,
+                    };
+                    footprint::distance(&t.ego, &rect) == 0.0
+                }
+                Place::Road(sec) => {
+                    ego_s.is_some_and(|s| s + 0.5 * t.ego.length >= sec.from && s - 0.5 * t.ego.length <= sec.to)
+                }
+            };
+            if inside && self.zone_peak.as_ref().is_none_or(|p| t.speed - limit > p.speed - p.limit) {
+                self.zone_peak = Some(ZonePeak { zone: id.clone(), speed: t.speed, limit: *limit, time: t.time });
+            }
+        }
         let corners = t.ego.corners();
         match &self.drivable {
             Some(Drivable::Road(r)) => {
@@ -337,6 +411,15 @@ impl Observer {
                 let hi = ds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 peak(&mut m.max_offroad, &mut p.offroad, (-lo).max(hi - r.width()), t.time);
                 let (_, centre) = r.to_road(t.ego.x, t.ego.y);
+                let lane = r.lane_at(centre);
+                let (start, last) = *self.lanes.get_or_insert((lane, lane));
+                if lane != last {
+                    m.lane_changes += 1;
+                    if self.first_lane_change.is_none() {
+                        self.first_lane_change = Some((t.time, start, lane));
+                    }
+                }
+                self.lanes = Some((start, lane));
                 let within = r.lane_at(centre).is_some_and(|lane| {
                     let (l0, l1) = (f64::from(lane) * r.lane_width, f64::from(lane + 1) * r.lane_width);
                     lo >= l0 - self.lane_tolerance && hi <= l1 + self.lane_tolerance
@@ -389,11 +472,91 @@ impl Observer {
         criteria
             .iter()
             .map(|c| {
-                let mut o = judge_one(&self.metrics, c, self.collision_allowed);
+                let mut o = match c {
+                    Criterion::NoLaneChange { .. } => self.judge_lane_changes(c),
+                    Criterion::ZoneSpeed { tolerance, .. } => self.judge_zone_speed(c, *tolerance),
+                    Criterion::StopWithin { area, road, .. } => self.judge_stop(c, place_of(area, road)),
+                    _ => judge_one(&self.metrics, c, self.collision_allowed),
+                };
                 o.decided_at = self.decided_at(c);
                 o
             })
             .collect()
+    }
+
+    /// `zone_speed`: the largest speed over a zone's limit while in it.
+    fn judge_zone_speed(&self, c: &Criterion<f64>, tolerance: f64) -> CriterionOutcome {
+        match &self.zone_peak {
+            None => outcome(c, true, None, Some(tolerance), "the ego never entered a speed zone".into()),
+            Some(p) => {
+                let over = p.speed - p.limit;
+                let passed = over <= tolerance;
+                let rel = if passed { "<=" } else { ">" };
+                let mut o = outcome(
+                    c,
+                    passed,
+                    Some(over),
+                    Some(tolerance),
+                    format!(
+                        "largest speed over a zone's limit {} m/s {rel} {tolerance} m/s: {:.2} m/s in zone `{}` (limit {} m/s) at t={:.2} s",
+                        measured(over, tolerance),
+                        p.speed,
+                        p.zone,
+                        p.limit,
+                        p.time
+                    ),
+                );
+                o.decided_at = Some(p.time);
+                o
+            }
+        }
+    }
+
+    /// `stop_within`: where the ego stands at the end of the run.
+    fn judge_stop(&self, c: &Criterion<f64>, place: Option<Place<f64>>) -> CriterionOutcome {
+        let (Some(last), Some(place)) = (self.last, place) else {
+            return outcome(c, false, None, Some(0.0), "the ego was never observed".into());
+        };
+        let (outside, what) = match &place {
+            Place::Area(b) => {
+                let dx = (b.min_x - last.x).max(last.x - b.max_x).max(0.0);
+                let dy = (b.min_y - last.y).max(last.y - b.max_y).max(0.0);
+                (libm::hypot(dx, dy), format!("at ({:.2}, {:.2})", last.x, last.y))
+            }
+            Place::Road(sec) => {
+                let s = last.s.unwrap_or(f64::NAN);
+                ((sec.from - s).max(s - sec.to).max(0.0), format!("at s={s:.2} m"))
+            }
+        };
+        let standing = last.speed < crate::actors::STOPPED;
+        let passed = standing && outside == 0.0;
+        let message = match (standing, outside == 0.0) {
+            (false, _) => format!("the ego had not stopped when the run ended: {:.2} m/s {what}", last.speed),
+            (true, true) => format!("the ego stopped inside the place {what}"),
+            (true, false) => format!("the ego stopped {outside:.2} m outside the place {what}"),
+        };
+        outcome(c, passed, Some(outside), Some(0.0), message)
+    }
+
+    /// `no_lane_change`: the count of lane changes, and the first one in words.
+    fn judge_lane_changes(&self, c: &Criterion<f64>) -> CriterionOutcome {
+        let n = self.metrics.lane_changes;
+        let lane = |l: Option<u32>| l.map_or("off the road".to_owned(), |l| format!("lane {l}"));
+        match self.first_lane_change {
+            None => outcome(c, true, Some(0.0), Some(0.0), "the ego kept its lane".into()),
+            Some((t, from, to)) => outcome(
+                c,
+                false,
+                Some(f64::from(n)),
+                Some(0.0),
+                format!(
+                    "the ego's centre moved from {} into {} at t={t:.2} s ({n} lane change{})",
+                    lane(from),
+                    lane(to),
+                    if n == 1 { "" } else { "s" }
+                ),
+            ),
+        }
     }
 
     /// When a criterion's measured value was reached.
@@ -412,6 +575,9 @@ impl Observer {
             Criterion::MaxLateralAccel { .. } => p.lateral_accel,
             Criterion::StayInLane { .. } => p.lane_straddle,
             Criterion::StayInDrivableArea { .. } => p.offroad,
+            Criterion::NoLaneChange { .. } => self.first_lane_change.map(|(t, _, _)| t),
+            Criterion::ZoneSpeed { .. } => self.zone_peak.as_ref().map(|p| p.time),
+            Criterion::StopWithin { .. } => None,
             Criterion::SpeedLimit { .. } => p.overspeed,
             Criterion::ImpactSpeed { .. } | Criterion::SpeedReduction { .. } => m.collisions.first().map(|k| k.time),
             Criterion::NoRedLightViolation { .. }
@@ -592,6 +758,15 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>, collision_allowed: bool) -> Criter
         Criterion::StayInLane { .. } => {
             at_most(c, "longest lane straddle", "s", m.max_lane_straddle, LANE_CHANGE_ALLOWANCE)
         }
+        Criterion::NoLaneChange { .. } => outcome(
+            c,
+            m.lane_changes == 0,
+            Some(f64::from(m.lane_changes)),
+            Some(0.0),
+            format!("{} lane changes", m.lane_changes),
+        ),
+        // Judged by the observer, which keeps what they need.
+        Criterion::ZoneSpeed { .. } | Criterion::StopWithin { .. } => outcome(c, false, None, None, String::new()),
         Criterion::StayInDrivableArea { .. } => {
             at_most(c, "largest excursion off the drivable area", "m", m.max_offroad.max(0.0), 0.0)
         }

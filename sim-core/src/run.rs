@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use autonomy_stack::{
     AreaMap, Clock, ControlCommand, DriverRequest, Mission, MissionGoal, Mode, OrientedBox, RoadMap, SensorFrame,
-    Stack, StackConfig, StackOutput, VehicleParams,
+    Stack, StackConfig, StackOutput, VehicleParams, ZoneRegion,
 };
-use scenario_dsl::model::{Actor, Criterion, Goal, StartPose};
+use scenario_dsl::model::{Actor, Criterion, Goal, Place, RoadKind, StartPose};
 use scenario_dsl::Variant;
 
 use crate::actors::{self, ActorState, EgoView, ScriptedEvent};
@@ -168,6 +168,8 @@ fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
             .map(|o| OrientedBox { x: o.x, y: o.y, heading: o.heading.to_radians(), length: o.length, width: o.width })
             .collect(),
     });
+    // The road's kind, when the file declares it (a road's or a map's), is map information.
+    let kind = s.world.road.as_ref().and_then(|r| r.kind).or_else(|| s.world.map.as_ref().and_then(|m| m.kind));
     let mission = Mission {
         road: road.map(|r| RoadMap {
             lanes: r.lanes,
@@ -176,16 +178,59 @@ fn mission(v: &Variant, road: Option<&RoadFrame>) -> (Mission, VehicleState) {
             curvature: r.curvature,
             speed_limit: r.speed_limit,
             line: r.line.as_ref().map_or_else(Vec::new, |l| l.points().to_vec()),
+            kind: kind.map(road_kind),
         }),
         area,
         goal,
         route: s.ego.route.iter().map(|p| (p.x, p.y)).collect(),
         start_lane,
         set_speed: s.ego.set_speed,
+        zones: s.world.zones.iter().filter_map(|z| speed_zone(z, road)).collect(),
         vehicle,
         control_period: DT * CONTROL_EVERY as f64,
     };
     (mission, start)
+}
+
+/// A speed zone as the stack's map knows it (a road section needs the road).
+fn speed_zone(z: &scenario_dsl::model::SpeedZone<f64>, road: Option<&RoadFrame>) -> Option<autonomy_stack::SpeedZone> {
+    let region = match z.place()? {
+        Place::Area(b) => ZoneRegion::Rect { min_x: b.min_x, min_y: b.min_y, max_x: b.max_x, max_y: b.max_y },
+        Place::Road(sec) => {
+            road?;
+            ZoneRegion::Road { from_s: sec.from, to_s: sec.to }
+        }
+    };
+    Some(autonomy_stack::SpeedZone { region, speed_limit: z.speed_limit })
+}
+
+fn road_kind(k: RoadKind) -> autonomy_stack::RoadKind {
+    match k {
+        RoadKind::Street => autonomy_stack::RoadKind::Street,
+        RoadKind::Rural => autonomy_stack::RoadKind::Rural,
+        RoadKind::Motorway => autonomy_stack::RoadKind::Motorway,
+    }
+}
+
+/// Actors whose start gives an `overlap` placed on their lane: the offset that puts their centre
+/// `overlap` ego widths left of the ego's centre line at its start.
+fn resolve_overlaps(
+    actors: &[Actor<f64>],
+    road: Option<&RoadFrame>,
+    ego: &VehicleState,
+    width: f64,
+) -> Vec<Actor<f64>> {
+    actors
+        .iter()
+        .map(|a| {
+            let (Some(overlap), Some(lane), Some(r)) = (a.start.overlap, a.start.lane, road) else { return a.clone() };
+            let ego_d = r.to_road(ego.x, ego.y).1;
+            let mut a = a.clone();
+            a.start.offset = Some(ego_d + overlap * width - r.lane_centre(lane));
+            a.start.overlap = None;
+            a
+        })
+        .collect()
 }
 
 /// How far along the goal the ego is (0..1) and whether it has arrived.
@@ -295,7 +340,6 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         Some(w) => Some(w.road.clone()),
         None => s.world.road.as_ref().map(RoadFrame::new),
     };
-    let scenario_actors: &[Actor<f64>] = map_world.as_ref().map_or(&s.actors, |w| &w.actors);
     // Traffic lights and signs, placed on the road or map (a place that cannot be used is an error).
     let (signals, signal_error) = match Signals::build(&s.world, road.as_ref(), map_world.as_ref(), DT) {
         Ok(g) => (g, None),
@@ -308,6 +352,12 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     });
     let mut watch = SignalWatch::new(stop_zone, yield_within);
     let (mission, start) = mission(variant, road.as_ref());
+    let scenario_actors = resolve_overlaps(
+        map_world.as_ref().map_or(&s.actors, |w| &w.actors),
+        road.as_ref(),
+        &start,
+        mission.vehicle.width,
+    );
     let friction = s.environment.friction;
     let speed_limit =
         road.as_ref().map_or_else(|| s.world.area.as_ref().map_or(f64::INFINITY, |a| a.speed_limit), |r| r.speed_limit);
@@ -327,8 +377,10 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     if s.expected.as_ref().is_some_and(|e| e.avoid == 0.0) {
         observer.allow_collision();
     }
+    observer.watch_zones(&s.world.zones);
     let listed =
         scenario_actors.iter().cloned().chain(populate_traffic(s, road.as_ref(), &mission, &start, variant.seed));
+
     let all_actors: Vec<Actor<f64>> = listed.collect();
     let mut actors: Vec<ActorState> = all_actors.iter().map(|a| ActorState::new(a, road.as_ref())).collect();
     traffic::limit_braking(&mut actors, friction);
@@ -412,6 +464,7 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
     // The line a path-following test driver holds: where the ego starts across the road.
     let start_d = road.as_ref().map_or(0.0, |r| r.to_road(start.x, start.y).1);
     let mut stopped_for = 0.0;
+    let mut actor_contact: Option<ActorContact> = None;
 
     let ego_half_length = 0.5 * ego_size.length;
     for tick in 0..max_ticks {
@@ -508,6 +561,15 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         for (a, b) in &contacts {
             let other = match (a, b) {
                 (Owner::Ego, o) | (o, Owner::Ego) => *o,
+                (Owner::Actor(i), Owner::Actor(j)) => {
+                    // Actors that touch each other make the scenario invalid unless it says the
+                    // contact is intended; the run goes on, so its trace stays what it was.
+                    let (p, q) = (&actors[*i].id, &actors[*j].id);
+                    if actor_contact.is_none() && !s.intended_contacts.iter().any(|k| k.covers(p, q)) {
+                        actor_contact = Some(ActorContact { a: p.clone(), b: q.clone(), time: now });
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             let (with, v, print) = match other {
@@ -578,14 +640,36 @@ pub fn run_with(variant: &Variant, clock: &mut dyn Clock, make: &mut MakeDriver<
         // A crash, arrival or the scenario's end condition ends the run.
         if !contacts.is_empty() && !observer.metrics().collisions.is_empty() || arrived || ended {
             let end = End { ticks: tick + 1, arrived, ended };
-            let mut r = scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split));
+            let mut r = conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split);
             r.signals = watch.changes;
-            return r;
+            return scored(s, invalid_if_actors_touched(r, actor_contact));
         }
     }
     let end = End { ticks: max_ticks, arrived: false, ended: false };
-    let mut r = scored(s, conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split));
+    let mut r = conclude(observer, &s.criteria, &actors, end, digest, trace, &latencies, split);
     r.signals = watch.changes;
+    scored(s, invalid_if_actors_touched(r, actor_contact))
+}
+
+/// The first contact between two actors that the scenario did not declare intended.
+#[derive(Debug, Clone)]
+struct ActorContact {
+    a: String,
+    b: String,
+    time: f64,
+}
+
+/// A run in which two actors touched without the scenario saying so is an invalid scenario, not a
+/// verdict on the stack: `error`, naming them (the criteria are still judged and reported).
+fn invalid_if_actors_touched(mut r: RunResult, contact: Option<ActorContact>) -> RunResult {
+    if let Some(k) = contact {
+        r.verdict = Verdict::Error;
+        r.reason = Some(format!(
+            "actors `{}` and `{}` collided with each other at t={:.2} s: the scenario is invalid (fix their motion, or \
+             declare the contact under `intended_contacts` with a reason)",
+            k.a, k.b, k.time
+        ));
+    }
     r
 }
 
@@ -598,10 +682,11 @@ fn populate_traffic(
     seed: u64,
 ) -> Vec<Actor<f64>> {
     let (Some(t), Some(r)) = (&s.traffic, road) else { return Vec::new() };
+    let actors = resolve_overlaps(&s.actors, road, ego, mission.vehicle.width);
     let (ego_s, ego_d) = r.to_road(ego.x, ego.y);
     let ego =
         Occupant { s: ego_s, d: ego_d, length: mission.vehicle.length, width: mission.vehicle.width, speed: ego.speed };
-    let listed = s.actors.iter().map(|a| {
+    let listed = actors.iter().map(|a| {
         let st = ActorState::new(a, road);
         let (s, d) = st.road_position().unwrap_or_else(|| r.to_road(st.x, st.y));
         Occupant { s, d, length: st.length, width: st.width, speed: st.speed() }

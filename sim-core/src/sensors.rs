@@ -5,13 +5,14 @@
 use std::collections::VecDeque;
 
 use autonomy_stack::{Detection, EgoEstimate, LidarScan, ObjectClass, SignalObservation, StopLineKind};
-use scenario_dsl::model::{ActorKind, Environment};
+use scenario_dsl::model::{ActorKind, Environment, Lighting, HEADLAMP_RANGE};
 
 use crate::actors::ActorState;
 use crate::physics::{Owner, Physics};
 use crate::rng::Stream;
 use crate::signals::Signals;
 use crate::vehicle::VehicleState;
+use crate::weather;
 
 /// Height of the lidar's scan plane, metres.
 pub const LIDAR_HEIGHT: f64 = 0.5;
@@ -46,10 +47,45 @@ pub struct Sensors {
     pending: VecDeque<(u64, u64, Vec<Detection>)>,
 }
 
+/// Whether an actor carries lamps the camera sees it by in the dark.
+fn lit(kind: ActorKind) -> bool {
+    matches!(kind, ActorKind::Car | ActorKind::Truck | ActorKind::Forklift | ActorKind::Robot)
+}
+
 impl Sensors {
-    /// The visibility the sensors work in, metres (as a vehicle's visibility estimate reports it).
+    /// The visibility the sensors work in, metres (as a vehicle's visibility estimate reports it):
+    /// the air's, shortened by rain or snow.
     pub fn visibility(&self) -> f64 {
-        self.env.visibility
+        match &self.env.precipitation {
+            None => self.env.visibility,
+            Some(p) => self.env.visibility.min(weather::camera_visibility(p)),
+        }
+    }
+
+    /// The lidar's range in this weather, metres.
+    fn lidar_range(&self) -> f64 {
+        let l = &self.env.lidar;
+        let range = match &self.env.precipitation {
+            None => l.range,
+            Some(p) => weather::lidar_range(l.range, p),
+        };
+        range.min(l.visibility.unwrap_or(self.env.visibility))
+    }
+
+    /// How far the detector reaches for an object of `kind`, metres: its range, the visibility it
+    /// has, and in the dark the headlamps' reach for objects without lamps.
+    fn detector_reach(&self, kind: Option<ActorKind>) -> f64 {
+        let d = &self.env.detector;
+        let mut reach = d.range.min(d.visibility.unwrap_or(self.env.visibility));
+        if let Some(p) = &self.env.precipitation {
+            reach = reach.min(weather::camera_visibility(p));
+        }
+        let headlamps = self.env.headlamp_range.unwrap_or(HEADLAMP_RANGE);
+        match (self.env.lighting, kind) {
+            (Lighting::Night, Some(k)) if !lit(k) => reach.min(headlamps),
+            (Lighting::Dusk, Some(k)) if !lit(k) => reach.min(2.0 * headlamps),
+            _ => reach,
+        }
     }
 
     /// Sensors for a run with `seed`, sampled at the simulator's tick `dt`.
@@ -74,7 +110,7 @@ impl Sensors {
         if !l.enabled || !tick.is_multiple_of(self.lidar_every) {
             return None;
         }
-        let max_range = l.range.min(self.env.visibility);
+        let max_range = self.lidar_range();
         let increment = std::f64::consts::TAU / f64::from(l.rays);
         let angle_min = -std::f64::consts::PI;
         let ranges = (0..l.rays)
@@ -106,10 +142,12 @@ impl Sensors {
         if !d.enabled {
             return None;
         }
-        let reach = d.range.min(self.env.visibility);
+        let reach = self.detector_reach(None);
+        let reaches: Vec<f64> = actors.iter().map(|a| self.detector_reach(Some(a.kind))).collect();
         let rng = &mut self.detector_rng;
         let mut seen = Vec::new();
         for (i, a) in actors.iter().enumerate() {
+            let reach = reaches[i];
             let (dx, dy) = (a.x - ego.x, a.y - ego.y);
             let dist = libm::hypot(dx, dy);
             let missed = rng.chance(d.miss_rate);

@@ -599,11 +599,13 @@ pub fn populate(t: &Traffic<f64>, road: &RoadFrame, occupants: &[Occupant], seed
                     y: None,
                     heading: None,
                     map: None,
+                    overlap: None,
                 },
                 speed: speeds[i],
                 size: None,
                 behaviour: Vec::new(),
                 drive: Some(Drive { desired_speed: Some(p.desired), ..t.drive.clone() }),
+                parked: false,
             }
         })
         .collect()

@@ -23,11 +23,21 @@ fn actor(id: &str, lane: u32, s: f64, speed: f64) -> Actor<f64> {
     Actor {
         id: id.into(),
         kind: ActorKind::Car,
-        start: Start { lane: Some(lane), s: Some(s), offset: None, x: None, y: None, heading: None, map: None },
+        start: Start {
+            lane: Some(lane),
+            s: Some(s),
+            offset: None,
+            x: None,
+            y: None,
+            heading: None,
+            map: None,
+            overlap: None,
+        },
         speed,
         size: None,
         behaviour: Vec::new(),
         drive: None,
+        parked: false,
     }
 }
 

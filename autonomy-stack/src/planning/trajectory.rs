@@ -9,7 +9,7 @@ use super::junction::{Junctions, LineEgo, GAP_WINDOW};
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
 use crate::geometry::{projected_half_extent, wrap_angle, LineFrame, RoadGeometry};
-use crate::interface::{MissionGoal, ObjectClass};
+use crate::interface::{MissionGoal, ObjectClass, RoadKind};
 
 /// One object's predicted occupancy in the road frame, with its points flattened.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,7 +53,8 @@ const SIDE_DECEL: f64 = 3.0;
 const SIDE_CREEP: f64 = 5.0;
 /// Speed at which the ego passes a vehicle parked in the neighbouring lane of a street, m/s.
 const OCCLUSION_SPEED: f64 = 8.0;
-/// Roads with a speed limit up to this are streets where people may step out, m/s.
+/// Roads with a speed limit up to this are streets where people may step out, m/s, unless the map
+/// says what kind of road it is.
 const STREET_LIMIT: f64 = 15.0;
 /// Gain with which the speed is brought down to the passing speed, 1/s.
 const PASSING_GAIN: f64 = 1.5;
@@ -200,7 +201,12 @@ impl RoadPlanner {
         let step = input.prediction_step;
         let steps = libm::floor(cfg.horizon / step + 1e-9) as usize;
         self.collect_objects(road, input, s0, reach);
-        let passing = self.passing_cap(cfg, s0, d0, hl, lw, road.map.speed_limit <= STREET_LIMIT);
+        // The map says what kind of road this is; a map that does not say leaves it to the limit.
+        let street = match road.map.kind {
+            Some(kind) => kind == RoadKind::Street,
+            None => road.map.speed_limit <= STREET_LIMIT,
+        };
+        let passing = self.passing_cap(cfg, s0, d0, hl, lw, street);
         let v_des = v_des.min(passing);
 
         // Behaviour: which lane to be in.

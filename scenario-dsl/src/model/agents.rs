@@ -154,6 +154,12 @@ pub struct Start<N: Number> {
     /// direction, or a point. Alone, never with the other fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map: Option<MapPoint<N>>,
+    /// An actor only, with `lane` and `s` instead of `offset`: its centre's lateral offset from the
+    /// ego's centre line at the start, as a fraction of the ego's width (positive is left):
+    /// `overlap: -0.5` puts it half the ego's width to the right of the ego's centre line, whatever
+    /// the ego's width and lane, as a protocol's overlap is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<N>,
 }
 
 /// A start pose once its form is known.
@@ -182,7 +188,7 @@ pub enum StartPose<N: Number> {
 impl<N: Number> Start<N> {
     /// Which form this start takes; `None` when it is neither or both (validation reports it).
     pub fn pose(&self) -> Option<StartPose<N>> {
-        let lane_form = self.lane.is_some() || self.s.is_some() || self.offset.is_some();
+        let lane_form = self.lane.is_some() || self.s.is_some() || self.offset.is_some() || self.overlap.is_some();
         let plane_form = self.x.is_some() || self.y.is_some() || self.heading.is_some();
         match (lane_form, plane_form) {
             (true, false) => Some(StartPose::Lane {
@@ -253,6 +259,10 @@ pub struct Actor<N: Number> {
     /// Not with `behaviour`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drive: Option<Drive<N>>,
+    /// A parked (static) vehicle: a `car`, `truck`, `forklift` or `robot` that stands where it
+    /// starts for the whole run, with no speed, behaviour or `drive` (lint holds it to that).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parked: bool,
 }
 
 /// Kinds of actor.
@@ -276,6 +286,37 @@ pub enum ActorKind {
 }
 
 impl ActorKind {
+    /// Default height, metres (lidar sees what rises above its scan plane).
+    pub fn default_height(self) -> f64 {
+        match self {
+            ActorKind::Car => 1.5,
+            ActorKind::Truck => 3.5,
+            ActorKind::Cyclist => 1.7,
+            ActorKind::Pedestrian => 1.8,
+            ActorKind::Robot => 1.0,
+            ActorKind::Forklift => 2.2,
+            ActorKind::Obstacle => 0.7,
+        }
+    }
+
+    /// Whether it is a vehicle that can be parked.
+    pub fn is_vehicle(self) -> bool {
+        matches!(self, ActorKind::Car | ActorKind::Truck | ActorKind::Forklift | ActorKind::Robot)
+    }
+
+    /// The snake_case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Car => "car",
+            ActorKind::Truck => "truck",
+            ActorKind::Cyclist => "cyclist",
+            ActorKind::Pedestrian => "pedestrian",
+            ActorKind::Robot => "robot",
+            ActorKind::Forklift => "forklift",
+            ActorKind::Obstacle => "obstacle",
+        }
+    }
+
     /// Default (length, width), metres.
     pub fn default_size(self) -> (f64, f64) {
         match self {
@@ -290,14 +331,22 @@ impl ActorKind {
     }
 }
 
-/// Length and width, metres.
+/// Length, width and height, metres; each defaults to the kind's (e.g. `size: { height: 1.15 }`
+/// for a child).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Size<N: Number> {
-    /// Length, metres.
-    pub length: N,
-    /// Width, metres.
-    pub width: N,
+    /// Length, metres (default: the kind's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<N>,
+    /// Width, metres (default: the kind's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<N>,
+    /// Height, metres (default: the kind's, e.g. 1.8 for a pedestrian, 0.7 for an obstacle). The
+    /// lidar's scan plane is 0.5 m up: a lower object gives it no return; the camera aims at 60 %
+    /// of the height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<N>,
 }
 
 /// One step of an actor's behaviour: a manoeuvre, optionally gated by a trigger.
@@ -334,6 +383,10 @@ pub enum Manoeuvre<N: Number> {
         points: Vec<Point<N>>,
         /// Speed, m/s.
         speed: N,
+        /// The points are offsets from where the actor starts (x east, y north, metres), not
+        /// places in the world: `{ x: 0, y: 4 }` is 4 m north of its start, wherever that is.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        relative: bool,
     },
     /// On a map: drive from where the actor is along the lane graph to `to` (through junctions, in
     /// each lane's direction of travel) at a speed, then stop there.
@@ -475,6 +528,22 @@ pub enum Trigger<N: Number> {
         /// The state it shows.
         state: LightState,
     },
+    /// Impact-point timing: holds once this actor, crossing from where it stands at `speed`
+    /// (from standing at `accel`, if given), would reach the point `at` of the ego's width
+    /// (0 its right side, 0.5 its centre line, 1 its left side) no later than the ego's front, at
+    /// the ego's current speed, reaches the actor. Start a `cross_road` with it and the two meet
+    /// there. `speed` and `accel` default to the step's `cross_road`.
+    ImpactPoint {
+        /// Fraction of the ego's width from its right side, 0..1.
+        at: N,
+        /// The actor's crossing speed, m/s (default: the step's `cross_road` speed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speed: Option<N>,
+        /// Its acceleration from standing, m/s² (default: the step's `cross_road` acceleration,
+        /// else at full speed at once).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        accel: Option<N>,
+    },
     /// Every one of these holds.
     All(Vec<Trigger<N>>),
     /// At least one of these holds.
@@ -496,6 +565,7 @@ impl<N: Number> Trigger<N> {
             Trigger::EgoStopped { .. } => "ego_stopped",
             Trigger::Between { .. } => "between",
             Trigger::Signal { .. } => "signal",
+            Trigger::ImpactPoint { .. } => "impact_point",
             Trigger::All(_) => "all",
             Trigger::Any(_) => "any",
             Trigger::Not(_) => "not",
@@ -506,7 +576,7 @@ impl<N: Number> Trigger<N> {
     /// stand on its own, as in `end_when`).
     pub fn needs_actor(&self) -> bool {
         match self {
-            Trigger::GapToEgo(_) | Trigger::DistanceToEgo(_) | Trigger::Ttc(_) => true,
+            Trigger::GapToEgo(_) | Trigger::DistanceToEgo(_) | Trigger::Ttc(_) | Trigger::ImpactPoint { .. } => true,
             Trigger::All(ts) | Trigger::Any(ts) => ts.iter().any(Trigger::needs_actor),
             Trigger::Not(t) => t.needs_actor(),
             _ => false,

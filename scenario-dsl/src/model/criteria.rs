@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{num_defaults, ActorKind, Criticality, Number};
+use super::{num_defaults, ActorKind, Bounds, Criticality, Number, Section};
 
 num_defaults! {
     zero = 0.0;
@@ -90,6 +90,13 @@ pub enum Criterion<N: Number> {
         #[serde(default = "major")]
         severity: Criticality,
     },
+    /// Strict: the ego's centre never leaves the lane it started in, whoever decided to change
+    /// (unlike `stay_in_lane`, which allows the planner's own lane changes). Needs a road.
+    NoLaneChange {
+        /// Severity of a failure.
+        #[serde(default = "major")]
+        severity: Criticality,
+    },
     /// The ego's footprint stays on the road or inside the area bounds.
     StayInDrivableArea {
         /// Severity of a failure.
@@ -143,6 +150,29 @@ pub enum Criterion<N: Number> {
         #[serde(default = "critical")]
         severity: Criticality,
     },
+    /// Inside every speed zone (`world.zones`) the ego is never faster than the zone's limit plus
+    /// `tolerance` m/s; "inside" is any part of its footprint.
+    ZoneSpeed {
+        /// m/s over a zone's limit that is tolerated (>= 0).
+        #[serde(default = "zero::<N>")]
+        tolerance: N,
+        /// Severity of a failure.
+        #[serde(default = "major")]
+        severity: Criticality,
+    },
+    /// Where the ego stops: at the end of the run it stands (below 0.1 m/s) with its centre inside
+    /// `area` (a rectangle) or `road` (a section of the road), exactly one.
+    StopWithin {
+        /// An axis-aligned rectangle.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<Bounds<N>>,
+        /// A section of the road, by distance along it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        road: Option<Section<N>>,
+        /// Severity of a failure.
+        #[serde(default = "major")]
+        severity: Criticality,
+    },
     /// The ego never exceeds the speed limit by more than `tolerance` m/s.
     SpeedLimit {
         /// m/s over the limit that is tolerated (>= 0).
@@ -167,6 +197,9 @@ impl<N: Number> Criterion<N> {
             Criterion::MaxLateralAccel { .. } => "max_lateral_accel",
             Criterion::StayInLane { .. } => "stay_in_lane",
             Criterion::StayInDrivableArea { .. } => "stay_in_drivable_area",
+            Criterion::NoLaneChange { .. } => "no_lane_change",
+            Criterion::ZoneSpeed { .. } => "zone_speed",
+            Criterion::StopWithin { .. } => "stop_within",
             Criterion::SpeedLimit { .. } => "speed_limit",
             Criterion::ImpactSpeed { .. } => "impact_speed",
             Criterion::SpeedReduction { .. } => "speed_reduction",
@@ -188,6 +221,9 @@ impl<N: Number> Criterion<N> {
             | Criterion::MaxLateralAccel { severity, .. }
             | Criterion::StayInLane { severity, .. }
             | Criterion::StayInDrivableArea { severity }
+            | Criterion::NoLaneChange { severity }
+            | Criterion::ZoneSpeed { severity, .. }
+            | Criterion::StopWithin { severity, .. }
             | Criterion::SpeedLimit { severity, .. }
             | Criterion::ImpactSpeed { severity, .. }
             | Criterion::SpeedReduction { severity, .. }

@@ -54,6 +54,17 @@ pub struct Environment<N: Number> {
     /// The camera that reads traffic lights' states (ADR 0027).
     #[serde(default)]
     pub signal_camera: SignalCamera<N>,
+    /// Daylight (the default), dusk or night: what the camera can see by (the lidar brings its own
+    /// light).
+    #[serde(default, skip_serializing_if = "Lighting::is_day")]
+    pub lighting: Lighting,
+    /// How far the ego's headlamps light an unlit object for the camera at night and dusk, metres
+    /// (default 60: dipped beam).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headlamp_range: Option<N>,
+    /// Rain or snow (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precipitation: Option<Precipitation<N>>,
 }
 
 impl<N: Number> Default for Environment<N> {
@@ -65,8 +76,56 @@ impl<N: Number> Default for Environment<N> {
             detector: Detector::default(),
             localisation: Localisation::default(),
             signal_camera: SignalCamera::default(),
+            lighting: Lighting::Day,
+            headlamp_range: None,
+            precipitation: None,
         }
     }
+}
+
+/// The light the camera sees by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Lighting {
+    /// Daylight: the detector as configured.
+    #[default]
+    Day,
+    /// Twilight: unlit objects are detected within twice the headlamp range.
+    Dusk,
+    /// Dark, no street lighting: unlit objects (pedestrians, cyclists, obstacles) are detected only
+    /// within the headlamp range; vehicles, which carry lamps, as by day.
+    Night,
+}
+
+/// Default headlamp range, metres: dipped beam.
+pub const HEADLAMP_RANGE: f64 = 60.0;
+
+impl Lighting {
+    /// True for the default.
+    pub fn is_day(&self) -> bool {
+        *self == Lighting::Day
+    }
+}
+
+/// Rain or snow, by its intensity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Precipitation<N: Number> {
+    /// Rain or snow.
+    pub kind: PrecipitationKind,
+    /// Rate, mm/h of water (for snow: its melted water), > 0. Rain: 2.5 light, 10 moderate, 50
+    /// heavy; snow: 1 light, 5 heavy.
+    pub intensity: N,
+}
+
+/// What falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrecipitationKind {
+    /// Rain.
+    Rain,
+    /// Dry snow.
+    Snow,
 }
 
 /// A 2-D scanning lidar.
@@ -91,6 +150,9 @@ pub struct Lidar<N: Number> {
     /// Probability that a ray returns nothing, 0..1.
     #[serde(default = "zero::<N>")]
     pub dropout: N,
+    /// Visibility for this sensor alone, metres (default: the environment's `visibility`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<N>,
 }
 
 impl<N: Number> Default for Lidar<N> {
@@ -102,6 +164,7 @@ impl<N: Number> Default for Lidar<N> {
             rate: lidar_rate(),
             range_noise: lidar_noise(),
             dropout: zero(),
+            visibility: None,
         }
     }
 }
@@ -128,6 +191,9 @@ pub struct Detector<N: Number> {
     /// Delay between the world and the report, seconds.
     #[serde(default = "detector_latency::<N>")]
     pub latency: N,
+    /// Visibility for this sensor alone, metres (default: the environment's `visibility`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<N>,
 }
 
 impl<N: Number> Default for Detector<N> {
@@ -139,6 +205,7 @@ impl<N: Number> Default for Detector<N> {
             miss_rate: detector_miss(),
             false_positive_rate: detector_fp(),
             latency: detector_latency(),
+            visibility: None,
         }
     }
 }

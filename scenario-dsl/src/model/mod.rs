@@ -85,6 +85,27 @@ pub struct Scenario<N: Number> {
     /// How a run earns points (reported per run, scenario and suite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scoring: Option<Scoring<N>>,
+    /// Contacts between actors that the scenario means to happen (a crash ahead of the ego).
+    /// Any other contact between two actors makes the run an `error`: the scenario is invalid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intended_contacts: Vec<IntendedContact>,
+}
+
+/// A contact between two actors that the scenario means to happen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntendedContact {
+    /// The two actors' ids.
+    pub actors: Vec<String>,
+    /// Why the contact is part of the scenario.
+    pub reason: String,
+}
+
+impl IntendedContact {
+    /// Whether this declares the contact between `a` and `b`, in either order.
+    pub fn covers(&self, a: &str, b: &str) -> bool {
+        matches!(self.actors.as_slice(), [x, y] if (x == a && y == b) || (x == b && y == a))
+    }
 }
 
 /// Identity and ownership of a scenario.

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 pub enum Parameter {
     /// Exactly these values, in this order.
     Values(Vec<f64>),
+    /// One of these names, in this order, for a field that takes a name (a crossing's
+    /// `direction`, an actor's `kind`, a road's `kind`): write the field as `"${name}"`. The
+    /// variant's parameter value is the name's index (0, 1, ...), which is also what `${name}`
+    /// gives inside an arithmetic expression.
+    Choices(Vec<String>),
     /// `from`, `from + step`, ... up to and including `to`.
     Range {
         /// First value.

@@ -30,6 +30,61 @@ pub struct World<N: Number> {
     /// Traffic lights, stop signs and yield signs with their stop lines (ADR 0027).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal<N>>,
+    /// Parts of the world with their own speed limit (a loading dock, a pedestrian aisle, a
+    /// school section), handed to the stack as map information.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<SpeedZone<N>>,
+}
+
+/// A part of the world with its own speed limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpeedZone<N: Number> {
+    /// Name, for reports.
+    pub id: String,
+    /// An axis-aligned rectangle (or give `road`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<Bounds<N>>,
+    /// A section of the road, every lane (or give `area`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub road: Option<Section<N>>,
+    /// Speed limit inside it, m/s.
+    pub speed_limit: N,
+}
+
+/// A part of the world once its form is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place<N: Number> {
+    /// An axis-aligned rectangle.
+    Area(Bounds<N>),
+    /// A section of the road.
+    Road(Section<N>),
+}
+
+impl<N: Number> SpeedZone<N> {
+    /// Where the zone is; `None` unless exactly one of `area` and `road` is given.
+    pub fn place(&self) -> Option<Place<N>> {
+        place_of(&self.area, &self.road)
+    }
+}
+
+/// Exactly one of a rectangle and a road section.
+pub fn place_of<N: Number>(area: &Option<Bounds<N>>, road: &Option<Section<N>>) -> Option<Place<N>> {
+    match (area, road) {
+        (Some(a), None) => Some(Place::Area(a.clone())),
+        (None, Some(r)) => Some(Place::Road(r.clone())),
+        _ => None,
+    }
+}
+
+/// A section of the road, `from` to `to` metres along it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Section<N: Number> {
+    /// Start, metres along the road.
+    pub from: N,
+    /// End, metres along the road.
+    pub to: N,
 }
 
 impl<N: Number> World<N> {
@@ -50,6 +105,33 @@ pub struct Map<N: Number> {
     pub route: Vec<MapPoint<N>>,
     /// Speed limit, m/s.
     pub speed_limit: N,
+    /// What kind of road the route runs on, handed to the stack as map information (default: the
+    /// stack judges by the speed limit, a street up to 15 m/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RoadKind>,
+}
+
+/// What kind of road it is, as a map says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoadKind {
+    /// A street in town: people may step out from behind parked cars.
+    Street,
+    /// A road outside town.
+    Rural,
+    /// A motorway: no pedestrians, separated carriageways.
+    Motorway,
+}
+
+impl RoadKind {
+    /// The snake_case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoadKind::Street => "street",
+            RoadKind::Rural => "rural",
+            RoadKind::Motorway => "motorway",
+        }
+    }
 }
 
 /// A place on a map: a lane position (`road`, `lane`, `s`, optionally `offset`) or a point
@@ -150,6 +232,10 @@ pub struct Road<N: Number> {
     pub curvature: N,
     /// Speed limit, m/s.
     pub speed_limit: N,
+    /// What kind of road this is, handed to the stack as map information (default: the stack
+    /// judges by the speed limit, a street up to 15 m/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RoadKind>,
 }
 
 /// A rectangular open area with static obstacles.

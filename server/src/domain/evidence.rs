@@ -366,6 +366,7 @@ pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
             "reasons": input.gate.map(|g| g.reasons.clone()),
             "kpis": input.stats,
             "gate_policy": input.policy,
+            "scores": scores_json(input.runs),
         })),
     );
     files.insert("junit.xml".to_owned(), super::junit::render_runs(&c.name, input.runs).into_bytes());
@@ -420,6 +421,40 @@ pub fn assemble(input: &PackInput<'_>) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// Points per scenario and for the suite, for the scenarios that are scored (`null` when none is).
+fn scores_json(runs: &[Run]) -> serde_json::Value {
+    let (by_scenario, suite) = super::report::run_score_totals(runs);
+    if by_scenario.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let entry = |(p, m): (f64, f64)| serde_json::json!({ "points": p, "max": m });
+    serde_json::json!({
+        "suite": entry(suite),
+        "by_scenario": by_scenario.iter().map(|(id, t)| ((*id).to_owned(), entry(*t))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+/// The report's scores table (empty when no scenario is scored).
+fn scores_html(runs: &[Run]) -> String {
+    let (by_scenario, suite) = super::report::run_score_totals(runs);
+    if by_scenario.is_empty() {
+        return String::new();
+    }
+    let pct = |(p, m): (f64, f64)| if m > 0.0 { 100.0 * p / m } else { 0.0 };
+    let mut h = String::from("<h2>Scores</h2><table><tr><th>Scenario</th><th>Points</th><th>Of</th><th>%</th></tr>");
+    for (id, t) in &by_scenario {
+        let _ = write!(h, "<tr><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td></tr>", xml(id), t.0, t.1, pct(*t));
+    }
+    let _ = write!(
+        h,
+        "<tr><th>suite</th><th>{:.2}</th><th>{:.2}</th><th>{:.1}</th></tr></table>",
+        suite.0,
+        suite.1,
+        pct(suite)
+    );
+    h
+}
+
 fn report_html(input: &PackInput<'_>) -> String {
     let c = input.candidate;
     let s = input.stats;
@@ -441,6 +476,7 @@ fn report_html(input: &PackInput<'_>) -> String {
         s.pass_rate * 100.0,
         s.deadline_miss_rate * 100.0
     );
+    h.push_str(&scores_html(input.runs));
     let policy = input.policy;
     let tags: Vec<Bar> = s
         .pass_rate_by_tag
@@ -542,6 +578,30 @@ fn report_html(input: &PackInput<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_pack_carries_points_per_scenario_and_for_the_suite() {
+        let runs =
+            crate::domain::report::scored_runs(&[("p.ccrs", 1.0, 1.0), ("p.ccrs", 0.5, 1.0), ("p.cpna", 0.25, 2.0)]);
+        let json = super::scores_json(&runs);
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "suite": { "points": 1.75, "max": 4.0 },
+                "by_scenario": { "p.ccrs": { "points": 1.5, "max": 2.0 }, "p.cpna": { "points": 0.25, "max": 2.0 } },
+            })
+        );
+        let html = super::scores_html(&runs);
+        assert!(html.contains("<tr><td>p.ccrs</td><td>1.50</td><td>2.00</td><td>75.0</td></tr>"), "{html}");
+        assert!(html.contains("<tr><th>suite</th><th>1.75</th><th>4.00</th><th>43.8</th></tr>"), "{html}");
+        // Nothing scored: no section, and `scores` is null.
+        let mut unscored = runs;
+        unscored.iter_mut().for_each(|r| r.result.as_mut().into_iter().for_each(|rec| rec.score = None));
+        assert_eq!(
+            (super::scores_json(&unscored), super::scores_html(&unscored)),
+            (serde_json::Value::Null, String::new())
+        );
+    }
+
     #[test]
     fn the_top_down_view_draws_the_lanes_of_a_map_near_the_paths() {
         use sim_core::trace::{TraceLane, TraceMap, TraceTick, TraceWorld};

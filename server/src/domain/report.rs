@@ -167,16 +167,25 @@ pub type Points = (f64, f64);
 
 /// Points earned and available per scenario and over the suite, for scenarios with `scoring`.
 pub fn score_totals(records: &[RunRecord]) -> (BTreeMap<&str, Points>, Points) {
+    totals(records.iter().filter_map(|r| Some((r.scenario.as_str(), r.score.as_ref()?))))
+}
+
+/// [`score_totals`] of stored runs (those with a result): the evidence pack's and the web UI's.
+pub fn run_score_totals(runs: &[super::run::Run]) -> (BTreeMap<&str, Points>, Points) {
+    totals(runs.iter().filter_map(|r| Some((r.scenario_id.as_str(), r.result.as_ref()?.score.as_ref()?))))
+}
+
+fn totals<'a>(
+    scores: impl Iterator<Item = (&'a str, &'a sim_core::oracle::Score)>,
+) -> (BTreeMap<&'a str, Points>, Points) {
     let mut by_scenario: BTreeMap<&str, Points> = BTreeMap::new();
     let mut suite = (0.0, 0.0);
-    for r in records {
-        if let Some(s) = &r.score {
-            let e = by_scenario.entry(&r.scenario).or_default();
-            e.0 += s.points;
-            e.1 += s.max;
-            suite.0 += s.points;
-            suite.1 += s.max;
-        }
+    for (scenario, s) in scores {
+        let e = by_scenario.entry(scenario).or_default();
+        e.0 += s.points;
+        e.1 += s.max;
+        suite.0 += s.points;
+        suite.1 += s.max;
     }
     (by_scenario, suite)
 }
@@ -194,4 +203,51 @@ fn scores(records: &[RunRecord]) -> String {
     }
     let _ = writeln!(out, "  {:>6.1} %  {:>7.2}/{:<7.2} suite", pct(suite), suite.0, suite.1);
     out
+}
+
+/// Runs with scores, for the tests of the pages and packs that show them.
+#[cfg(test)]
+pub(crate) fn scored_runs(scores: &[(&str, f64, f64)]) -> Vec<super::run::Run> {
+    use super::run::{Run, RunStatus};
+    scores
+        .iter()
+        .enumerate()
+        .map(|(i, (scenario, points, max))| {
+            let variant_key = scenario_dsl::VariantKey::parse(&format!("{i:032x}")).unwrap();
+            Run {
+                id: super::ids::RunId::random(),
+                candidate_id: super::ids::CandidateId::random(),
+                scenario_id: (*scenario).to_owned(),
+                content_hash: "h".into(),
+                ord: i as i64,
+                tags: Default::default(),
+                status: RunStatus::Passed,
+                attempt: 0,
+                digest: Some("d".into()),
+                reason: None,
+                result: Some(RunRecord {
+                    key: variant_key.to_string(),
+                    scenario: (*scenario).to_owned(),
+                    index: i,
+                    tags: Vec::new(),
+                    params: BTreeMap::new(),
+                    seed: 0,
+                    cell: None,
+                    verdict: Verdict::Passed,
+                    reason: None,
+                    criteria: Vec::new(),
+                    events: Vec::new(),
+                    score: Some(sim_core::oracle::Score { points: *points, max: *max, outcome: "avoided".into() }),
+                    metrics: Metrics::default(),
+                    latency: BTreeMap::new(),
+                    cpu_latency: BTreeMap::new(),
+                    sim_s: 1.0,
+                    wall_s: 0.01,
+                    digest: "d".into(),
+                }),
+                variant_key,
+                cell: Default::default(),
+            }
+        })
+        .collect()
 }

@@ -121,6 +121,7 @@ pub async fn page(State(state): State<Shared>, Path(id): Path<String>, Query(que
         (downloads(&id))
         (comparison_section(&p))
         (config_section(&p))
+        (scores_section(&p.runs))
         (rates_section("Pass rate by tag", "by-tag", &browse::group_rates(&p.runs, true), false))
         (rates_section("Pass rate by scenario", "by-scenario", &browse::group_rates(&p.runs, false), true))
         (latency_section(&p, &state.farm.gate.latency_budget_us))
@@ -296,6 +297,34 @@ fn config_section(p: &CandidatePage) -> Markup {
                     table.list {
                         thead { tr { th scope="col" { "Key" } th scope="col" { "Baseline" } th scope="col" { "Now" } } }
                         tbody { @for ch in &p.config_changes { tr { td { code { (ch.key) } } td { (ch.baseline.as_deref().unwrap_or("—")) } td { (ch.candidate.as_deref().unwrap_or("—")) } } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Points per scored scenario (protocols score as they do) and for the suite; nothing when no
+/// scenario of the candidate is scored.
+fn scores_section(runs: &[crate::domain::run::Run]) -> Markup {
+    let (by_scenario, suite) = crate::domain::report::run_score_totals(runs);
+    let share = |(p, m): (f64, f64)| if m > 0.0 { p / m } else { 0.0 };
+    html! {
+        @if !by_scenario.is_empty() {
+            section #scores {
+                h2 { "Scores" }
+                p { "Suite: " strong { (format::num(suite.0, 2)) " of " (format::num(suite.1, 2)) " points" } " (" (pct(share(suite))) ")" }
+                table.list.sortable {
+                    thead { tr { th scope="col" { "Scenario" } th scope="col" { "Points" } th scope="col" { "Of" } th scope="col" { "Share" } } }
+                    tbody {
+                        @for (id, t) in &by_scenario {
+                            tr {
+                                td { a href={ "/scenarios/" (id) } { (id) } }
+                                td data-sort=(t.0) { (format::num(t.0, 2)) }
+                                td { (format::num(t.1, 2)) }
+                                td data-sort=(share(*t)) { (pct(share(*t))) (format::bar(share(*t))) }
+                            }
+                        }
                     }
                 }
             }
@@ -498,4 +527,16 @@ pub async fn runs(State(state): State<Shared>, Path(id): Path<String>, Query(q):
         }
     };
     Ok(layout("Runs", Section::Candidates, body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_candidate_page_shows_points_per_scenario_and_for_the_suite() {
+        let runs = crate::domain::report::scored_runs(&[("p.ccrs", 1.0, 1.0), ("p.cpna", 0.5, 2.0)]);
+        let html = super::scores_section(&runs).into_string();
+        assert!(html.contains("Suite: <strong>1.50 of 3.00 points</strong>"), "{html}");
+        assert!(html.contains(r#"<a href="/scenarios/p.cpna">p.cpna</a>"#), "{html}");
+        assert_eq!(super::scores_section(&[]).into_string(), "");
+    }
 }

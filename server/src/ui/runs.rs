@@ -187,6 +187,12 @@ fn details(p: &RunPage) -> Markup {
                     }
                 }
             }
+            @if let Some(sc) = &res.score {
+                section #score {
+                    h2 { "Score" }
+                    p { strong { (format::num(sc.points, 2)) " of " (format::num(sc.max, 2)) " points" } ": " (sc.outcome) }
+                }
+            }
             section #metrics {
                 h2 { "Metrics" }
                 @let m = &res.metrics;
