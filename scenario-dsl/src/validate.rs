@@ -31,6 +31,8 @@ pub const MAX_SNOW: f64 = 20.0;
 pub const MAX_DURATION: f64 = 600.0;
 /// Ids of the vehicles a `traffic` block places: `traffic-0`, `traffic-1`, ...
 pub const TRAFFIC_ID_PREFIX: &str = "traffic-";
+/// The longest look-ahead `no_failure_to_yield` takes, seconds.
+pub const MAX_YIELD_WINDOW: f64 = 30.0;
 /// The most vehicles a `traffic` block may place.
 pub const MAX_TRAFFIC_VEHICLES: f64 = 1000.0;
 
@@ -1359,7 +1361,17 @@ fn check_criterion(c: &mut Checker, cr: &Criterion<f64>, has_road: bool, world: 
         Criterion::SpeedReduction { min, .. } => c.non_negative("min", *min, "a speed"),
         Criterion::NoRedLightViolation { .. } => {}
         Criterion::NoStopLineOverrun { max_distance, .. } => c.positive("max_distance", *max_distance, "a distance"),
-        Criterion::NoFailureToYield { within, .. } => c.positive("within", *within, "a time"),
+        Criterion::NoFailureToYield { within, .. } => {
+            c.positive("within", *within, "a time");
+            if *within > MAX_YIELD_WINDOW {
+                c.push(
+                    &["within"],
+                    Code::OutOfRange,
+                    format!("`within` must be at most {MAX_YIELD_WINDOW} s, found {within}"),
+                    Some("the window is how soon a vehicle with priority would reach the junction: a few seconds (default 3)".into()),
+                );
+            }
+        }
     }
 }
 

@@ -479,7 +479,8 @@ fn priority_arrival(
 ) -> Option<(String, f64)> {
     let lane = road.lane_at(ego_d).unwrap_or(0);
     let (lo, hi) = (f64::from(lane) * road.lane_width, f64::from(lane + 1) * road.lane_width);
-    let steps = libm::ceil(within / YIELD_STEP) as u32;
+    // Validation bounds `within` (30 s); the clamp keeps a bad variant from spinning here.
+    let steps = libm::ceil(within.clamp(0.0, 30.0) / YIELD_STEP) as u32;
     let mut best: Option<(String, f64)> = None;
     for a in actors {
         if !matches!(a.kind, ActorKind::Car | ActorKind::Truck | ActorKind::Cyclist) {
