@@ -276,6 +276,15 @@ impl Polyline {
         (bx - libm::sin(h) * d, by + libm::cos(h) * d, wrap_angle(h))
     }
 
+    /// Squared distance from a world point to the chord of segment `i` (between its two samples).
+    fn chord_distance2(&self, i: usize, x: f64, y: f64) -> f64 {
+        let (a, b) = (&self.points[i], &self.points[i + 1]);
+        let (ex, ey) = (b.x - a.x, b.y - a.y);
+        let t = (((x - a.x) * ex + (y - a.y) * ey) / (ex * ex + ey * ey).max(1e-12)).clamp(0.0, 1.0);
+        let (dx, dy) = (x - a.x - ex * t, y - a.y - ey * t);
+        dx * dx + dy * dy
+    }
+
     /// The foot of a world point on segment `i`: (s, d, squared distance to the foot). Four fixed
     /// Newton steps put the foot where the interpolated normal passes through the point, so
     /// [`Self::to_world`] gives the point back.
@@ -313,10 +322,20 @@ impl Polyline {
         (s, d, d * d + 100.0 * along * along)
     }
 
-    /// The nearest foot over segments `range`; ties keep the first.
+    /// The nearest foot over segments `range`; ties keep the first. A segment whose chord is
+    /// already farther from the point than the best foot so far is skipped without its Newton
+    /// steps: its foot lies on the chord (an inner segment clamps `t` to [0, 1]) and the foot's
+    /// measure, d² + 100 along², is at least the squared distance to it, so it could not win.
     fn nearest_in(&self, range: core::ops::Range<usize>, x: f64, y: f64) -> Option<(f64, f64, f64)> {
         let mut best: Option<(f64, f64, f64)> = None;
+        let last = self.points.len() - 2;
         for i in range {
+            if let Some(b) = best.filter(|_| i != 0 && i != last) {
+                // A hair of slack keeps rounding from skipping a segment that would have won.
+                if self.chord_distance2(i, x, y) > b.2 * (1.0 + 1e-9) + 1e-9 {
+                    continue;
+                }
+            }
             let foot = self.project_on(i, x, y);
             if best.is_none_or(|b| foot.2 < b.2) {
                 best = Some(foot);

@@ -520,7 +520,14 @@ mod tests {
 
     fn world(phases: Vec<(LightState, f64)>, offset: f64, repeat: bool) -> World<f64> {
         World {
-            road: Some(Road { lanes: 1, lane_width: 3.5, length: 200.0, curvature: 0.0, speed_limit: 15.0, kind: None }),
+            road: Some(Road {
+                lanes: 1,
+                lane_width: 3.5,
+                length: 200.0,
+                curvature: 0.0,
+                speed_limit: 15.0,
+                kind: None,
+            }),
             area: None,
             map: None,
             zones: Vec::new(),
