@@ -289,7 +289,10 @@ fn farm_run_writes_mcap_that_the_python_reader_validates() {
     let records: Vec<RunRecord> = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let failed: Vec<&RunRecord> = records.iter().filter(|r| r.verdict != Verdict::Passed).collect();
     assert!(!failed.is_empty(), "the weak stack no longer fails this scenario: pick another");
-    for r in failed {
+    // Every failed run's file is checked byte for byte against the domain's export; the Python
+    // reader (about 4 s a file) validates the first three, which carry collisions, guardrail events
+    // and failed criteria alike (all 36 took 2.7 min of a test thread).
+    for (i, r) in failed.into_iter().enumerate() {
         // The binary form is exact (postcard), so the export can be redone from it bit for bit.
         let trace = Trace::from_bytes(&std::fs::read(traces.join(format!("{}.trace", r.key))).unwrap())
             .expect("--trace-format binary writes KEY.trace");
@@ -297,6 +300,9 @@ fn farm_run_writes_mcap_that_the_python_reader_validates() {
         let file = traces.join(format!("{}.mcap", r.key));
         let bytes = std::fs::read(&file).unwrap();
         assert!(bytes == encode(&trace, Some(r)).unwrap(), "the CLI's file is not the domain's export");
+        if i >= 3 {
+            continue;
+        }
         let summary = validate_with_python(&file);
         let ticks = trace.ticks.len() as u64;
         assert_eq!(summary["counts"][topic::SCENE], ticks);
