@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use scenario_dsl::model::{
-    place_of, ActorKind, Bounds, Criterion, Criticality, ImpactMeasure, Place, Scoring, SpeedZone,
-};
+use scenario_dsl::model::{place_of, Bounds, Criterion, Criticality, ImpactMeasure, Place, Scoring, SpeedZone};
 
 use crate::actors::ActorState;
 use crate::footprint::{self, Footprint};
@@ -372,7 +370,7 @@ impl Observer {
             if m.min_distance.as_ref().is_none_or(|e| dist < e.value) {
                 m.min_distance = Some(Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
-            let kind = kind_name(a.kind).to_owned();
+            let kind = a.kind.as_str().to_owned();
             if m.min_distance_by_kind.get(&kind).is_none_or(|e| dist < e.value) {
                 m.min_distance_by_kind.insert(kind, Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
@@ -566,7 +564,7 @@ impl Observer {
             Criterion::NoCollision { .. } => m.collisions.first().map(|k| k.time),
             Criterion::MinTtc { .. } => m.min_ttc.as_ref().map(|e| e.time),
             Criterion::MinDistance { to, .. } => match to {
-                Some(kind) => m.min_distance_by_kind.get(kind_name(*kind)).map(|e| e.time),
+                Some(kind) => m.min_distance_by_kind.get(kind.as_str()).map(|e| e.time),
                 None => m.min_distance.as_ref().map(|e| e.time),
             },
             Criterion::ReachGoal { .. } => m.time_to_goal,
@@ -587,18 +585,6 @@ impl Observer {
                 m.signal_breaches.iter().find(|b| b.kind == kind).map(|b| b.time)
             }
         }
-    }
-}
-
-fn kind_name(kind: ActorKind) -> &'static str {
-    match kind {
-        ActorKind::Car => "car",
-        ActorKind::Truck => "truck",
-        ActorKind::Cyclist => "cyclist",
-        ActorKind::Pedestrian => "pedestrian",
-        ActorKind::Robot => "robot",
-        ActorKind::Forklift => "forklift",
-        ActorKind::Obstacle => "obstacle",
     }
 }
 
@@ -728,10 +714,10 @@ fn judge_one(m: &Metrics, c: &Criterion<f64>, collision_allowed: bool) -> Criter
         },
         Criterion::MinDistance { to, threshold, .. } => {
             let e = match to {
-                Some(kind) => m.min_distance_by_kind.get(kind_name(*kind)),
+                Some(kind) => m.min_distance_by_kind.get(kind.as_str()),
                 None => m.min_distance.as_ref(),
             };
-            let what = to.map_or("any actor".to_owned(), |k| format!("a {}", kind_name(k)));
+            let what = to.map_or("any actor".to_owned(), |k| format!("a {}", k.as_str()));
             match e {
                 None => outcome(c, true, None, Some(*threshold), format!("no {what} in the scene")),
                 Some(e) => at_least(c, &format!("min distance to {what}"), "m", e, *threshold),
