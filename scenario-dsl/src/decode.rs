@@ -97,8 +97,8 @@ impl de::Error for DeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let mut e = DeError::new(Code::UnknownVariant, format!("unknown kind `{variant}`"));
-        e.help = suggest(variant, expected, "the kinds");
+        let mut e = DeError::new(Code::UnknownVariant, format!("unknown value `{variant}`"));
+        e.help = suggest(variant, expected, "the accepted values");
         e
     }
 
@@ -126,7 +126,7 @@ fn expected(exp: &str) -> String {
         "a sequence" => "a list".into(),
         "a map" => "a mapping".into(),
         e if e.starts_with("struct ") => "a mapping".into(),
-        e if e.starts_with("enum ") => "one of the kinds".into(),
+        e if e.starts_with("enum ") => "one of the accepted values".into(),
         e => e.into(),
     }
 }

@@ -166,5 +166,5 @@ duration: 20
         .iter()
         .map(|d| format!("{}:{} {} {}", d.line, d.column, d.code.as_str(), d.message))
         .collect();
-    assert_eq!(rendered, ["13:11 E0104 unknown kind `bus`"], "{rendered:?}");
+    assert_eq!(rendered, ["13:11 E0104 unknown value `bus`"], "{rendered:?}");
 }
