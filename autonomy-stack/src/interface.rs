@@ -444,6 +444,12 @@ pub struct ModuleTimings {
     /// Thread CPU nanoseconds per module, indexed like [`Module::ALL`].
     #[serde(default)]
     pub cpu_nanos: [u64; 6],
+    /// The OS preempted the stack's thread since the previous tick's measurement ended (in this
+    /// tick or in the simulation between the two): this tick's CPU times carry the switch and the
+    /// caches it left cold, a cost of the machine's load rather than of the modules, so they are
+    /// counted apart instead of judged. Always false with a clock that cannot tell.
+    #[serde(default)]
+    pub preempted: bool,
 }
 
 impl ModuleTimings {
@@ -491,6 +497,12 @@ pub trait Clock {
     /// Unlike wall time it does not count the time the thread waited for a core, so a budget judged
     /// on it gives the same answer on an idle and on a loaded machine.
     fn thread_cpu_ns(&mut self) -> u64;
+    /// How many times the OS has preempted the calling thread (involuntary context switches) since
+    /// an arbitrary origin; never decreases. A clock that cannot tell returns 0 for ever, and no
+    /// tick is then counted as preempted.
+    fn preemptions(&mut self) -> u64 {
+        0
+    }
 }
 
 /// A clock that never moves: latency reads as zero. For tests and replays.

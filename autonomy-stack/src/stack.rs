@@ -74,6 +74,8 @@ pub struct Stack {
     /// This tick's detections moved on to the frame's time (scratch, reused).
     detections: Vec<crate::interface::Detection>,
     debug: TickDebug,
+    /// The clock's preemption count when the previous tick's measurement ended.
+    preemptions: Option<u64>,
 }
 
 /// Weight of a new speed measurement in the speed filter, per frame. The filter predicts the speed
@@ -137,6 +139,7 @@ impl Stack {
                 plan_accel: 0.0,
                 control_accel: 0.0,
             },
+            preemptions: None,
             config,
             mission,
         })
@@ -182,6 +185,9 @@ impl Stack {
         clock: &mut dyn Clock,
     ) -> StackOutput {
         let mut timings = ModuleTimings::default();
+        if self.preemptions.is_none() {
+            self.preemptions = Some(clock.preemptions());
+        }
         let t0 = stamp(clock);
         let mut ego = if ego_usable(&frame.ego) { frame.ego } else { self.last_ego };
         self.last_ego = ego;
@@ -278,6 +284,9 @@ impl Stack {
             timings.nanos[i] = b.0.saturating_sub(a.0);
             timings.cpu_nanos[i] = b.1.saturating_sub(a.1);
         }
+        let preemptions = clock.preemptions();
+        timings.preempted = self.preemptions.is_some_and(|before| preemptions != before);
+        self.preemptions = Some(preemptions);
         let budget_ns = self.config.planning.compute_budget_us.saturating_mul(1000);
         self.debug = TickDebug {
             behaviour: plan.behaviour,

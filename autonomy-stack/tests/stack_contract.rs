@@ -102,6 +102,42 @@ fn the_same_inputs_give_bit_identical_outputs_whatever_the_clock() {
     assert!(a.iter().any(|o| o.telemetry.tracks >= 2), "the run exercised the tracker");
 }
 
+/// A clock whose thread the OS preempts just before every fifth read of its preemption count.
+#[derive(Default)]
+struct PreemptedClock {
+    reads: u64,
+}
+
+impl Clock for PreemptedClock {
+    fn now_ns(&mut self) -> u64 {
+        0
+    }
+
+    fn thread_cpu_ns(&mut self) -> u64 {
+        0
+    }
+
+    fn preemptions(&mut self) -> u64 {
+        self.reads += 1;
+        self.reads / 5
+    }
+}
+
+#[test]
+fn a_tick_the_os_preempted_is_flagged_and_nothing_else_changes() {
+    let calm = busy_run(StackConfig::default(), &mut FrozenClock);
+    let preempted = busy_run(StackConfig::default(), &mut PreemptedClock::default());
+    // The first tick reads the count at its start and end (reads 1 and 2); tick i ends with read
+    // i + 2, so the count has moved during ticks 3, 8, 13, ...
+    let flagged: Vec<usize> =
+        preempted.iter().enumerate().filter(|(_, o)| o.telemetry.timings.preempted).map(|(i, _)| i).collect();
+    assert_eq!(flagged, (0..300).filter(|i| (i + 2) % 5 == 0).collect::<Vec<_>>());
+    assert!(calm.iter().all(|o| !o.telemetry.timings.preempted), "a clock that cannot tell flags nothing");
+    for (a, b) in calm.iter().zip(&preempted) {
+        assert_eq!(a.command, b.command);
+    }
+}
+
 #[test]
 fn an_invalid_configuration_or_mission_is_rejected_naming_the_key() {
     let mut config = StackConfig::default();

@@ -108,7 +108,8 @@ pub struct RunResult {
     pub metrics: Metrics,
     /// Per-module wall-time percentiles, microseconds: reported, never judged.
     pub latency: BTreeMap<String, LatencySummary>,
-    /// Per-module thread-CPU-time percentiles, microseconds: what budgets and the gate judge.
+    /// Per-module thread-CPU-time percentiles, microseconds: what budgets and the gate judge, over
+    /// the ticks the OS did not preempt (their `count`; see [`crate::latency::Latencies`]).
     pub cpu_latency: BTreeMap<String, LatencySummary>,
     /// Simulated seconds.
     pub sim_s: f64,

@@ -16,6 +16,7 @@ use autonomy_stack::Clock;
 
 use crate::domain::catalog::Suite;
 use crate::domain::gate::Gate;
+use crate::domain::report::RunRecord;
 use crate::domain::stats::CandidateStats;
 use crate::infra::clock::MonotonicClock;
 use crate::usecases::local;
@@ -65,36 +66,51 @@ pub(super) fn run(args: LoadBenchArgs) -> anyhow::Result<ExitCode> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores).max(1);
     let hogs = args.hogs.unwrap_or(cores);
-    eprintln!("{} variants on {jobs} threads, idle, then with {hogs} busy threads", selected.len());
+    eprintln!("{} variants on {jobs} threads: idle, with {hogs} busy threads, and idle again", selected.len());
 
-    let mut conditions = Vec::new();
-    for loaded in [false, true] {
-        let hog = loaded.then(|| Hog::start(hogs));
-        let started = Instant::now();
-        let results = local::simulate_all(&selected, &config, jobs, &|_| {})?;
-        let wall = started.elapsed().as_secs_f64();
-        drop(hog);
-        let records: Vec<_> = results.into_iter().map(|(r, _)| r).collect();
-        let judged = local::judge(&local::runs_of(&selected, &records), &policy, None);
-        conditions.push(Condition {
-            name: if loaded { "loaded" } else { "idle" },
-            wall,
-            stats: judged.stats,
-            gate: judged.gate,
-        });
+    // Three passes over the same variants: idle, loaded, and idle again, which shows how far the
+    // measure moves between two identical conditions (the machine's own noise: another tenant of
+    // the host, interrupts). They alternate in small batches (idle, loaded, idle again, then idle
+    // again, loaded, idle, ...) so that a slow drift of the machine falls on all three alike.
+    let batch = (jobs * 4).max(1);
+    let mut records: [Vec<RunRecord>; 3] = Default::default();
+    let mut walls = [0.0f64; 3];
+    for (i, chunk) in selected.chunks(batch).enumerate() {
+        let order = if i % 2 == 0 { [IDLE, LOADED, IDLE_AGAIN] } else { [IDLE_AGAIN, LOADED, IDLE] };
+        for pass in order {
+            let hog = (pass == LOADED).then(|| Hog::start(hogs));
+            let started = Instant::now();
+            let results = local::simulate_all(chunk, &config, jobs, &|_| {})?;
+            walls[pass] += started.elapsed().as_secs_f64();
+            drop(hog);
+            records[pass].extend(results.into_iter().map(|(r, _)| r));
+        }
     }
-    let [idle, loaded] = &conditions[..] else { unreachable!("two conditions were run") };
+    let conditions: Vec<Condition> = ["idle", "loaded", "idle again"]
+        .into_iter()
+        .enumerate()
+        .map(|(pass, name)| {
+            let judged = local::judge(&local::runs_of(&selected, &records[pass]), &policy, None);
+            Condition { name, wall: walls[pass], stats: judged.stats, gate: judged.gate }
+        })
+        .collect();
+    let [idle, loaded, again] = &conditions[..] else { unreachable!("three passes were run") };
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "per-module p99 over the runs' p99s, µs (CPU: the thread's CPU time, judged; wall: reported)")?;
     writeln!(
         out,
-        "{:<11} {:>10} {:>10} {:>8}   {:>10} {:>10} {:>8}",
-        "module", "cpu idle", "cpu load", "ratio", "wall idle", "wall load", "ratio"
+        "ratio: loaded / idle; paired: median over variants of the same ratio per run; noise: idle again / idle"
+    )?;
+    writeln!(
+        out,
+        "{:<11} {:>9} {:>9} {:>7} {:>7} {:>7}   {:>9} {:>9} {:>8}",
+        "module", "cpu idle", "cpu load", "ratio", "paired", "noise", "wall idle", "wall load", "ratio"
     )?;
     let mut worst_cpu_ratio: f64 = 1.0;
     for (module, i) in &idle.stats.latency {
         let Some(l) = loaded.stats.latency.get(module) else { continue };
+        let a = again.stats.latency.get(module).map_or(f64::NAN, |a| a.p99);
         let wall = |c: &Condition| c.stats.wall_latency.get(module).map_or(f64::NAN, |w| w.p99);
         let cpu_ratio = l.p99 / i.p99;
         if i.p99 >= 1.0 {
@@ -103,19 +119,32 @@ pub(super) fn run(args: LoadBenchArgs) -> anyhow::Result<ExitCode> {
         }
         writeln!(
             out,
-            "{module:<11} {:>10.1} {:>10.1} {:>8.3}   {:>10.1} {:>10.1} {:>8.3}",
+            "{module:<11} {:>9.1} {:>9.1} {:>7.3} {:>7.3} {:>7.3}   {:>9.1} {:>9.1} {:>8.3}",
             i.p99,
             l.p99,
             cpu_ratio,
+            paired_ratio(&records[IDLE], &records[LOADED], module),
+            a / i.p99,
             wall(idle),
             wall(loaded),
             wall(loaded) / wall(idle)
         )?;
     }
+    for (c, records) in conditions.iter().zip(&records) {
+        let ticks: u64 = records.iter().filter_map(|r| r.latency.get("planning")).map(|l| l.count).sum();
+        let judged: u64 = records.iter().filter_map(|r| r.cpu_latency.get("planning")).map(|l| l.count).sum();
+        writeln!(
+            out,
+            "{:<10} {} of {ticks} ticks preempted by the OS ({:.1} %): wall time only, CPU time not judged",
+            c.name,
+            ticks - judged,
+            100.0 * (ticks - judged) as f64 / ticks.max(1) as f64
+        )?;
+    }
     for c in &conditions {
         writeln!(
             out,
-            "{:<7} gate {} · pass rate {:.2} % · deadline-miss rate {:.4} % · {:.1} s wall",
+            "{:<10} gate {} · pass rate {:.2} % · deadline-miss rate {:.4} % · {:.1} s wall",
             c.name,
             c.gate.verdict.as_str(),
             c.stats.pass_rate * 100.0,
@@ -126,27 +155,51 @@ pub(super) fn run(args: LoadBenchArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "          - {r}")?;
         }
     }
-    let same = idle.gate.verdict == loaded.gate.verdict;
+    let same = idle.gate.verdict == loaded.gate.verdict && again.gate.verdict == idle.gate.verdict;
     writeln!(
         out,
         "largest CPU p99 ratio (modules of 1 µs or more): {:.3}; the gate verdict is {}",
         worst_cpu_ratio,
         if same { "the same" } else { "DIFFERENT" }
     )?;
-    let (per_read, ticks) = clock_cost();
+    let (per_pair, per_preemption_read, n) = clock_cost();
     writeln!(
         out,
-        "measuring costs {:.0} ns per tick ({per_read:.1} ns per wall+CPU clock pair, 7 pairs a tick; measured over {ticks} pairs)",
-        per_read * 7.0
+        "measuring costs {:.0} ns per tick ({per_pair:.1} ns per wall+CPU clock pair, 7 pairs a tick, and \
+         {per_preemption_read:.1} ns to read the preemption count once; each timed over {n} reads)",
+        per_pair * 7.0 + per_preemption_read
     )?;
     Ok(if same { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+/// The passes, as indices into the per-pass records.
+const IDLE: usize = 0;
+const LOADED: usize = 1;
+const IDLE_AGAIN: usize = 2;
 
 struct Condition {
     name: &'static str,
     wall: f64,
     stats: CandidateStats,
     gate: Gate,
+}
+
+/// The median over variants of one variant's loaded CPU p99 over its idle CPU p99 for `module`
+/// (variants whose idle p99 is under 1 µs, below the clock's useful resolution, left out).
+fn paired_ratio(idle: &[RunRecord], loaded: &[RunRecord], module: &str) -> f64 {
+    let mut ratios: Vec<f64> = idle
+        .iter()
+        .zip(loaded)
+        .filter_map(|(i, l)| {
+            let (i, l) = (i.cpu_latency.get(module)?.p99, l.cpu_latency.get(module)?.p99);
+            (i >= 1.0).then(|| l / i)
+        })
+        .collect();
+    if ratios.is_empty() {
+        return f64::NAN;
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
 }
 
 /// Threads that spin until dropped.
@@ -184,15 +237,22 @@ impl Drop for Hog {
     }
 }
 
-/// Nanoseconds one wall+CPU clock pair costs, as the stack reads them, and how many were timed.
-fn clock_cost() -> (f64, u64) {
+/// Nanoseconds one wall+CPU clock pair costs as the stack reads them, one read of the preemption
+/// count, and how many of each were timed.
+fn clock_cost() -> (f64, f64, u64) {
     let mut clock = MonotonicClock::default();
     let n: u64 = 1_000_000;
-    let started = Instant::now();
     let mut sink = 0u64;
+    let started = Instant::now();
     for _ in 0..n {
         sink = sink.wrapping_add(clock.now_ns()).wrapping_add(clock.thread_cpu_ns());
     }
+    let pair = started.elapsed().as_nanos() as f64 / n as f64;
+    let started = Instant::now();
+    for _ in 0..n {
+        sink = sink.wrapping_add(clock.preemptions());
+    }
+    let preemption = started.elapsed().as_nanos() as f64 / n as f64;
     std::hint::black_box(sink);
-    (started.elapsed().as_nanos() as f64 / n as f64, n)
+    (pair, preemption, n)
 }

@@ -30,6 +30,13 @@ impl Clock for MonotonicClock {
             .saturating_mul(1_000_000_000)
             .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
     }
+
+    /// `getrusage(RUSAGE_THREAD)`'s involuntary context switches of the calling thread (one system
+    /// call, read once per tick). If the call fails, 0: no tick is then counted as preempted.
+    fn preemptions(&mut self) -> u64 {
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+            .map_or(0, |u| u64::try_from(u.involuntary_context_switches()).unwrap_or(0))
+    }
 }
 
 /// Milliseconds since the Unix epoch: the only place the service reads the wall clock for the store.
@@ -37,4 +44,41 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_thread_sharing_its_core_with_busy_threads_sees_its_preemptions_counted() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let hogs: Vec<_> = (0..2 * cores)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let mut clock = MonotonicClock::default();
+        let before = clock.preemptions();
+        // 300 ms of this thread's own CPU time, on cores that three times as many threads want.
+        let start = clock.thread_cpu_ns();
+        while clock.thread_cpu_ns() - start < 300_000_000 {
+            std::hint::spin_loop();
+        }
+        let after = clock.preemptions();
+        stop.store(true, Ordering::Relaxed);
+        for h in hogs {
+            h.join().expect("a hog thread panicked");
+        }
+        assert!(after > before, "no involuntary context switch counted: {before} -> {after}");
+    }
 }
