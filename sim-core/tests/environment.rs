@@ -1,21 +1,9 @@
 //! Environment: visibility per sensor, lighting and precipitation, as the sensors report them.
 //! Left out, each changes nothing (the golden digests hold that).
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod common;
 
-use autonomy_stack::{Clock, ControlCommand, FrozenClock, ObjectClass, SensorFrame, StackOutput};
-use sim_core::{run_with, Driver};
-
-/// A driver that stands still and keeps every frame it was shown.
-struct Recorder(Rc<RefCell<Vec<SensorFrame>>>);
-
-impl Driver for Recorder {
-    fn step(&mut self, frame: &SensorFrame, _: &mut dyn Clock) -> StackOutput {
-        self.0.borrow_mut().push(frame.clone());
-        StackOutput { command: ControlCommand { accel: -1.0, steer: 0.0 }, ..Default::default() }
-    }
-}
+use autonomy_stack::{ObjectClass, SensorFrame};
 
 const SCENE: &str = r#"
 version: 1
@@ -46,15 +34,7 @@ fn frames(detector: &str, extra: &str) -> Vec<SensorFrame> {
 }
 
 fn frames_with(detector: &str, lidar: &str, extra: &str) -> Vec<SensorFrame> {
-    let text = SCENE.replace(" DETECTOR", detector).replace(" LIDAR", lidar).replace("EXTRA", extra);
-    let parsed = scenario_dsl::parse("t.yaml", &text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    let v = parsed.scenario.unwrap().variants()[0].clone();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let keep = Rc::clone(&seen);
-    run_with(&v, &mut FrozenClock, &mut |_| Ok(Box::new(Recorder(Rc::clone(&keep))) as Box<dyn Driver>));
-    let out = seen.borrow().clone();
-    out
+    common::frames(&SCENE.replace(" DETECTOR", detector).replace(" LIDAR", lidar).replace("EXTRA", extra))
 }
 
 /// Lists that reported the walker, and lists that reported the car.

@@ -2,37 +2,11 @@
 //! as map information, starts placed by overlap with the ego or beside the road, and the strict
 //! `no_lane_change` criterion.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod common;
 
 use autonomy_stack::{Clock, ControlCommand, FrozenClock, ObjectClass, SensorFrame, StackConfig, StackOutput};
-use scenario_dsl::Variant;
+use common::{frames, variant, Recorder};
 use sim_core::{run_variant, run_with, Driver, RunResult};
-
-fn variant(text: &str) -> Variant {
-    let parsed = scenario_dsl::parse("t.yaml", text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    parsed.scenario.unwrap().variants()[0].clone()
-}
-
-/// A driver that stands still and keeps every frame it was shown.
-struct Recorder(Rc<RefCell<Vec<SensorFrame>>>);
-
-impl Driver for Recorder {
-    fn step(&mut self, frame: &SensorFrame, _: &mut dyn Clock) -> StackOutput {
-        self.0.borrow_mut().push(frame.clone());
-        StackOutput { command: ControlCommand { accel: -1.0, steer: 0.0 }, ..Default::default() }
-    }
-}
-
-fn frames(text: &str) -> Vec<SensorFrame> {
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let keep = Rc::clone(&seen);
-    let v = variant(text);
-    run_with(&v, &mut FrozenClock, &mut |_| Ok(Box::new(Recorder(Rc::clone(&keep))) as Box<dyn Driver>));
-    let out = seen.borrow().clone();
-    out
-}
 
 const PIECE: &str = r#"
 version: 1
@@ -151,9 +125,8 @@ duration: 0.1
 
 #[test]
 fn overlap_places_an_actor_by_the_egos_width_and_a_start_may_stand_beside_the_road() {
-    let r = run_with(&variant(PLACED), &mut FrozenClock, &mut |_| {
-        Ok(Box::new(Recorder(Rc::new(RefCell::new(Vec::new())))) as Box<dyn Driver>)
-    });
+    let r =
+        run_with(&variant(PLACED), &mut FrozenClock, &mut |_| Ok(Box::new(Recorder::discarding()) as Box<dyn Driver>));
     let y: Vec<f64> = r.trace.ticks[0].actors.iter().map(|a| a[1]).collect();
     // The ego's centre line is at 1.75 + 0.3 = 2.05 m; its width is 2.0 m.
     assert!((y[0] - 1.05).abs() < 1e-9, "half a width right: {}", y[0]);
@@ -218,7 +191,7 @@ duration: 8
 #[test]
 fn actors_that_collide_with_each_other_make_the_run_an_error_naming_them_unless_intended() {
     let r = run_with(&variant(CRASH_AHEAD), &mut FrozenClock, &mut |_| {
-        Ok(Box::new(Recorder(Rc::new(RefCell::new(Vec::new())))) as Box<dyn Driver>)
+        Ok(Box::new(Recorder::discarding()) as Box<dyn Driver>)
     });
     assert_eq!(r.verdict, sim_core::Verdict::Error);
     let reason = r.reason.clone().unwrap();
@@ -235,7 +208,7 @@ fn actors_that_collide_with_each_other_make_the_run_an_error_naming_them_unless_
         "{CRASH_AHEAD}intended_contacts:\n  - {{ actors: [stalled, runner], reason: the crash the ego drives past }}\n"
     );
     let d = run_with(&variant(&declared), &mut FrozenClock, &mut |_| {
-        Ok(Box::new(Recorder(Rc::new(RefCell::new(Vec::new())))) as Box<dyn Driver>)
+        Ok(Box::new(Recorder::discarding()) as Box<dyn Driver>)
     });
     assert_eq!(d.verdict, sim_core::Verdict::Timeout, "{:?}", d.reason);
     assert_eq!(d.digest, r.digest);

@@ -1,15 +1,11 @@
 //! Warehouse forms: speed zones the stack slows for and a criterion on the speed inside them, a
 //! criterion on where the ego stops, obstacles that move, and waypoints relative to a start.
 
-use autonomy_stack::{Clock, ControlCommand, FrozenClock, SensorFrame, StackConfig, StackOutput};
-use scenario_dsl::Variant;
-use sim_core::{run_variant, run_with, Driver, Verdict};
+mod common;
 
-fn variant(text: &str) -> Variant {
-    let parsed = scenario_dsl::parse("t.yaml", text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    parsed.scenario.unwrap().variants()[0].clone()
-}
+use autonomy_stack::{Clock, ControlCommand, FrozenClock, SensorFrame, StackConfig, StackOutput};
+use common::variant;
+use sim_core::{run_variant, run_with, Driver, Verdict};
 
 const ZONED: &str = r#"
 version: 1
