@@ -205,6 +205,33 @@ fn scores(records: &[RunRecord]) -> String {
     out
 }
 
+#[cfg(test)]
+impl RunRecord {
+    /// A record for tests: no criteria, events, score or latency, one simulated second.
+    pub(crate) fn fixture(key: &scenario_dsl::VariantKey, scenario: &str, index: usize, verdict: Verdict) -> Self {
+        RunRecord {
+            key: key.to_string(),
+            scenario: scenario.to_owned(),
+            index,
+            tags: Vec::new(),
+            params: BTreeMap::new(),
+            seed: 0,
+            cell: None,
+            verdict,
+            reason: None,
+            criteria: Vec::new(),
+            events: Vec::new(),
+            score: None,
+            metrics: Metrics::default(),
+            latency: BTreeMap::new(),
+            cpu_latency: BTreeMap::new(),
+            sim_s: 1.0,
+            wall_s: 0.01,
+            digest: "d".into(),
+        }
+    }
+}
+
 /// Runs with scores, for the tests of the pages and packs that show them.
 #[cfg(test)]
 pub(crate) fn scored_runs(scores: &[(&str, f64, f64)]) -> Vec<super::run::Run> {
@@ -226,24 +253,8 @@ pub(crate) fn scored_runs(scores: &[(&str, f64, f64)]) -> Vec<super::run::Run> {
                 digest: Some("d".into()),
                 reason: None,
                 result: Some(RunRecord {
-                    key: variant_key.to_string(),
-                    scenario: (*scenario).to_owned(),
-                    index: i,
-                    tags: Vec::new(),
-                    params: BTreeMap::new(),
-                    seed: 0,
-                    cell: None,
-                    verdict: Verdict::Passed,
-                    reason: None,
-                    criteria: Vec::new(),
-                    events: Vec::new(),
                     score: Some(sim_core::oracle::Score { points: *points, max: *max, outcome: "avoided".into() }),
-                    metrics: Metrics::default(),
-                    latency: BTreeMap::new(),
-                    cpu_latency: BTreeMap::new(),
-                    sim_s: 1.0,
-                    wall_s: 0.01,
-                    digest: "d".into(),
+                    ..RunRecord::fixture(&variant_key, scenario, i, Verdict::Passed)
                 }),
                 variant_key,
                 cell: Default::default(),
