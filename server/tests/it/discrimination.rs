@@ -36,6 +36,8 @@ const RIGHT_OF_WAY: &[(&str, usize, &str)] = &[
     // its 2.5 s planning horizon accepts the gap in front of the crossing car
     ("junctions.fabriksgatan.stop_sign", 0, "no_failure_to_yield: entered the junction at `north_stop`"),
     ("junctions.fabriksgatan.stop_sign", 3, "no_failure_to_yield: entered the junction at `north_stop`"),
+    // after standing at its line it pulls out in front of the car that stopped first (ADR 0029)
+    ("junctions.fabriksgatan.all_way_stop", 0, "no_failure_to_yield: entered the junction at `north_stop`"),
 ];
 
 /// Euro NCAP junction protocols the weak stack fails by braking harder than 5 m/s² to give way
