@@ -7,11 +7,12 @@
 //! waiting point, which the IDM speed profile brakes for like any standing leader).
 //!
 //! The conflict zone is found geometrically: the ego's footprint is slid along its route in
-//! [`SAMPLE_STEP`] steps, and the samples whose footprint overlaps the band the vehicle sweeps
-//! (its width plus [`LANE_CLEARANCE`] on each side, along its velocity) form the zone. Where the
-//! first such sample puts the ego's front is the waiting point. The vehicle's arrival and exit
-//! times are its along-path distances to the zone at its current speed; the ego's are those of a
-//! start at its current speed, accelerating at the comfortable rate to its desired speed.
+//! [`SAMPLE_STEP`] steps; where the route's lane centre crosses the vehicle's path, the run of
+//! footprints around the crossing that overlap the band the vehicle sweeps (its width plus
+//! [`BAND_MARGIN`] on each side, along its velocity) is the zone. The waiting point is
+//! [`WAIT_STANDOFF`] before the zone's first footprint. The vehicle's arrival and exit times are
+//! its along-path distances to the zone at its current speed; the ego's are those of a start at
+//! its current speed, accelerating at the comfortable rate to its desired speed.
 
 use crate::geometry::{wrap_angle, LineFrame};
 use crate::interface::ObjectClass;
