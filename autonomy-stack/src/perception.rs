@@ -71,6 +71,11 @@ const JUNCTION_ROI_SIDE: f64 = 45.0;
 /// A junction's crossing roads are watched once its stop line is this close ahead of the ego, metres.
 const JUNCTION_ROI_AHEAD: f64 = 70.0;
 
+/// On a road network (a map route) everything within this distance of the ego is watched, metres:
+/// vehicles on the other arms of a junction cross the route, and an oncoming car crosses a left
+/// turn, long before they are near the route's own lane (ADR 0029). The detector's default range.
+const NETWORK_ROI_RADIUS: f64 = 80.0;
+
 /// The region of interest obstacles must lie in.
 #[derive(Debug, Clone, Copy)]
 pub enum Roi<'a> {
@@ -81,6 +86,9 @@ pub enum Roi<'a> {
     /// As `Road`, and near each of these stop lines also the crossing roads' traffic: a junction
     /// is where vehicles come from the side (ADR 0027).
     RoadWithJunctions(&'a RoadGeometry, f64, f64, &'a [SignalObservation]),
+    /// A route through a road network: as `RoadWithJunctions`, and everything within
+    /// [`NETWORK_ROI_RADIUS`] of the ego at (x, y).
+    RoadNetwork(&'a RoadGeometry, f64, f64, &'a [SignalObservation], (f64, f64)),
     /// Within `margin` of the area's bounds.
     Area(&'a AreaMap, f64),
 }
@@ -102,6 +110,10 @@ impl Roi<'_> {
                             && s <= l.s + l.zone + JUNCTION_ROI_BEFORE
                             && libm::fabs(d) <= JUNCTION_ROI_SIDE
                     })
+            }
+            Roi::RoadNetwork(road, margin, s_hint, lines, (ex, ey)) => {
+                libm::hypot(x - ex, y - ey) <= NETWORK_ROI_RADIUS
+                    || Roi::RoadWithJunctions(road, margin, s_hint, lines).contains(x, y)
             }
             Roi::Area(area, m) => {
                 x >= area.min_x - m && x <= area.max_x + m && y >= area.min_y - m && y <= area.max_y + m

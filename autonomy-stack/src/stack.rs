@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use crate::config::{ConfigError, StackConfig};
 use crate::control::Controller;
-use crate::geometry::RoadGeometry;
+use crate::geometry::{LineFrame, RoadGeometry};
 use crate::interface::{
     Clock, Detection, DriverRequest, EgoEstimate, Mission, MissionGoal, Module, ModuleTimings, SensorFrame,
     StackOutput, Telemetry,
@@ -196,6 +196,9 @@ impl Stack {
 
         let margin = self.config.perception.roi_margin;
         let roi = match (&self.road, &self.mission.area) {
+            (Some(road), _) if matches!(road.frame, LineFrame::Polyline(_)) => {
+                Roi::RoadNetwork(road, margin, self.planner.ego_s(), &frame.signals, (ego.x, ego.y))
+            }
             (Some(road), _) if !frame.signals.is_empty() => {
                 Roi::RoadWithJunctions(road, margin, self.planner.ego_s(), &frame.signals)
             }

@@ -1,11 +1,13 @@
 //! Planning: a behaviour layer and a sampled trajectory layer on roads ([`trajectory`],
 //! [`behaviour`]), and a grid path search with the same IDM speed planning in open areas
-//! ([`path_search`]). The output is a [`Plan`]: a path in the world frame plus a longitudinal target.
+//! ([`path_search`]). Stop lines ([`junction`]) and vehicles crossing the route ([`turn`]) become
+//! walls the IDM speed profile brakes for. The output is a [`Plan`]: a path in the world frame plus a longitudinal target.
 
 pub mod behaviour;
 pub mod junction;
 pub mod path_search;
 pub mod trajectory;
+pub mod turn;
 
 use crate::config::PlanningConfig;
 use crate::geometry::RoadGeometry;

@@ -6,6 +6,7 @@ use super::behaviour::{
     constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Situation,
 };
 use super::junction::{Junctions, LineEgo, GAP_WINDOW};
+use super::turn::{self, Decision, TurnEgo};
 use super::{Behaviour, Plan, PlanInput};
 use crate::config::PlanningConfig;
 use crate::geometry::{projected_half_extent, wrap_angle, LineFrame, RoadGeometry};
@@ -123,6 +124,13 @@ pub struct RoadPlanner {
     ends: Vec<f64>,
     constraints: Vec<Constraint>,
     junctions: Junctions,
+    /// Tracks whose paths cross the route ahead this tick: gap acceptance decides about them
+    /// ([`turn`]), never the leader or crossing-object logic of [`RoadPlanner::score`].
+    crossing: Vec<u64>,
+    /// The vehicle the ego is waiting for and its waiting point: while it waits for the same
+    /// vehicle the point only moves back (its estimate of the vehicle's path firms up as it nears;
+    /// creeping forward after each noisy estimate would bring the ego towards its lane).
+    waiting: Option<(u64, f64)>,
 }
 
 /// A candidate's lateral profile: from `d0` at `s0`, leaving with slope `slope` (dd/ds, the ego's
@@ -212,6 +220,20 @@ impl RoadPlanner {
         // Behaviour: which lane to be in.
         let goal_wall = goal_wall(road, input, s0, hl);
         let line_wall = self.line_wall(road, input, s0, d0, hl, v0);
+        let turn_wall = self.turn_wall(
+            road,
+            input,
+            TurnEgo {
+                s: s0,
+                d: road.lane_centre(road.lane_of(d0)),
+                speed: v0,
+                half_length: hl,
+                half_width: hw,
+                go_speed: v_des,
+                accel: cfg.idm_accel.min(input.vehicle.max_accel),
+                max_decel: input.vehicle.max_decel,
+            },
+        );
         let current = road.lane_of(d0);
         let lane_ego = LaneEgo { s: s0, speed: v0, half_length: hl };
         let span = |lane: u32| (f64::from(lane) * lw, f64::from(lane + 1) * lw);
@@ -297,7 +319,21 @@ impl RoadPlanner {
                     cfg,
                     road,
                     &lateral,
-                    Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall },
+                    Ctx {
+                        s0,
+                        v0,
+                        hl,
+                        hw,
+                        v_des,
+                        reach,
+                        step,
+                        steps,
+                        d_target,
+                        current,
+                        goal_wall,
+                        line_wall,
+                        turn_wall,
+                    },
                 );
                 if best.is_none_or(|b| scored.cost < b.0.cost) {
                     best = Some((scored, lateral));
@@ -449,6 +485,43 @@ impl RoadPlanner {
         self.junctions.wall(input.signals, ego, conflict)
     }
 
+    /// The wall at the nearest waiting point before a vehicle whose path crosses the route ahead,
+    /// when the gap to it is not acceptable (ADR 0029). On map routes only: the single-road
+    /// shorthand has no junctions, and its crossing objects keep the corridor check of
+    /// [`RoadPlanner::score`]. Records every such vehicle in `self.crossing`.
+    fn turn_wall(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, ego: TurnEgo) -> Option<Constraint> {
+        self.crossing.clear();
+        if !matches!(road.frame, LineFrame::Polyline(_)) {
+            return None;
+        }
+        let window = turn::HORIZONS * input.config.horizon;
+        let mut wall: Option<Constraint> = None;
+        for p in input.predictions {
+            if !turn::crossing_candidate(&road.frame, p, ego.s) {
+                continue;
+            }
+            let Some(zone) = turn::conflict(&road.frame, &ego, p, window) else { continue };
+            self.crossing.push(p.track_id);
+            if let Decision::Wait { front } = turn::decide(&ego, &zone) {
+                let front = match self.waiting {
+                    Some((track, before)) if track == p.track_id => front.min(before),
+                    _ => front,
+                };
+                if wall.is_none_or(|w| front < w.rear) {
+                    wall = Some(Constraint {
+                        rear: front,
+                        speed: 0.0,
+                        min_gap: turn::WAIT_GAP,
+                        track: Some(p.track_id),
+                        crossing: true,
+                    });
+                }
+            }
+        }
+        self.waiting = wall.and_then(|w| Some((w.track?, w.rear)));
+        wall
+    }
+
     fn collect_objects(&mut self, road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, reach: f64) {
         self.objects.clear();
         self.point_s.clear();
@@ -491,7 +564,7 @@ impl RoadPlanner {
     }
 
     fn score(&mut self, cfg: &PlanningConfig, road: &RoadGeometry, lat: &Lateral, ctx: Ctx) -> Scored {
-        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall } = ctx;
+        let Ctx { s0, v0, hl, hw, v_des, reach, step, steps, d_target, current, goal_wall, line_wall, turn_wall } = ctx;
         let lw = road.map.lane_width;
         let margin = cfg.lateral_margin;
         // Lanes the candidate ends in other than the current and target ones need an acceptable gap.
@@ -521,6 +594,9 @@ impl RoadPlanner {
         if let Some(wall) = line_wall {
             self.constraints.push(wall);
         }
+        if let Some(wall) = turn_wall {
+            self.constraints.push(wall);
+        }
         let (lat_lo, lat_hi) = (lat.d0.min(lat.d1), lat.d0.max(lat.d1));
         // Objects whose predicted offsets never come near the candidate's lateral span.
         let apart = |o: &RoadObject| {
@@ -528,7 +604,7 @@ impl RoadPlanner {
             o.d_range.1 + clearance < lat_lo || o.d_range.0 - clearance > lat_hi
         };
         for o in &self.objects {
-            if apart(o) {
+            if apart(o) || self.crossing.contains(&o.id) {
                 continue;
             }
             let clearance = hw + o.now.half_width + margin;
@@ -660,6 +736,7 @@ struct Ctx {
     current: u32,
     goal_wall: Option<Constraint>,
     line_wall: Option<Constraint>,
+    turn_wall: Option<Constraint>,
 }
 
 /// The virtual wall that stops the ego at its goal (or at the end of the road).
@@ -687,6 +764,112 @@ fn goal_wall(road: &RoadGeometry, input: &PlanInput<'_>, s0: f64, hl: f64) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::PlanningConfig;
+    use crate::interface::{EgoEstimate, LinePoint, RoadMap, VehicleParams};
+    use crate::prediction::{PredictedPoint, Prediction, PredictionModel};
+
+    /// A one-lane map route: 60 m south along x = 0, then a left turn of radius 10 m to the east
+    /// (the line is the lane's right edge, the lane centre 1.75 m to its left).
+    fn left_turn_route() -> RoadGeometry {
+        let mut line = Vec::new();
+        let mut s = 0.0;
+        for i in 0..=60 {
+            line.push(LinePoint { x: 0.0, y: 60.0 - f64::from(i), heading: -core::f64::consts::FRAC_PI_2, s });
+            s += 1.0;
+        }
+        let mut prev = (0.0, 0.0);
+        for i in 1..=16 {
+            let a = f64::from(i) / 16.0 * core::f64::consts::FRAC_PI_2;
+            let (x, y) = (10.0 - 10.0 * libm::cos(a), -10.0 * libm::sin(a));
+            s += libm::hypot(x - prev.0, y - prev.1);
+            prev = (x, y);
+            line.push(LinePoint { x, y, heading: a - core::f64::consts::FRAC_PI_2, s });
+        }
+        for i in 1..=60 {
+            s += 1.0;
+            line.push(LinePoint { x: 10.0 + f64::from(i), y: -10.0, heading: 0.0, s });
+        }
+        RoadGeometry::new(RoadMap {
+            lanes: 1,
+            lane_width: 3.5,
+            length: s,
+            curvature: 0.0,
+            speed_limit: 11.1,
+            line,
+            kind: None,
+        })
+    }
+
+    /// An oncoming car in the lane left of the ego's (centre x = 5.25) driving north from `y`.
+    fn oncoming_car(y: f64, speed: f64) -> Prediction {
+        let points = (0..=20)
+            .map(|k| {
+                let t = f64::from(k) * 0.2;
+                PredictedPoint { t, x: 5.25, y: y + speed * t, heading: core::f64::consts::FRAC_PI_2 }
+            })
+            .collect();
+        Prediction {
+            track_id: 9,
+            class: ObjectClass::Car,
+            length: 4.6,
+            width: 1.9,
+            vx: 0.0,
+            vy: speed,
+            model: PredictionModel::ConstantVelocity,
+            points,
+        }
+    }
+
+    fn plan_turn(planner: &mut RoadPlanner, road: &RoadGeometry, ego_y: f64, speed: f64, car: &Prediction) -> Plan {
+        let cfg = PlanningConfig::default();
+        let vehicle =
+            VehicleParams { length: 4.6, width: 2.0, wheelbase: 2.8, max_accel: 3.0, max_decel: 8.0, max_steer: 0.6 };
+        let ego =
+            EgoEstimate { x: 1.75, y: ego_y, heading: -core::f64::consts::FRAC_PI_2, speed, ..Default::default() };
+        let input = PlanInput {
+            config: &cfg,
+            vehicle: &vehicle,
+            ego: &ego,
+            goal: MissionGoal::RoadDistance { s: 140.0 },
+            predictions: core::slice::from_ref(car),
+            tracks: &[],
+            prediction_step: 0.2,
+            period: 0.04,
+            speed_cap: f64::INFINITY,
+            tick: 0,
+            visibility: f64::INFINITY,
+            signals: &[],
+        };
+        planner.plan(road, &input, 60.0 - ego_y)
+    }
+
+    #[test]
+    fn an_oncoming_car_crossing_the_turn_is_yielded_to_at_a_waiting_point_never_followed_as_a_leader() {
+        let road = left_turn_route();
+        let mut planner = RoadPlanner::default();
+        // The ego 15 m before the turn at 5 m/s; the car 35 m beyond the junction at 12.5 m/s: both
+        // would be in the turn within 3-4 s.
+        let car = oncoming_car(-35.0, 12.5);
+        let plan = plan_turn(&mut planner, &road, 15.0, 5.0, &car);
+        assert_eq!(plan.behaviour, Behaviour::Yield { track: 9 });
+        // Gap acceptance decides about it: the only constraint it imposes is a standing wall
+        // before the turn, never a leader (its speed along the route is negative, -12.5 m/s where
+        // it comes towards the ego).
+        let from_car: Vec<_> = planner.constraints.iter().filter(|c| c.track == Some(9)).collect();
+        assert_eq!(from_car.len(), 1, "{from_car:?}");
+        assert!(from_car[0].crossing && from_car[0].speed == 0.0, "{from_car:?}");
+        assert!(from_car[0].rear > 60.0 && from_car[0].rear < 68.0, "waiting point {:?}", from_car[0]);
+        assert!(planner.constraints.iter().all(|c| c.speed >= 0.0), "{:?}", planner.constraints);
+
+        // Once it has passed the junction (alongside the ego's approach, going away), nothing holds
+        // the ego back.
+        let gone = oncoming_car(20.0, 12.5);
+        let mut planner = RoadPlanner::default();
+        let free = plan_turn(&mut planner, &road, 15.0, 5.0, &gone);
+        assert!(!matches!(free.behaviour, Behaviour::Yield { .. } | Behaviour::FollowLead { .. }), "{free:?}");
+        assert!(plan.accel < free.accel - 0.3, "yielding {} vs free {}", plan.accel, free.accel);
+        assert!(planner.constraints.iter().all(|c| c.track != Some(9)), "{:?}", planner.constraints);
+    }
 
     fn neighbour(s: f64, d: f64, speed: f64, class: ObjectClass) -> RoadObject {
         let now = LaneObject { s, d, half_length: 2.3, half_width: 0.95, speed };
