@@ -190,6 +190,21 @@ impl ArcFrame {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Polyline {
     points: Vec<LinePoint>,
+    /// Runs of [`BLOCK`] segments, each with a circle holding all its samples: a point farther
+    /// from the circle than the best foot so far skips the whole run.
+    blocks: Vec<Block>,
+}
+
+/// Segments per [`Block`].
+const BLOCK: usize = 16;
+
+/// A circle around the samples of segments `first..first + BLOCK` (fewer at the end).
+#[derive(Debug, Clone, PartialEq)]
+struct Block {
+    first: usize,
+    x: f64,
+    y: f64,
+    radius: f64,
 }
 
 /// Half-width of the window of `s` around the hint that [`Polyline::to_frame`] searches first, metres.
@@ -206,7 +221,22 @@ impl Polyline {
         let finite =
             points.iter().all(|p| p.x.is_finite() && p.y.is_finite() && p.heading.is_finite() && p.s.is_finite());
         let increasing = points.windows(2).all(|w| w[1].s > w[0].s);
-        (points.len() >= 2 && finite && increasing).then_some(Self { points })
+        if points.len() < 2 || !finite || !increasing {
+            return None;
+        }
+        let segments = points.len() - 1;
+        let blocks = (0..segments)
+            .step_by(BLOCK)
+            .map(|first| {
+                let samples = &points[first..=(first + BLOCK).min(segments)];
+                let (a, b) = (&samples[0], &samples[samples.len() - 1]);
+                let (x, y) = (0.5 * (a.x + b.x), 0.5 * (a.y + b.y));
+                let radius = samples.iter().map(|p| norm(p.x - x, p.y - y)).fold(0.0, f64::max);
+                // A hair more, so that rounding never puts a sample outside its circle.
+                Block { first, x, y, radius: radius * (1.0 + 1e-9) + 1e-9 }
+            })
+            .collect();
+        Some(Self { points, blocks })
     }
 
     /// The samples.
@@ -323,25 +353,57 @@ impl Polyline {
     }
 
     /// The nearest foot over segments `range`; ties keep the first. A segment whose chord is
-    /// already farther from the point than the best foot so far is skipped without its Newton
-    /// steps: its foot lies on the chord (an inner segment clamps `t` to [0, 1]) and the foot's
-    /// measure, d² + 100 along², is at least the squared distance to it, so it could not win.
+    /// farther from the point than the best foot so far is skipped without its Newton steps: its
+    /// foot lies on the chord (an inner segment clamps `t` to [0, 1]) and the foot's measure,
+    /// d² + 100 along², is at least the squared distance to it, so it could not win. A run of
+    /// segments whose circle is that far is skipped whole, and the nearest run is searched first
+    /// so that the first foot is already close. The first and last segments run straight on past
+    /// their ends and are always projected. Which foot wins does not depend on the order: the
+    /// smallest measure, and among equal measures the lowest segment.
     fn nearest_in(&self, range: core::ops::Range<usize>, x: f64, y: f64) -> Option<(f64, f64, f64)> {
-        let mut best: Option<(f64, f64, f64)> = None;
+        if range.is_empty() {
+            return None;
+        }
         let last = self.points.len() - 2;
-        for i in range {
-            if let Some(b) = best.filter(|_| i != 0 && i != last) {
-                // A hair of slack keeps rounding from skipping a segment that would have won.
-                if self.chord_distance2(i, x, y) > b.2 * (1.0 + 1e-9) + 1e-9 {
+        // Squared distance from the point to a block's circle (0 inside it).
+        let gap2 = |b: &Block| {
+            let g = (norm(x - b.x, y - b.y) - b.radius).max(0.0);
+            g * g
+        };
+        let blocks = &self.blocks[range.start / BLOCK..=(range.end - 1) / BLOCK];
+        let nearest_block =
+            blocks.iter().enumerate().fold(0, |m, (k, b)| if gap2(b) < gap2(&blocks[m]) { k } else { m });
+        let order = core::iter::once(&blocks[nearest_block])
+            .chain(blocks.iter().enumerate().filter(|(k, _)| *k != nearest_block).map(|(_, b)| b));
+        let span = |b: &Block| b.first.max(range.start)..(b.first + BLOCK).min(range.end);
+        // The first foot: on the nearest run's segment whose chord is nearest.
+        let seed = span(&blocks[nearest_block])
+            .map(|i| (i, self.chord_distance2(i, x, y)))
+            .fold(None, |m: Option<(usize, f64)>, c| if m.is_none_or(|m| c.1 < m.1) { Some(c) } else { m })
+            .map_or(range.start, |(i, _)| i);
+        let slack = |b: f64| b * (1.0 + 1e-9) + 1e-9;
+        let mut best = Some((seed, self.project_on(seed, x, y)));
+        for block in order {
+            let ends = block.first == 0 || block.first + BLOCK > last;
+            if let Some((_, b)) = best.filter(|_| !ends) {
+                if gap2(block) > slack(b.2) {
                     continue;
                 }
             }
-            let foot = self.project_on(i, x, y);
-            if best.is_none_or(|b| foot.2 < b.2) {
-                best = Some(foot);
+            for i in span(block).filter(|&i| i != seed) {
+                if let Some((_, b)) = best.filter(|_| i != 0 && i != last) {
+                    // A hair of slack keeps rounding from skipping a segment that would have won.
+                    if self.chord_distance2(i, x, y) > slack(b.2) {
+                        continue;
+                    }
+                }
+                let foot = self.project_on(i, x, y);
+                if best.is_none_or(|(j, b)| foot.2 < b.2 || (foot.2 == b.2 && i < j)) {
+                    best = Some((i, foot));
+                }
             }
         }
-        best
+        best.map(|(_, foot)| foot)
     }
 
     /// Frame coordinates (s, d) of a world point: its nearest foot on the segments within a window
@@ -552,6 +614,43 @@ mod tests {
         let at_turn = p.curve_speed_cap(50.0, 100.0, 1.5, 2.0);
         let before = p.curve_speed_cap(0.0, 100.0, 1.5, 2.0);
         assert!(at_turn < 4.1 && before > 10.0 && before < 15.0, "{at_turn} {before}");
+    }
+
+    #[test]
+    fn the_pruned_nearest_foot_is_bit_for_bit_the_one_every_segment_would_give() {
+        let p = l_shape();
+        let brute = |x: f64, y: f64| {
+            let mut best: Option<(f64, f64, f64)> = None;
+            for i in 0..p.points().len() - 1 {
+                let foot = p.project_on(i, x, y);
+                if best.is_none_or(|b| foot.2 < b.2) {
+                    best = Some(foot);
+                }
+            }
+            best
+        };
+        // A grid over and around the L, inside and outside the turn, near and far, plus points
+        // equidistant from two legs (ties).
+        let mut checked = 0;
+        for xi in -20..=100 {
+            for yi in -30..=80 {
+                let (x, y) = (f64::from(xi) * 0.83, f64::from(yi) * 0.91);
+                let fast = p.nearest_in(0..p.points().len() - 1, x, y);
+                let slow = brute(x, y);
+                assert_eq!(
+                    fast.map(|f| (f.0.to_bits(), f.1.to_bits())),
+                    slow.map(|f| (f.0.to_bits(), f.1.to_bits())),
+                    "({x},{y})"
+                );
+                checked += 1;
+            }
+        }
+        for k in 0..20 {
+            let t = f64::from(k);
+            let (x, y) = (60.0 - t, t - 50.0 + 60.0);
+            assert_eq!(p.nearest_in(0..p.points().len() - 1, x, y), brute(x, y), "({x},{y})");
+        }
+        assert!(checked > 10_000);
     }
 
     #[test]
