@@ -82,8 +82,18 @@ pub struct TrackingConfig {
     pub motion_model: MotionModel,
     /// Association gate (Mahalanobis distance). Default 3.5.
     pub gate: f64,
-    /// Hits before a track is confirmed. Default 3.
+    /// Hits that confirm a track (M of M-of-N), counted over its first `confirm_window`
+    /// measurement frames. Default 3.
     pub confirm_hits: u32,
+    /// Measurement frames from a track's birth within which it must gather `confirm_hits` hits
+    /// (N of M-of-N); a tentative track that can no longer reach M within N is deleted. Default 5:
+    /// at the detector's 25 Hz an object seen in every frame is confirmed 0.08 s after its first
+    /// sighting, one missed twice (a camera's recall towards its rated range, about half of its
+    /// near-range recall in range-binned benchmarks such as the Waymo Open Dataset's) by 0.16 s,
+    /// while one or two spurious frames never confirm: 3 of 5 is the usual M-of-N track
+    /// confirmation for a sensor with a per-frame detection probability around 0.5-0.9 (Blackman
+    /// and Popoli, "Design and Analysis of Modern Tracking Systems", 1999, on M/N logic).
+    pub confirm_window: u32,
     /// Consecutive misses before a track is deleted. Default 5.
     pub delete_misses: u32,
     /// Process noise (acceleration standard deviation), m/s². Default 2.0.
@@ -104,6 +114,7 @@ impl Default for TrackingConfig {
             motion_model: MotionModel::ConstantVelocity,
             gate: 3.5,
             confirm_hits: 3,
+            confirm_window: 5,
             delete_misses: 5,
             process_noise: 2.0,
             measurement_noise: 0.3,
@@ -362,6 +373,7 @@ impl StackConfig {
         let t = &self.tracking;
         c.range("tracking.gate", t.gate, 0.5, 50.0);
         c.count("tracking.confirm_hits", t.confirm_hits.into(), 1, 50);
+        c.count("tracking.confirm_window", t.confirm_window.into(), u64::from(t.confirm_hits.max(1)), 100);
         c.count("tracking.delete_misses", t.delete_misses.into(), 1, 100);
         c.range("tracking.process_noise", t.process_noise, 0.01, 50.0);
         c.range("tracking.measurement_noise", t.measurement_noise, 0.01, 10.0);

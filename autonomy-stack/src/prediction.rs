@@ -291,6 +291,7 @@ mod tests {
             heading: 0.0,
             class,
             hits: 5,
+            frames: 5,
             misses: 0,
             confirmed: true,
             footprint: OrientedBox { x: state[0], y: state[1], heading: 0.0, length: 4.5, width: 1.8 },

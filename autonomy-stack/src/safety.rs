@@ -11,7 +11,7 @@ use crate::interface::{
     ControlCommand, Detection, EgoEstimate, GuardrailEvent, LidarScan, Mission, Mode, OrientedBox, Reason, SensorFrame,
     VehicleParams,
 };
-use crate::perception::Obstacle;
+use crate::perception::{Obstacle, ObstacleSource};
 use crate::prediction::Prediction;
 use crate::tracking::Track;
 use core::f64::consts::FRAC_PI_2;
@@ -536,9 +536,12 @@ pub struct TtcAssessment {
     pub required_decel: f64,
 }
 
-/// Smallest time-to-collision with any confirmed track, or any fused obstacle not yet covered by a
-/// confirmed track, in the corridor along the ego's current arc (curvature from the yaw rate), and
-/// the deceleration that would resolve the conflicts under the AEB threshold.
+/// Smallest time-to-collision with any confirmed track, or any obstacle the lidar measured (a lidar
+/// cluster, or a detection fused with one) not yet covered by a confirmed track, in the corridor
+/// along the ego's current arc (curvature from the yaw rate), and the deceleration that would
+/// resolve the conflicts under the AEB threshold. A detection the lidar does not support brakes
+/// nothing until its track is confirmed (ADR 0022): a cluster of returns is geometry, as a safety
+/// scanner's protective field is, but one camera frame may be a ghost.
 pub fn assess_ttc(
     cfg: &SafetyConfig,
     vehicle: &VehicleParams,
@@ -576,7 +579,7 @@ pub fn assess_ttc(
     });
     let fresh = input.obstacles.iter().zip(input.associations).filter_map(|(o, a)| {
         let track = a.and_then(confirmed);
-        if track.is_some_and(|t| t.confirmed) {
+        if track.is_some_and(|t| t.confirmed) || o.source == ObstacleSource::Detector {
             return None;
         }
         let (vx, vy) = match track {
@@ -728,7 +731,9 @@ fn along(path: &[(f64, f64)], x: f64, y: f64, dist: f64) -> Option<(f64, f64, f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TrackingConfig;
     use crate::interface::{MissionGoal, RoadMap};
+    use crate::tracking::Tracker;
 
     fn mission() -> Mission {
         Mission {
@@ -868,6 +873,69 @@ mod tests {
         let mut m = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
         let out = closing_on(&mut m, 0, 6.0, 4.0);
         assert_eq!(out.command.accel, -8.0);
+    }
+
+    /// AEB's command for a car-sized object standing 10 m ahead of the ego at 10 m/s (TTC 1 s),
+    /// reported by `source`, after `frames` tracker updates with it.
+    fn brake_for_standing(source: ObstacleSource, config: TrackingConfig, frames: usize) -> f64 {
+        let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, ..Default::default() };
+        let obstacle = Obstacle {
+            x: 14.5,
+            y: 1.75,
+            heading: 0.0,
+            length: 4.5,
+            width: 1.8,
+            vx: 0.0,
+            vy: 0.0,
+            velocity_known: source != ObstacleSource::Lidar,
+            class: crate::interface::ObjectClass::Car,
+            confidence: 0.9,
+            source,
+        };
+        let mut tracker = Tracker::new(config);
+        let mut monitor = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        let mut accel = 0.0;
+        for tick in 0..frames as u64 {
+            let frame = SensorFrame {
+                tick,
+                time: tick as f64 * 0.04,
+                ego,
+                lidar: None,
+                detections: Some(Vec::new()),
+                detections_age: 0.0,
+                visibility: None,
+                signals: Vec::new(),
+            };
+            tracker.update(frame.time, &[obstacle], true);
+            let cruise = ControlCommand { accel: 0.0, steer: 0.0 };
+            let out = monitor.evaluate(&SafetyInput {
+                frame: &frame,
+                ego: &frame.ego,
+                obstacles: &[obstacle],
+                associations: tracker.associations(),
+                tracks: tracker.tracks(),
+                predictions: &[],
+                path: &[],
+                control: ControlOutput { command: cruise, requested: cruise },
+            });
+            accel = out.command.accel;
+        }
+        accel
+    }
+
+    #[test]
+    fn aeb_ignores_an_unconfirmed_detection_the_lidar_does_not_support() {
+        let config = TrackingConfig::default();
+        // One or two camera frames of an object no lidar return supports (a ghost, or a real car
+        // not yet confirmed): no braking.
+        assert_eq!(brake_for_standing(ObstacleSource::Detector, config.clone(), 1), 0.0);
+        assert_eq!(brake_for_standing(ObstacleSource::Detector, config.clone(), 2), 0.0);
+        // Once its track is confirmed (third frame), AEB brakes for it like for anything else.
+        assert_eq!(brake_for_standing(ObstacleSource::Detector, config.clone(), 3), -8.0);
+        // What the lidar measured brakes before its track is confirmed: a cluster of returns is
+        // geometry (a bare cluster's second sighting, when it has a velocity; a fused one at once).
+        assert_eq!(brake_for_standing(ObstacleSource::Lidar, config.clone(), 2), -8.0);
+        assert_eq!(brake_for_standing(ObstacleSource::Fused, config, 1), -8.0);
     }
 
     #[test]

@@ -31,9 +31,13 @@ pub struct Track {
     pub class: ObjectClass,
     /// Associated measurements so far.
     pub hits: u32,
+    /// Measurement frames since its birth, the birth frame included (M-of-N confirmation counts
+    /// its hits over the first `confirm_window` of them).
+    pub frames: u32,
     /// Consecutive measurement frames without an association.
     pub misses: u32,
-    /// Confirmed (enough hits); only confirmed tracks are published.
+    /// Confirmed (`confirm_hits` hits within its first `confirm_window` frames); only confirmed
+    /// tracks are published.
     pub confirmed: bool,
     /// The last measured box. A lidar sees only the near faces, so the shape and heading of a
     /// static object come from here, not the filter; its centre jitters with sensor and
@@ -83,8 +87,6 @@ impl Track {
 const INITIAL_SPEED_SIGMA: f64 = 5.0;
 /// Cost used for pairs outside the gate (never accepted).
 const FORBIDDEN: f64 = 1e9;
-/// Tentative tracks die after this many misses (at most `delete_misses`).
-const TENTATIVE_MISSES: u32 = 2;
 /// Shortest time between two velocities an acceleration sample is taken from, seconds (shorter
 /// differences are mostly velocity noise).
 pub const ACCEL_INTERVAL: f64 = 0.2;
@@ -92,6 +94,12 @@ pub const ACCEL_INTERVAL: f64 = 0.2;
 const ACCEL_WEIGHT: f64 = 0.4;
 /// Velocities closer than this are the same motion, m/s (a detector's velocity is this noisy).
 const SAME_MOTION: f64 = 2.0;
+/// Velocities closer than this share of the faster speed are the same motion (at most
+/// [`SAME_MOTION`], at least [`SAME_MOTION_MIN`]).
+const SAME_MOTION_SHARE: f64 = 0.5;
+/// Velocities always count as the same motion when closer than this, m/s (four standard
+/// deviations of the detector's velocity noise on a standing object, 0.15 m/s).
+const SAME_MOTION_MIN: f64 = 0.6;
 /// Below this speed a track's heading follows its box, not its velocity, m/s.
 const HEADING_FROM_VELOCITY: f64 = 1.0;
 
@@ -167,6 +175,7 @@ impl Tracker {
         let mut obstacle_used = vec![false; cols];
         for (ti, a) in assignment.iter().enumerate() {
             let track = &mut self.tracks[ti];
+            track.frames = track.frames.saturating_add(1);
             match *a {
                 Some(oi) if self.costs[ti * cols + oi] < FORBIDDEN => {
                     obstacle_used[oi] = true;
@@ -179,10 +188,15 @@ impl Tracker {
                 }
             }
         }
-        let delete = self.config.delete_misses;
+        let (delete, m, n) = (self.config.delete_misses, self.config.confirm_hits, self.config.confirm_window);
+        // M of N: a tentative track with more than N - M misses since its birth can no longer be
+        // confirmed within its first N frames; a confirmed one goes after `delete_misses` in a row.
         self.tracks.retain(|t| {
-            let limit = if t.confirmed { delete } else { delete.min(TENTATIVE_MISSES) };
-            t.misses < limit
+            if t.confirmed {
+                t.misses < delete
+            } else {
+                t.frames - t.hits.min(t.frames) <= n.saturating_sub(m) && t.misses < delete
+            }
         });
         for (oi, o) in obstacles.iter().enumerate() {
             if obstacle_used[oi] || ![o.x, o.y, o.vx, o.vy].iter().all(|v| v.is_finite()) {
@@ -210,8 +224,15 @@ impl Tracker {
             return None;
         }
         let r2 = position_noise2(o, &self.config);
-        let same_motion =
-            |t: &Track| !o.velocity_known || crate::geometry::norm(o.vx - t.state[2], o.vy - t.state[3]) < SAME_MOTION;
+        // Alike relative to how fast they move: at highway speed two metres a second is detector
+        // noise, but a pedestrian walking off at 1.4 m/s from a group standing at the kerb is not the
+        // group (whose lidar cluster keeps the group's track standing) and must start a track of
+        // their own.
+        let same_motion = |t: &Track| {
+            let dv = crate::geometry::norm(o.vx - t.state[2], o.vy - t.state[3]);
+            let pace = crate::geometry::norm(o.vx, o.vy).max(t.speed());
+            !o.velocity_known || dv < (SAME_MOTION_SHARE * pace).clamp(SAME_MOTION_MIN, SAME_MOTION)
+        };
         self.tracks
             .iter()
             .filter(|t| t.confirmed && same_motion(t))
@@ -281,6 +302,7 @@ fn birth(id: u64, o: &Obstacle, config: &TrackingConfig) -> Track {
         heading: o.heading,
         class: o.class,
         hits: 1,
+        frames: 1,
         misses: 0,
         confirmed,
         footprint: o.footprint(),
@@ -609,13 +631,89 @@ mod tests {
             tracker.update(0.2 + k as f64 * 0.001, &[], false);
         }
         assert_eq!(tracker.tracks().len(), 2);
+        // Born with one hit, it can miss N - M = 2 of its first 5 frames and still be confirmed; a
+        // third miss deletes it.
+        let tentative_misses = config.confirm_window - config.confirm_hits + 1;
         for k in 0..config.delete_misses {
             tracker.update(0.25 + k as f64 * 0.05, &[], true);
-            if k + 1 == TENTATIVE_MISSES {
+            if k + 1 == tentative_misses {
                 assert_eq!(tracker.tracks().len(), 1, "tentative track deleted first");
             }
         }
         assert!(tracker.tracks().is_empty());
+    }
+
+    /// Feeds one standing object at 10 m for each `true` in `seen` (a miss frame for `false`) and
+    /// returns, after each frame, (live tracks, confirmed tracks).
+    fn confirmation(config: &TrackingConfig, seen: &[bool]) -> Vec<(usize, usize)> {
+        let mut tracker = Tracker::new(config.clone());
+        seen.iter()
+            .enumerate()
+            .map(|(k, &hit)| {
+                let obs = if hit { vec![lidar_obstacle(10.0, 0.0)] } else { Vec::new() };
+                tracker.update(k as f64 * 0.04, &obs, true);
+                (tracker.tracks().len(), tracker.confirmed().count())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_track_is_confirmed_by_three_hits_within_its_first_five_frames() {
+        let config = TrackingConfig::default();
+        assert_eq!((config.confirm_hits, config.confirm_window), (3, 5));
+        // Seen in every frame: confirmed on the third.
+        assert_eq!(confirmation(&config, &[true, true, true]), [(1, 0), (1, 0), (1, 1)]);
+        // Missed twice, not in a row: still confirmed, on its fifth frame (two misses in a row
+        // deleted a tentative track before).
+        assert_eq!(confirmation(&config, &[true, false, false, true, true]).last(), Some(&(1, 1)));
+        assert_eq!(confirmation(&config, &[true, false, true, false, true]).last(), Some(&(1, 1)));
+        // Once confirmed, misses delete it only after `delete_misses` in a row.
+        let mut seen = vec![true, true, true];
+        seen.extend([false; 4]);
+        assert_eq!(confirmation(&config, &seen).last(), Some(&(1, 1)));
+        seen.push(false);
+        assert_eq!(confirmation(&config, &seen).last(), Some(&(0, 0)));
+    }
+
+    #[test]
+    fn a_tentative_track_that_can_no_longer_reach_three_of_five_is_deleted() {
+        let config = TrackingConfig::default();
+        // Two hits and three misses in its first five frames: deleted at the third miss, the moment
+        // three of five became impossible, not after a fixed run of misses.
+        let frames = confirmation(&config, &[true, false, true, false, false]);
+        assert_eq!(frames, [(1, 0), (1, 0), (1, 0), (1, 0), (0, 0)]);
+        // One or two spurious frames never confirm.
+        assert_eq!(confirmation(&config, &[true, false, false, false]).last(), Some(&(0, 0)));
+        assert_eq!(confirmation(&config, &[true, true, false, false, false]).last(), Some(&(0, 0)));
+        // 2 of 2 (a stricter window) deletes at the first miss; 1 hit confirms at birth.
+        let strict = TrackingConfig { confirm_hits: 2, confirm_window: 2, ..TrackingConfig::default() };
+        assert_eq!(confirmation(&strict, &[true, false]), [(1, 0), (0, 0)]);
+        let eager = TrackingConfig { confirm_hits: 1, ..TrackingConfig::default() };
+        assert_eq!(confirmation(&eager, &[true]), [(1, 1)]);
+    }
+
+    #[test]
+    fn a_pedestrian_walking_off_from_a_standing_group_starts_a_track_of_their_own() {
+        // A group stands at the kerb as one lidar cluster with a confirmed, standing track.
+        let mut tracker = Tracker::new(TrackingConfig::default());
+        for k in 0..10 {
+            tracker.update(k as f64 * 0.04, &[lidar_obstacle(10.0, 0.0)], true);
+        }
+        assert_eq!(tracker.confirmed().count(), 1);
+        // One of them walks off at 1.3 m/s: the camera reports them beside the cluster, within the
+        // group's gate, moving. That is not the group seen twice: it is a new object, whose
+        // tentative track gathers its hits from here on (at highway speed a 1.3 m/s difference
+        // would be detector noise).
+        for k in 10..13 {
+            let t = k as f64 * 0.04;
+            let mut walker = lidar_obstacle(10.3, 0.3 + 1.3 * (t - 0.4));
+            walker.source = ObstacleSource::Detector;
+            (walker.velocity_known, walker.vx, walker.vy) = (true, 0.0, 1.3);
+            tracker.update(t, &[lidar_obstacle(10.0, 0.0), walker], true);
+        }
+        assert_eq!(tracker.confirmed().count(), 2, "{:?}", tracker.tracks());
+        let walker = tracker.confirmed().find(|t| t.id != 1).unwrap();
+        assert!(walker.state[3] > 1.0, "{walker:?}");
     }
 
     #[test]

@@ -1299,6 +1299,7 @@ fn check_environment(c: &mut Checker, e: &Environment<f64>) {
         c.positive("range", d.range, "a range");
         c.non_negative("position_noise", d.position_noise, "a standard deviation");
         c.probability("miss_rate", d.miss_rate);
+        c.probability("range_falloff", d.range_falloff);
         c.range("false_positive_rate", d.false_positive_rate, 0.0, 20.0, "false positives per frame");
         c.range("latency", d.latency, 0.0, 2.0, "seconds");
     });

@@ -1,6 +1,6 @@
 //! Sensors: a lidar that ray-casts through rapier's query pipeline (occlusion emerges from the
-//! geometry), an object detector with noise, misses, false positives and latency, and noisy
-//! localisation. Each draws from its own seeded stream.
+//! geometry), an object detector with noise, misses that may grow towards the edge of its reach, false
+//! positives and latency, and noisy localisation. Each draws from its own seeded stream.
 
 use std::collections::VecDeque;
 
@@ -30,6 +30,23 @@ fn class_of(kind: ActorKind) -> ObjectClass {
         ActorKind::Robot | ActorKind::Forklift => ObjectClass::Robot,
         ActorKind::Obstacle => ObjectClass::Unknown,
     }
+}
+
+/// The probability that the detector reports an object in line of sight `dist` metres away when it
+/// reaches `reach` metres: `1 - miss_rate` out to half the reach, then falling smoothly
+/// (smoothstep, no step in the rate or its slope) to `(1 - miss_rate)(1 - range_falloff)` at the
+/// reach, and zero beyond it (ADR 0022).
+pub fn detection_probability(miss_rate: f64, range_falloff: f64, dist: f64, reach: f64) -> f64 {
+    if dist.is_nan() || dist > reach {
+        return 0.0;
+    }
+    let near = 1.0 - miss_rate.clamp(0.0, 1.0);
+    let half = 0.5 * reach;
+    if dist <= half {
+        return near;
+    }
+    let u = ((dist - half) / half).clamp(0.0, 1.0);
+    near * (1.0 - range_falloff.clamp(0.0, 1.0) * u * u * (3.0 - 2.0 * u))
 }
 
 /// All sensors of the ego.
@@ -150,10 +167,14 @@ impl Sensors {
             let reach = reaches[i];
             let (dx, dy) = (a.x - ego.x, a.y - ego.y);
             let dist = libm::hypot(dx, dy);
-            let missed = rng.chance(d.miss_rate);
+            // One draw per actor and frame whatever the outcome, so that one actor's distance never
+            // shifts another's noise.
+            // Missed when the draw falls below the miss probability: out to half the reach the same
+            // draws miss as with a flat `miss_rate`.
+            let missed = rng.unit() < 1.0 - detection_probability(d.miss_rate, d.range_falloff, dist, reach);
             let noise = (rng.gaussian(d.position_noise), rng.gaussian(d.position_noise));
             let vnoise = (rng.gaussian(0.5 * d.position_noise), rng.gaussian(0.5 * d.position_noise));
-            if dist > reach || missed || dist < 1e-6 {
+            if missed || dist < 1e-6 {
                 continue;
             }
             // Line of sight from the camera to the object's upper body.

@@ -21,7 +21,7 @@ actors:
     kind: car
     start: { lane: 1, s: 84 }
 environment:
-  detector: { miss_rate: 0, false_positive_rate: 0, position_noise: 0 DETECTOR }
+  detector: { miss_rate: 0, range_falloff: 0, false_positive_rate: 0, position_noise: 0 DETECTOR }
   lidar: { range_noise: 0 LIDAR }
 EXTRA
 criteria:
@@ -87,4 +87,78 @@ fn each_sensor_can_have_its_own_visibility() {
     assert_eq!(fs[0].visibility, Some(250.0), "the stack is told the air's visibility");
     let fs = frames_with("", ", visibility: 20", "");
     assert_eq!(fs[0].lidar.as_ref().unwrap().max_range, 20.0);
+}
+
+/// A car standing `DIST` metres ahead of a standing ego for 40 s (1000 detector frames).
+const RANGE: &str = r#"
+version: 1
+metadata: { id: test.range, title: t, description: d, owner: qa, domain: highway, severity: critical }
+world:
+  road: { lanes: 1, length: 300, speed_limit: 14 }
+ego:
+  start: { lane: 0, s: 10 }
+  goal: { distance: 250 }
+actors:
+  - id: car
+    kind: car
+    start: { lane: 0, s: DIST }
+environment:
+  visibility: VIS
+  detector: { false_positive_rate: 0 FALLOFF }
+criteria:
+  - no_collision: {}
+duration: 40
+"#;
+
+/// The share of the detector's lists that report the car at `dist` metres (centre to centre).
+fn detection_rate(dist: f64, visibility: f64, falloff: &str) -> (f64, usize) {
+    let text = RANGE
+        .replace("DIST", &(10.0 + dist).to_string())
+        .replace("VIS", &visibility.to_string())
+        .replace(" FALLOFF", falloff);
+    let parsed = scenario_dsl::parse("t.yaml", &text);
+    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
+    let v = parsed.scenario.unwrap().variants()[0].clone();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let keep = Rc::clone(&seen);
+    run_with(&v, &mut FrozenClock, &mut |_| Ok(Box::new(Recorder(Rc::clone(&keep))) as Box<dyn Driver>));
+    let frames = seen.borrow();
+    let lists: Vec<_> = frames.iter().filter_map(|f| f.detections.as_ref()).collect();
+    let hits = lists.iter().filter(|l| l.iter().any(|d| d.class == ObjectClass::Car)).count();
+    (hits as f64 / lists.len() as f64, lists.len())
+}
+
+#[test]
+fn the_detection_rate_falls_from_half_the_reach_to_the_reach_and_is_zero_beyond() {
+    // An 80 m detector, miss rate 0.02, range_falloff 0.5. Expected (1 - 0.02) out to 40 m, then a
+    // smoothstep down to 0.98 x 0.5 = 0.49 at 80 m. Binomial noise over ~1000 frames is at most
+    // 0.016; the tolerance is 0.04.
+    let half = ", range_falloff: 0.5";
+    for (dist, expected) in [(10.0, 0.98), (30.0, 0.98), (50.0, 0.903), (70.0, 0.567), (79.0, 0.492), (85.0, 0.0)] {
+        let (rate, frames) = detection_rate(dist, 250.0, half);
+        assert!(frames >= 950, "{frames} lists");
+        assert!((rate - expected).abs() < 0.04, "{dist} m: measured {rate:.3}, expected {expected:.3}");
+    }
+    // In 40 m of fog the same curve is squeezed into the visible distance.
+    for (dist, expected) in [(10.0, 0.98), (30.0, 0.735), (38.0, 0.504), (45.0, 0.0)] {
+        let (rate, _) = detection_rate(dist, 40.0, half);
+        assert!((rate - expected).abs() < 0.04, "fog 40 m, {dist} m: measured {rate:.3}, expected {expected:.3}");
+    }
+    // The default (0) is the flat rate to the last metre; 1 fades to nothing at the reach.
+    let (flat, _) = detection_rate(79.0, 250.0, "");
+    assert!((flat - 0.98).abs() < 0.03, "flat at 79 m: {flat:.3}");
+    let (fade, _) = detection_rate(79.0, 250.0, ", range_falloff: 1");
+    assert!(fade < 0.05, "full falloff at 79 m: {fade:.3}");
+}
+
+#[test]
+fn the_detection_curve_is_the_documented_smoothstep() {
+    use sim_core::sensors::detection_probability as p;
+    assert_eq!(p(0.02, 0.5, 10.0, 80.0), 0.98);
+    assert_eq!(p(0.02, 0.5, 40.0, 80.0), 0.98);
+    assert!((p(0.02, 0.5, 60.0, 80.0) - 0.98 * 0.75).abs() < 1e-12, "halfway down the smoothstep");
+    assert!((p(0.02, 0.5, 80.0, 80.0) - 0.49).abs() < 1e-12);
+    assert_eq!(p(0.02, 0.5, 80.01, 80.0), 0.0);
+    assert_eq!(p(0.02, 0.0, 79.9, 80.0), 0.98);
+    assert_eq!(p(0.02, 0.5, f64::NAN, 80.0), 0.0);
 }
