@@ -116,13 +116,7 @@ fn detection_rate(dist: f64, visibility: f64, falloff: &str) -> (f64, usize) {
         .replace("DIST", &(10.0 + dist).to_string())
         .replace("VIS", &visibility.to_string())
         .replace(" FALLOFF", falloff);
-    let parsed = scenario_dsl::parse("t.yaml", &text);
-    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
-    let v = parsed.scenario.unwrap().variants()[0].clone();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let keep = Rc::clone(&seen);
-    run_with(&v, &mut FrozenClock, &mut |_| Ok(Box::new(Recorder(Rc::clone(&keep))) as Box<dyn Driver>));
-    let frames = seen.borrow();
+    let frames = common::frames(&text);
     let lists: Vec<_> = frames.iter().filter_map(|f| f.detections.as_ref()).collect();
     let hits = lists.iter().filter(|l| l.iter().any(|d| d.class == ObjectClass::Car)).count();
     (hits as f64 / lists.len() as f64, lists.len())
