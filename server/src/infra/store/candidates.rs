@@ -252,7 +252,7 @@ pub async fn enqueue(
                     .push_bind(cell)
                     .push_bind(now);
             });
-            q.push(" ON CONFLICT (candidate_id, variant_key) DO NOTHING");
+            q.push(" ON CONFLICT DO NOTHING");
             inserted += q.build().execute(&mut *tx).await?.rows_affected();
         }
         sqlx::query("UPDATE candidates SET expanded = TRUE, runs_total = (SELECT COUNT(*) FROM runs WHERE candidate_id = $1) WHERE id = $1")
