@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::expand::Variant;
+use crate::expand::{RouteJunction, Variant};
 use crate::model::{ActorKind, Scenario};
 use crate::yaml::{self, Limits, PathSeg};
 
@@ -90,23 +90,90 @@ pub enum OddSource {
     /// What controls the ego's junctions: `traffic_light`, `stop`, `yield` (the strictest of the
     /// world's `signals`: a light over a stop sign over a yield sign) or `none` (categorical).
     Signal,
+    /// The most complex junction the ego's route passes on its map, by how many roads meet there:
+    /// `t_junction` (3), `crossroads` (4), `complex` (5 or more) or `none` (no junction on the
+    /// route, and every world without a map) (categorical). Read from the map file, never
+    /// declared: a variant on a map whose junctions were not read falls outside the ODD.
+    Junction,
+}
+
+/// The kind of junction a route passes, by how many roads meet there (its legs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JunctionKind {
+    /// No junction of three or more legs on the route, and every world without a map.
+    None,
+    /// Three legs.
+    TJunction,
+    /// Four legs.
+    Crossroads,
+    /// Five legs or more.
+    Complex,
+}
+
+impl JunctionKind {
+    /// The kind of a junction with `legs` legs. A junction where fewer than three roads meet (a
+    /// road joined to its own continuation, as where a lane is added) crosses and merges no
+    /// other road: it is no junction here.
+    pub fn of_legs(legs: usize) -> JunctionKind {
+        match legs {
+            0..=2 => JunctionKind::None,
+            3 => JunctionKind::TJunction,
+            4 => JunctionKind::Crossroads,
+            _ => JunctionKind::Complex,
+        }
+    }
+
+    /// The kind of a route: that of the most complex junction it passes (a route through a
+    /// T-junction and then a crossroads is a `crossroads` route).
+    pub fn of_route(junctions: &[RouteJunction]) -> JunctionKind {
+        junctions.iter().map(|j| JunctionKind::of_legs(j.legs)).max().unwrap_or(JunctionKind::None)
+    }
+
+    /// The snake_case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JunctionKind::None => "none",
+            JunctionKind::TJunction => "t_junction",
+            JunctionKind::Crossroads => "crossroads",
+            JunctionKind::Complex => "complex",
+        }
+    }
 }
 
 impl OddSource {
     fn is_categorical(self) -> bool {
-        matches!(self, OddSource::Domain | OddSource::Layout | OddSource::Signal)
+        matches!(self, OddSource::Domain | OddSource::Layout | OddSource::Signal | OddSource::Junction)
     }
 
-    fn category(self, s: &Scenario<f64>) -> &'static str {
-        match self {
+    /// The variant's category, `None` when it cannot be known (a map's junctions not derived).
+    fn category(self, v: &Variant) -> Option<&'static str> {
+        let s = &v.scenario;
+        Some(match self {
             OddSource::Domain => s.metadata.domain.as_str(),
             OddSource::Signal => s.world.signals.iter().map(|g| g.kind).min().map_or("none", |k| k.as_str()),
+            OddSource::Junction => match (&s.world.map, &v.route_junctions) {
+                (None, _) => JunctionKind::None.as_str(),
+                (Some(_), Some(junctions)) => JunctionKind::of_route(junctions).as_str(),
+                (Some(_), None) => return None,
+            },
             _ => match (&s.world.road, &s.world.map) {
                 (Some(r), _) if r.curvature != 0.0 => "curved",
                 (Some(_), _) => "straight",
                 (None, Some(_)) => "road_network",
                 (None, None) => "open_area",
             },
+        })
+    }
+
+    /// Where a categorical value comes from in the scenario, for the diagnostic of one outside
+    /// the bins (the junctions: the map's route; the others: the metadata).
+    fn category_path(self, s: &Scenario<f64>) -> Vec<PathSeg> {
+        let p = |keys: &[&str]| keys.iter().map(|k| PathSeg::Key((*k).into())).collect();
+        match self {
+            OddSource::Junction if s.world.map.is_some() => p(&["world", "map", "route"]),
+            OddSource::Junction => p(&["world"]),
+            _ => p(&["metadata"]),
         }
     }
 
@@ -138,7 +205,7 @@ impl OddSource {
                 Some(t) => (t.density, p(&["traffic", "density"])),
                 None => (0.0, p(&["traffic"])),
             },
-            OddSource::Domain | OddSource::Layout | OddSource::Signal => (0.0, Vec::new()),
+            OddSource::Domain | OddSource::Layout | OddSource::Signal | OddSource::Junction => (0.0, Vec::new()),
         }
     }
 }
@@ -305,11 +372,11 @@ impl Odd {
         let mut coords = Vec::with_capacity(self.dimensions.len());
         for d in &self.dimensions {
             let bin = if d.source.is_categorical() {
-                let cat = d.source.category(s);
-                d.bins.iter().find(|b| *b == cat).cloned().ok_or_else(|| OutsideOdd {
+                let cat = d.source.category(variant);
+                d.bins.iter().find(|b| Some(b.as_str()) == cat).cloned().ok_or_else(|| OutsideOdd {
                     dimension: d.name.clone(),
-                    value: cat.to_owned(),
-                    path: vec![PathSeg::Key("metadata".into())],
+                    value: cat.unwrap_or("unknown (the junctions of its map were not derived)").to_owned(),
+                    path: d.source.category_path(s),
                     excluded: None,
                 })?
             } else {
