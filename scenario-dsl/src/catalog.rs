@@ -29,7 +29,20 @@ pub struct Catalog {
 
 impl Catalog {
     /// Parses every file, checks ids are unique and, with an ODD, that every variant has a cell.
+    /// Nothing is attached to the variants: a variant on a map falls outside an ODD that has a
+    /// `junction` dimension (see [`Catalog::load_with`]).
     pub fn load(files: &[SourceFile], odd: Option<&SourceFile>) -> Catalog {
+        Catalog::load_with(files, odd, |_| Ok(()))
+    }
+
+    /// [`Catalog::load`], with `prepare` run on each valid scenario before its variants are placed
+    /// in the ODD: the caller attaches what it reads beside the text (a map file and the junctions
+    /// it derives from it). A scenario `prepare` refuses is left out, with the diagnostic it gives.
+    pub fn load_with(
+        files: &[SourceFile],
+        odd: Option<&SourceFile>,
+        mut prepare: impl FnMut(&mut ValidScenario) -> Result<(), Diagnostic>,
+    ) -> Catalog {
         let mut diagnostics = Vec::new();
         let odd = odd.and_then(|f| {
             let (odd, diags) = Odd::parse(&f.name, &f.text);
@@ -43,7 +56,7 @@ impl Catalog {
         for f in files {
             let parsed = parse(&f.name, &f.text);
             diagnostics.extend(parsed.diagnostics);
-            let Some(s) = parsed.scenario else { continue };
+            let Some(mut s) = parsed.scenario else { continue };
             let root = crate::yaml::load(&f.name, &f.text, crate::yaml::Limits::default()).root;
             let locate =
                 |path: &[crate::yaml::PathSeg]| root.as_ref().map_or(crate::Span::new(1, 1), |r| r.locate(path).span);
@@ -62,6 +75,10 @@ impl Catalog {
                 continue;
             }
             ids.insert(s.id().to_owned(), f.name.clone());
+            if let Err(d) = prepare(&mut s) {
+                diagnostics.push(d);
+                continue;
+            }
             let mut outside = false;
             if let Some(odd) = &odd {
                 for v in s.variants() {

@@ -128,6 +128,21 @@ pub struct Variant {
     /// ([`crate::ValidScenario::attach_map`]); the language itself reads no file.
     #[serde(skip)]
     pub map_source: Option<MapSource>,
+    /// The junctions the ego's route passes on that map, in route order, once the caller has
+    /// derived them from the map ([`crate::ValidScenario::attach_route_junctions`]); `None` until
+    /// then, and for a world without a map. The ODD's `junction` dimension reads them.
+    #[serde(skip)]
+    pub route_junctions: Option<Vec<RouteJunction>>,
+}
+
+/// A junction the ego's route passes on its map, as the caller read it from the map file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteJunction {
+    /// The OpenDRIVE `<junction id>`.
+    pub id: String,
+    /// How many roads meet there: the roads outside the junction that its connecting roads' driving
+    /// lanes lead from or to.
+    pub legs: usize,
 }
 
 /// A map file's name (as the scenario gives it, resolved by the caller) and its text.

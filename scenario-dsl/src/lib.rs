@@ -20,10 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use catalog::{Catalog, SourceFile};
 pub use diagnostic::{Code, Diagnostic, Severity};
-pub use expand::{ContentHash, MapSource, Variant, VariantKey};
+pub use expand::{ContentHash, MapSource, RouteJunction, Variant, VariantKey};
 pub use expr::Num;
 pub use model::Scenario;
-pub use odd::{CoverageCell, Odd};
+pub use odd::{CoverageCell, JunctionKind, Odd};
 pub use span::Span;
 
 use crate::diagnostic::did_you_mean;
@@ -74,6 +74,21 @@ impl ValidScenario {
         for v in &mut self.variants {
             v.map_source = Some(source.clone());
         }
+    }
+
+    /// Hands every variant on a map the junctions its route passes, which the caller derives from
+    /// the attached map with `derive` (this crate reads no map); the ODD's `junction` dimension
+    /// reads them. Variants without a map are left alone; the first error is returned.
+    pub fn attach_route_junctions<E>(
+        &mut self,
+        mut derive: impl FnMut(&Variant) -> Result<Vec<RouteJunction>, E>,
+    ) -> Result<(), E> {
+        for v in &mut self.variants {
+            if v.scenario.world.map.is_some() {
+                v.route_junctions = Some(derive(v)?);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -387,6 +402,7 @@ fn concretise(
                 seed,
                 scenario: concrete.clone(),
                 map_source: None,
+                route_junctions: None,
             });
         }
     }

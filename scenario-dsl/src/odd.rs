@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::expand::Variant;
+use crate::expand::{RouteJunction, Variant};
 use crate::model::{ActorKind, Scenario};
 use crate::yaml::{self, Limits, PathSeg};
 
@@ -90,23 +90,90 @@ pub enum OddSource {
     /// What controls the ego's junctions: `traffic_light`, `stop`, `yield` (the strictest of the
     /// world's `signals`: a light over a stop sign over a yield sign) or `none` (categorical).
     Signal,
+    /// The most complex junction the ego's route passes on its map, by how many roads meet there:
+    /// `t_junction` (3), `crossroads` (4), `complex` (5 or more) or `none` (no junction on the
+    /// route, and every world without a map) (categorical). Read from the map file, never
+    /// declared: a variant on a map whose junctions were not read falls outside the ODD.
+    Junction,
+}
+
+/// The kind of junction a route passes, by how many roads meet there (its legs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JunctionKind {
+    /// No junction of three or more legs on the route, and every world without a map.
+    None,
+    /// Three legs.
+    TJunction,
+    /// Four legs.
+    Crossroads,
+    /// Five legs or more.
+    Complex,
+}
+
+impl JunctionKind {
+    /// The kind of a junction with `legs` legs. A junction where fewer than three roads meet (a
+    /// road joined to its own continuation, as where a lane is added) crosses and merges no
+    /// other road: it is no junction here.
+    pub fn of_legs(legs: usize) -> JunctionKind {
+        match legs {
+            0..=2 => JunctionKind::None,
+            3 => JunctionKind::TJunction,
+            4 => JunctionKind::Crossroads,
+            _ => JunctionKind::Complex,
+        }
+    }
+
+    /// The kind of a route: that of the most complex junction it passes (a route through a
+    /// T-junction and then a crossroads is a `crossroads` route).
+    pub fn of_route(junctions: &[RouteJunction]) -> JunctionKind {
+        junctions.iter().map(|j| JunctionKind::of_legs(j.legs)).max().unwrap_or(JunctionKind::None)
+    }
+
+    /// The snake_case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JunctionKind::None => "none",
+            JunctionKind::TJunction => "t_junction",
+            JunctionKind::Crossroads => "crossroads",
+            JunctionKind::Complex => "complex",
+        }
+    }
 }
 
 impl OddSource {
     fn is_categorical(self) -> bool {
-        matches!(self, OddSource::Domain | OddSource::Layout | OddSource::Signal)
+        matches!(self, OddSource::Domain | OddSource::Layout | OddSource::Signal | OddSource::Junction)
     }
 
-    fn category(self, s: &Scenario<f64>) -> &'static str {
-        match self {
+    /// The variant's category, `None` when it cannot be known (a map's junctions not derived).
+    fn category(self, v: &Variant) -> Option<&'static str> {
+        let s = &v.scenario;
+        Some(match self {
             OddSource::Domain => s.metadata.domain.as_str(),
             OddSource::Signal => s.world.signals.iter().map(|g| g.kind).min().map_or("none", |k| k.as_str()),
+            OddSource::Junction => match (&s.world.map, &v.route_junctions) {
+                (None, _) => JunctionKind::None.as_str(),
+                (Some(_), Some(junctions)) => JunctionKind::of_route(junctions).as_str(),
+                (Some(_), None) => return None,
+            },
             _ => match (&s.world.road, &s.world.map) {
                 (Some(r), _) if r.curvature != 0.0 => "curved",
                 (Some(_), _) => "straight",
                 (None, Some(_)) => "road_network",
                 (None, None) => "open_area",
             },
+        })
+    }
+
+    /// Where a categorical value comes from in the scenario, for the diagnostic of one outside
+    /// the bins (the junctions: the map's route; the others: the metadata).
+    fn category_path(self, s: &Scenario<f64>) -> Vec<PathSeg> {
+        let p = |keys: &[&str]| keys.iter().map(|k| PathSeg::Key((*k).into())).collect();
+        match self {
+            OddSource::Junction if s.world.map.is_some() => p(&["world", "map", "route"]),
+            OddSource::Junction => p(&["world"]),
+            _ => p(&["metadata"]),
         }
     }
 
@@ -138,7 +205,7 @@ impl OddSource {
                 Some(t) => (t.density, p(&["traffic", "density"])),
                 None => (0.0, p(&["traffic"])),
             },
-            OddSource::Domain | OddSource::Layout | OddSource::Signal => (0.0, Vec::new()),
+            OddSource::Domain | OddSource::Layout | OddSource::Signal | OddSource::Junction => (0.0, Vec::new()),
         }
     }
 }
@@ -305,11 +372,11 @@ impl Odd {
         let mut coords = Vec::with_capacity(self.dimensions.len());
         for d in &self.dimensions {
             let bin = if d.source.is_categorical() {
-                let cat = d.source.category(s);
-                d.bins.iter().find(|b| *b == cat).cloned().ok_or_else(|| OutsideOdd {
+                let cat = d.source.category(variant);
+                d.bins.iter().find(|b| Some(b.as_str()) == cat).cloned().ok_or_else(|| OutsideOdd {
                     dimension: d.name.clone(),
-                    value: cat.to_owned(),
-                    path: vec![PathSeg::Key("metadata".into())],
+                    value: cat.unwrap_or("unknown (the junctions of its map were not derived)").to_owned(),
+                    path: d.source.category_path(s),
                     excluded: None,
                 })?
             } else {
@@ -346,8 +413,74 @@ impl Odd {
 
     /// Every declared cell, in declaration order (the last dimension varying fastest).
     pub fn cells(&self) -> Vec<CoverageCell> {
+        let labels: Vec<Vec<String>> = self
+            .dimensions
+            .iter()
+            .map(|d| {
+                if d.source.is_categorical() {
+                    d.bins.clone()
+                } else {
+                    (0..d.edges.len() - 1).map(|i| label(&d.edges, i)).collect()
+                }
+            })
+            .collect();
+        // The cells are counted by bin indices and an exclusion compared as (dimension, bin)
+        // index pairs, so only the kept cells are written out: the catalog's ODD has 311,040
+        // combinations, of which 129,600 are declared (`parse` refuses an exclusion naming an
+        // unknown dimension or bin, so none is dropped here).
+        let exclusions: Vec<Vec<(usize, usize)>> = self
+            .exclude
+            .iter()
+            .filter_map(|x| {
+                x.bins
+                    .iter()
+                    .map(|(dim, bin)| {
+                        let i = self.dimensions.iter().position(|d| &d.name == dim)?;
+                        Some((i, labels[i].iter().position(|l| l == bin)?))
+                    })
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect();
+        let mut cells = Vec::new();
+        if labels.iter().any(Vec::is_empty) {
+            return cells;
+        }
+        let mut at = vec![0usize; labels.len()];
+        loop {
+            if !exclusions.iter().any(|x| x.iter().all(|&(i, j)| at[i] == j)) {
+                let names = self.dimensions.iter().map(|d| d.name.clone());
+                cells.push(CoverageCell(names.zip(at.iter().zip(&labels).map(|(&j, l)| l[j].clone())).collect()));
+            }
+            // The next combination, the last dimension fastest; done once the first wraps.
+            let mut k = labels.len();
+            loop {
+                if k == 0 {
+                    return cells;
+                }
+                k -= 1;
+                at[k] += 1;
+                if at[k] < labels[k].len() {
+                    break;
+                }
+                at[k] = 0;
+            }
+        }
+    }
+
+    /// The exclusions.
+    pub fn exclusions(&self) -> &[Exclusion] {
+        &self.exclude
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination in order, filtered by `covers`: what `cells` counts out by indices.
+    fn naive_cells(odd: &Odd) -> Vec<CoverageCell> {
         let mut cells = vec![Vec::new()];
-        for d in &self.dimensions {
+        for d in &odd.dimensions {
             let labels: Vec<String> = if d.source.is_categorical() {
                 d.bins.clone()
             } else {
@@ -364,11 +497,31 @@ impl Odd {
                 })
                 .collect();
         }
-        cells.into_iter().filter(|c| !self.exclude.iter().any(|x| x.covers(c))).map(CoverageCell).collect()
+        cells.into_iter().filter(|c| !odd.exclude.iter().any(|x| x.covers(c))).map(CoverageCell).collect()
     }
 
-    /// The exclusions.
-    pub fn exclusions(&self) -> &[Exclusion] {
-        &self.exclude
+    #[test]
+    fn cells_are_every_combination_in_order_less_the_excluded() {
+        let text = "version: 1
+dimensions:
+  - { name: domain, source: domain, bins: [highway, urban, warehouse] }
+  - { name: layout, source: layout, bins: [straight, road_network, open_area] }
+  - { name: ego_speed, source: ego_speed, edges: [0, 3, 8, 40] }
+  - { name: junction, source: junction, bins: [none, t_junction, crossroads] }
+exclude:
+  - { bins: { domain: highway, layout: open_area }, reason: r }
+  - { bins: { layout: straight, junction: t_junction }, reason: r }
+  - { bins: { layout: open_area, junction: crossroads, ego_speed: '[8, 40]' }, reason: r }
+";
+        let (odd, diags) = Odd::parse("odd.yaml", text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let odd = odd.expect("valid");
+        let cells = odd.cells();
+        assert_eq!(cells, naive_cells(&odd));
+        // 81 combinations; 9 highway in an open area, 9 straight T-junctions, 3 fast open-area
+        // crossroads of which 1 on a highway.
+        assert_eq!(cells.len(), 81 - 9 - 9 - 2);
+        let (none, _) = Odd::parse("odd.yaml", "version: 1\ndimensions: []\n");
+        assert_eq!(none.expect("valid").cells(), vec![CoverageCell(Vec::new())]);
     }
 }

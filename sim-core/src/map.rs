@@ -10,7 +10,7 @@
 use autonomy_stack::geometry::{wrap_angle, Polyline};
 use autonomy_stack::LinePoint;
 use scenario_dsl::model::{Actor, Manoeuvre, MapPlace, MapPoint, Point, Start};
-use scenario_dsl::Variant;
+use scenario_dsl::{RouteJunction, Variant};
 use xodr::{Direction, LaneId, LanePosition, RoadNetwork};
 
 use crate::road::RoadFrame;
@@ -238,6 +238,50 @@ impl RoadNetworkMap {
             }
         }
         Ok(out)
+    }
+
+    /// The junctions the ego's route through `places` passes, in route order, each with its legs
+    /// ([`RoadNetworkMap::junction_legs`]). A junction is passed where a stretch of the route (the
+    /// middle of two consecutive route points, so never a road's end) lies on a road inside it.
+    /// Overlapping connecting roads may hide which one the route drives, but they belong to the
+    /// same junction. A junction passed twice is listed twice.
+    pub fn route_junctions(&self, places: &[MapPoint<f64>]) -> Result<Vec<RouteJunction>, MapError> {
+        let route = self.route(places)?;
+        let mut passed: Vec<&str> = Vec::new();
+        let mut last: Option<&str> = None;
+        for w in route.windows(2) {
+            let mid = xodr::Point::new((0.5 * (w[0].0 + w[1].0)) as f32, (0.5 * (w[0].1 + w[1].1)) as f32, 0.0);
+            let here = self
+                .net
+                .nearest_lane(mid)
+                .and_then(|(lane, _)| self.net.road_lane(lane))
+                .and_then(|at| self.net.road(at.road))
+                .and_then(|road| road.junction());
+            if let Some(j) = here.filter(|&j| last != Some(j)) {
+                passed.push(j);
+            }
+            last = here;
+        }
+        Ok(passed.into_iter().map(|id| RouteJunction { id: id.to_owned(), legs: self.junction_legs(id) }).collect())
+    }
+
+    /// How many roads meet in the junction with `<junction id>` `id`: the distinct roads outside it
+    /// that a driving lane of one of its connecting roads leads from or to (a one-way exit is a leg
+    /// too).
+    pub fn junction_legs(&self, id: &str) -> usize {
+        let road_of = |lane| self.net.road_lane(lane).and_then(|at| self.net.road(at.road));
+        let mut legs = std::collections::BTreeSet::new();
+        for lane in self.net.lanes().iter().filter(|l| l.kind.is_drivable()) {
+            if road_of(lane.id).and_then(|r| r.junction()) != Some(id) {
+                continue;
+            }
+            for road in lane.successors.iter().chain(&lane.predecessors).filter_map(|&n| road_of(n)) {
+                if road.junction() != Some(id) {
+                    legs.insert(road.od_id());
+                }
+            }
+        }
+        legs.len()
     }
 
     /// The width of the lane nearest a point, metres.

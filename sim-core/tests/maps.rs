@@ -1,11 +1,12 @@
 //! Maps end to end: every committed real OpenDRIVE map loads, the ego drives a route through a
-//! real junction to its goal, an actor follows its own route through it, and a map that cannot be
-//! used ends the run as an `error` that names the file and what is wrong.
+//! real junction to its goal, an actor follows its own route through it, a map that cannot be
+//! used ends the run as an `error` that names the file and what is wrong, and the junctions a
+//! route passes (what the ODD's `junction` dimension bins) are read from the map.
 
 use std::path::{Path, PathBuf};
 
 use autonomy_stack::{FrozenClock, StackConfig};
-use scenario_dsl::{MapSource, Variant};
+use scenario_dsl::{JunctionKind, MapSource, RouteJunction, Variant};
 use sim_core::map::RoadNetworkMap;
 use sim_core::{run_variant, Verdict};
 
@@ -143,4 +144,122 @@ fn a_map_that_cannot_be_used_is_an_error_run_naming_the_file() {
         Some(fabriksgatan()),
     ));
     assert!(why.contains("road 2 lane 1 s 250 cannot be reached from road 2 lane -1 s 240"), "{why}");
+}
+
+/// The text of `tag` blocks (`<road ` ... `</road>`, `<connection ` ... `</connection>`) kept by
+/// `keep`, which sees each block's opening tag; everything else unchanged.
+fn filter_blocks(text: &str, tag: &str, keep: impl Fn(&str) -> bool) -> String {
+    let (open, close) = (format!("<{tag} "), format!("</{tag}>"));
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(&open) {
+        let end = i + rest[i..].find(&close).expect("every block is closed") + close.len();
+        let head = &rest[i..i + rest[i..].find('>').expect("the opening tag ends")];
+        out.push_str(&rest[..i]);
+        if keep(head) {
+            out.push_str(&rest[i..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value of attribute `name` in an opening tag.
+fn attr<'a>(head: &'a str, name: &str) -> &'a str {
+    let key = format!(" {name}=\"");
+    let at = head.find(&key).map(|i| i + key.len()).expect("the attribute is there");
+    &head[at..at + head[at..].find('"').expect("the value is quoted")]
+}
+
+/// Fabriksgatan's four-way junction made a T: its road 3 leg, the connecting roads to and from
+/// it (7, 10, 11, 12, 13, 16) and the junction's connections through them cut from the file.
+fn fabriksgatan_without_road_3() -> String {
+    let gone = ["3", "7", "10", "11", "12", "13", "16"];
+    let text = fabriksgatan().text.to_string();
+    let roads = filter_blocks(&text, "road", |head| !gone.contains(&attr(head, "id")));
+    filter_blocks(&roads, "connection", |head| {
+        !gone.contains(&attr(head, "incomingRoad")) && !gone.contains(&attr(head, "connectingRoad"))
+    })
+}
+
+/// The route a scenario's `world.map` gives, parsed as a scenario would.
+fn route(yaml: &str) -> Vec<scenario_dsl::model::MapPoint<f64>> {
+    let v = variant(&format!("  map:\n    file: m.xodr\n    route: {yaml}\n    speed_limit: 11"), "", None);
+    v.scenario.world.map.expect("a map world").route
+}
+
+#[test]
+fn a_route_through_a_junction_passes_it_and_counts_the_roads_that_meet_there() {
+    let map = RoadNetworkMap::load("fabriksgatan.xodr", &fabriksgatan().text).unwrap();
+    assert_eq!(map.junction_legs("4"), 4);
+    let right = map.route_junctions(&route(r#"[{ road: 2, lane: -1, s: 240 }, { road: 3, lane: 1, s: 60 }]"#));
+    assert_eq!(right.unwrap(), vec![RouteJunction { id: "4".into(), legs: 4 }]);
+    // A route that stays on road 2, short of the junction, passes none.
+    let short = map.route_junctions(&route(r#"[{ road: 2, lane: -1, s: 200 }, { road: 2, lane: -1, s: 290 }]"#));
+    assert_eq!(short.unwrap(), vec![]);
+
+    // One leg cut off: the same junction is a T, straight on from road 2 to road 0.
+    let t = RoadNetworkMap::load("fabriksgatan_t.xodr", &fabriksgatan_without_road_3()).unwrap();
+    assert_eq!(t.junction_legs("4"), 3);
+    let through = t.route_junctions(&route(r#"[{ road: 2, lane: -1, s: 240 }, { road: 0, lane: -1, s: 40 }]"#));
+    let through = through.unwrap();
+    assert_eq!(through, vec![RouteJunction { id: "4".into(), legs: 3 }]);
+    assert_eq!(JunctionKind::of_route(&through), JunctionKind::TJunction);
+}
+
+#[test]
+fn a_route_along_a_map_without_junctions_passes_none() {
+    let text = std::fs::read_to_string(maps_dir().join("jolengatan.xodr")).unwrap();
+    let map = RoadNetworkMap::load("jolengatan.xodr", &text).unwrap();
+    let along = map.route_junctions(&route(r#"[{ road: 1, lane: -1, s: 20 }, { road: 1, lane: -1, s: 700 }]"#));
+    let along = along.unwrap();
+    assert_eq!(along, vec![]);
+    assert_eq!(JunctionKind::of_route(&along), JunctionKind::None);
+}
+
+/// Every catalog scenario on a map, and the junction kind its route gets read from that map. A
+/// scenario added on a map must be added here, with what its route should meet.
+#[test]
+fn each_catalog_scenario_on_a_map_passes_the_junction_its_route_crosses() {
+    let expected: &[(&str, JunctionKind)] = &[
+        // Fabriksgatan: roads 0-3 meet in junction 4. Straight on from road 2 to road 0.
+        ("junctions/all_way_stop.yaml", JunctionKind::Crossroads),
+        ("junctions/crossing_straight_path.yaml", JunctionKind::Crossroads),
+        ("junctions/red_light_runner.yaml", JunctionKind::Crossroads),
+        ("junctions/signalised_stop_and_go.yaml", JunctionKind::Crossroads),
+        ("junctions/stop_sign.yaml", JunctionKind::Crossroads),
+        ("protocols/ncap_cccscp.yaml", JunctionKind::Crossroads),
+        // Right from road 2 into road 3.
+        ("junctions/route_right_turn.yaml", JunctionKind::Crossroads),
+        ("protocols/ncap_cpta.yaml", JunctionKind::Crossroads),
+        // Left from road 2 into road 1.
+        ("junctions/unprotected_left_turn.yaml", JunctionKind::Crossroads),
+        ("protocols/ncap_ccftap.yaml", JunctionKind::Crossroads),
+    ];
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
+    let mut on_maps = Vec::new();
+    for dir in ["highway", "urban", "warehouse", "degraded", "junctions", "protocols"] {
+        for entry in std::fs::read_dir(catalog.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let parsed = scenario_dsl::parse(&path.display().to_string(), &text);
+            let Some(s) = parsed.scenario else { panic!("{} does not parse", path.display()) };
+            let Some(file) = s.map_file() else { continue };
+            let name = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
+            let kind = expected.iter().find(|(f, _)| *f == name).map(|(_, k)| *k);
+            let kind = kind.unwrap_or_else(|| panic!("{name} is on a map: add what its route meets to this test"));
+            let map_path = path.parent().unwrap().join(file);
+            let map = RoadNetworkMap::load(file, &std::fs::read_to_string(map_path).unwrap()).unwrap();
+            for v in s.variants() {
+                let junctions = map.route_junctions(&v.scenario.world.map.as_ref().unwrap().route).unwrap();
+                assert_eq!(JunctionKind::of_route(&junctions), kind, "{name} {:?}: {junctions:?}", v.params);
+            }
+            on_maps.push(name);
+        }
+    }
+    assert_eq!(on_maps.len(), expected.len(), "on maps: {on_maps:?}");
 }

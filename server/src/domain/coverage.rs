@@ -72,7 +72,10 @@ pub fn compute(odd: &Odd, runs: &[Run], axes: Option<(&str, &str)>) -> Result<Co
         e.1 += u64::from(r.status == RunStatus::Passed);
     }
     let exercised: BTreeSet<&BTreeMap<String, String>> = by_cell.keys().filter(|c| !c.is_empty()).collect();
-    let holes: Vec<BTreeMap<String, String>> = declared.iter().filter(|c| !exercised.contains(c)).cloned().collect();
+    // Only the first 100 holes are kept: an ODD declares tens of thousands of cells, most of them holes.
+    let holes_total = declared.iter().filter(|c| !exercised.contains(c)).count();
+    let holes: Vec<BTreeMap<String, String>> =
+        declared.iter().filter(|c| !exercised.contains(c)).take(100).cloned().collect();
     let heatmap = match axes.or_else(|| (dims.len() >= 2).then(|| (dims[0].as_str(), dims[1].as_str()))) {
         None => None,
         Some((x, y)) => {
@@ -115,8 +118,8 @@ pub fn compute(odd: &Odd, runs: &[Run], axes: Option<(&str, &str)>) -> Result<Co
         exercised: exercised.len() as u64,
         passed: by_cell.iter().filter(|(c, (n, p))| !c.is_empty() && n == p).count() as u64,
         exercised_share: if n_declared == 0 { 0.0 } else { exercised.len() as f64 / n_declared as f64 },
-        holes_total: holes.len() as u64,
-        holes: holes.into_iter().take(100).collect(),
+        holes_total: holes_total as u64,
+        holes,
         heatmap,
     })
 }

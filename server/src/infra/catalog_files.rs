@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use scenario_dsl::{Catalog, Code, Diagnostic, MapSource, SourceFile, Span, ValidScenario};
+use scenario_dsl::model::MapPoint;
+use scenario_dsl::{Catalog, Code, Diagnostic, MapSource, RouteJunction, SourceFile, Span, ValidScenario};
 
 use crate::domain::catalog::CatalogIndex;
 
@@ -154,19 +155,30 @@ pub fn map_path(scenario_file: &str, map_file: &str) -> PathBuf {
 pub struct MapAttachError(pub String);
 
 /// Reads the map file a scenario names (if any), checks that the map loads and that its route and
-/// every actor's place and route resolve (by building the first variant's map world), and hands
-/// the text to every variant.
+/// every actor's place and route resolve (by building the first variant's map world), hands the
+/// text to every variant, and the junctions each variant's route passes (for the ODD's `junction`
+/// dimension; the map is read once, and each distinct route routed once).
 pub fn attach_map(scenario: &mut ValidScenario) -> Result<(), MapAttachError> {
     let Some(file) = scenario.map_file() else { return Ok(()) };
     let path = map_path(scenario.file(), file);
     let name = display(&path);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| MapAttachError(format!("cannot read map {name} (named by `world.map.file`): {e}")))?;
+    let map = sim_core::map::RoadNetworkMap::load(&name, &text).map_err(|e| MapAttachError(e.to_string()))?;
     scenario.attach_map(MapSource { file: name, text: text.into() });
     if let Some(first) = scenario.variants().first() {
         sim_core::map::build(first).map_err(|e| MapAttachError(e.to_string()))?;
     }
-    Ok(())
+    let mut routed: Vec<(Vec<MapPoint<f64>>, Vec<RouteJunction>)> = Vec::new();
+    scenario.attach_route_junctions(|v| {
+        let route = v.scenario.world.map.as_ref().map_or(&[][..], |m| &m.route[..]);
+        if let Some((_, junctions)) = routed.iter().find(|(r, _)| r == route) {
+            return Ok(junctions.clone());
+        }
+        let junctions = map.route_junctions(route).map_err(|e| MapAttachError(e.to_string()))?;
+        routed.push((route.to_vec(), junctions.clone()));
+        Ok(junctions)
+    })
 }
 
 /// Where `needle` first appears in `text` as a 1-based line and column (the start when it does not).
@@ -177,32 +189,23 @@ fn locate_text(text: &str, needle: &str) -> Span {
         .unwrap_or(Span::new(1, 1))
 }
 
-/// Attaches every scenario's map; a scenario whose map cannot be used is dropped with a diagnostic
-/// at its `world.map.file`.
-fn attach_maps(catalog: &mut Catalog, sources: &[SourceFile]) {
-    let mut kept = Vec::with_capacity(catalog.scenarios.len());
-    for mut s in std::mem::take(&mut catalog.scenarios) {
-        match attach_map(&mut s) {
-            Ok(()) => kept.push(s),
-            Err(e) => {
-                let file = s.map_file().unwrap_or_default();
-                let span =
-                    sources.iter().find(|f| f.name == s.file()).map_or(Span::new(1, 1), |f| locate_text(&f.text, file));
-                catalog.diagnostics.push(
-                    Diagnostic::error(s.file(), span, Code::BadMap, e.0)
-                        .with_help("`world.map.file` is relative to this scenario's folder"),
-                );
-            }
-        }
-    }
-    catalog.scenarios = kept;
+/// Attaches a scenario's map and what is derived from it ([`attach_map`]), or the diagnostic at its
+/// `world.map.file` that drops the scenario from the catalog.
+fn attach_map_or_diagnose(s: &mut ValidScenario, sources: &[SourceFile]) -> Result<(), Diagnostic> {
+    attach_map(s).map_err(|e| {
+        let file = s.map_file().unwrap_or_default();
+        let span = sources.iter().find(|f| f.name == s.file()).map_or(Span::new(1, 1), |f| locate_text(&f.text, file));
+        Diagnostic::error(s.file(), span, Code::BadMap, e.0)
+            .with_help("`world.map.file` is relative to this scenario's folder")
+    })
 }
 
-/// Loads a catalog from paths on disk: read errors and language diagnostics together.
+/// Loads a catalog from paths on disk: read errors and language diagnostics together. Maps are
+/// attached before the variants are placed in the ODD, whose `junction` dimension reads them.
 pub fn load(paths: &[PathBuf], odd: Option<&Path>) -> Loaded {
     let sources = read_sources(paths, odd);
-    let mut catalog = Catalog::load(&sources.scenarios, sources.odd.as_ref());
-    attach_maps(&mut catalog, &sources.scenarios);
+    let mut catalog =
+        Catalog::load_with(&sources.scenarios, sources.odd.as_ref(), |s| attach_map_or_diagnose(s, &sources.scenarios));
     catalog.diagnostics.extend(sources.diagnostics);
     catalog.diagnostics.sort();
     let mut texts = sources.scenarios.clone();

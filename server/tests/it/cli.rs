@@ -124,6 +124,44 @@ fn variants_json_gives_key_params_seed_and_coverage_cell() {
 }
 
 #[test]
+fn the_junction_a_map_route_passes_is_read_from_the_map_and_one_outside_the_bins_is_named() {
+    // Fabriksgatan's junction 4, where roads 0-3 meet: the right turn passes a crossroads.
+    let out = farm(&["variants", "--json", "catalog/junctions/route_right_turn.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(rows.iter().all(|r| r["cell"]["junction"] == "crossroads"), "{rows:?}");
+    let out = farm(&["variants", "--json", "catalog/highway/cut_in.yaml"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(rows.iter().all(|r| r["cell"]["junction"] == "none"), "{rows:?}");
+
+    // An ODD without a crossroads bin: lint names the first variant and points at the route.
+    let dir = tempfile::tempdir().unwrap();
+    let odd = std::fs::read_to_string(root().join("catalog/odd.yaml")).unwrap();
+    let narrow = odd.replace("bins: [none, t_junction, crossroads, complex]", "bins: [none, t_junction, complex]");
+    let narrow: String =
+        narrow.lines().filter(|l| !l.contains("junction: crossroads")).map(|l| format!("{l}\n")).collect();
+    let odd_path = dir.path().join("odd.yaml");
+    std::fs::write(&odd_path, narrow).unwrap();
+    let file = "catalog/junctions/route_right_turn.yaml";
+    let out = farm(&["lint", "--odd", odd_path.to_str().unwrap(), file]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let first = &rows_of(file)[0];
+    assert!(
+        text.contains(&format!(
+            "error[E0309]: variant {} has junction = crossroads, outside every bin of the ODD\n  --> {file}:24:7\n",
+            first["key"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+}
+
+/// `farm variants --json FILE`'s rows.
+fn rows_of(file: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(&stdout(&farm(&["variants", "--json", file]))).unwrap()
+}
+
+#[test]
 fn variants_refuses_an_invalid_scenario() {
     let out = farm(&["variants", &format!("{}/invalid/wrong_sign.yaml", fixtures())]);
     assert_eq!(out.status.code(), Some(1));
