@@ -97,7 +97,10 @@ pub(super) fn run(args: LoadBenchArgs) -> anyhow::Result<ExitCode> {
     let [idle, loaded, again] = &conditions[..] else { unreachable!("three passes were run") };
 
     let mut out = std::io::stdout().lock();
-    writeln!(out, "per-module p99 over the runs' p99s, µs (CPU: the thread's CPU time, judged; wall: reported)")?;
+    writeln!(
+        out,
+        "per-module p99 of every tick (pooled over the runs), µs (CPU: the thread's CPU time, judged; wall: reported)"
+    )?;
     writeln!(
         out,
         "ratio: loaded / idle; paired: median over variants of the same ratio per run; noise: idle again / idle"

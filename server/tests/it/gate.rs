@@ -206,13 +206,24 @@ fn each_rule_of_the_committed_policy_fails_the_gate_for_its_own_reason() {
         None,
         "no_collisions: 1 run(s) collided; worst: s6 (variant 0000012c: hit lead at 4.2 m/s)",
     );
-    // latency_budget_us: planning 2000 µs of CPU time (the 99th percentile of 1100 runs' p99s: 12
-    // slow runs), whatever the wall time.
+    // latency_budget_us: planning 2000 µs of CPU time at the 99th percentile of every tick, whatever
+    // the wall time. 1100 runs of 1000 ticks: 1040 at most 1500 µs, 60 slow ones with a median of
+    // 1300 µs and 2600 µs from their 95th percentile up. The pooled share 0.99 is reached where the
+    // slow runs' own share is (0.99 * 1100 - 1040) / 60 = 0.8167, on their line from (1300 µs, 0.5)
+    // to (2600 µs, 0.95): 1300 + 1300 * 0.3167 / 0.45 = 2215 µs.
     one(
-        with(40..52, |r| run(r.ord as usize, &["highway"], RunStatus::Passed, 2600.0, 600.0, 0)),
+        with(40..100, |r| run(r.ord as usize, &["highway"], RunStatus::Passed, 2600.0, 600.0, 0)),
         None,
-        "latency_budget_us.planning: planning p99 CPU time 2600 µs exceeds the budget of 2000 µs; worst: s5 (variant 00000028: p99 2600 µs)",
+        "latency_budget_us.planning: planning p99 CPU time 2215 µs exceeds the budget of 2000 µs; worst: s5 (variant 00000028: p99 2600 µs)",
     );
+    // Twelve such runs are 1.1 % of the ticks, but only a quarter of their ticks are over 2000 µs:
+    // 0.3 % of all ticks, within the budget of the 99th percentile.
+    assert!(reasons(
+        &p,
+        &with(40..52, |r| run(r.ord as usize, &["highway"], RunStatus::Passed, 2600.0, 600.0, 0)),
+        None
+    )
+    .is_empty());
     // Three times the budget in wall time (a loaded machine) with CPU time within it: no reason.
     assert!(reasons(
         &p,
@@ -220,11 +231,11 @@ fn each_rule_of_the_committed_policy_fails_the_gate_for_its_own_reason() {
         None
     )
     .is_empty());
-    // latency_budget_us: perception 1000.
+    // latency_budget_us: perception 1000 (the same arithmetic: 650 + 650 * 0.3167 / 0.45 = 1107 µs).
     one(
-        with(40..52, |r| run(r.ord as usize, &["highway"], RunStatus::Passed, 1500.0, 1300.0, 0)),
+        with(40..100, |r| run(r.ord as usize, &["highway"], RunStatus::Passed, 1500.0, 1300.0, 0)),
         None,
-        "latency_budget_us.perception: perception p99 CPU time 1300 µs exceeds the budget of 1000 µs",
+        "latency_budget_us.perception: perception p99 CPU time 1107 µs exceeds the budget of 1000 µs",
     );
     // max_deadline_miss_rate: 0.001 (1,200 misses in 1,100,000 planning cycles).
     one(
