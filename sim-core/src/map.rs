@@ -9,7 +9,7 @@
 
 use autonomy_stack::geometry::{wrap_angle, Polyline};
 use autonomy_stack::LinePoint;
-use scenario_dsl::model::{Actor, Manoeuvre, MapPlace, MapPoint, Point, Start};
+use scenario_dsl::model::{Actor, Manoeuvre, Map, MapPlace, MapPoint, Point, Start};
 use scenario_dsl::{RouteJunction, Variant};
 use xodr::{Direction, LaneId, LanePosition, RoadNetwork};
 
@@ -374,6 +374,12 @@ pub fn build(variant: &Variant) -> Result<Option<MapWorld>, MapError> {
     let Some(spec) = &variant.scenario.world.map else { return Ok(None) };
     let source = variant.map_source.as_ref().ok_or_else(|| MapError::NotLoaded { file: spec.file.clone() })?;
     let map = RoadNetworkMap::load(&source.file, &source.text)?;
+    build_on(map, spec, &variant.scenario.actors).map(Some)
+}
+
+/// The world of a map scenario on its map, already loaded (the same map as [`build`] would read):
+/// the ego's route as a one-lane road, and every actor placed and routed on the map.
+pub fn build_on(map: RoadNetworkMap, spec: &Map<f64>, actors: &[Actor<f64>]) -> Result<MapWorld, MapError> {
     let route = map.route(&spec.route)?;
     let width = map.lane_width_near(route[0]);
     let line = reference_line(&route, 0.5 * width).ok_or_else(|| MapError::Unreachable {
@@ -385,8 +391,8 @@ pub fn build(variant: &Variant) -> Result<Option<MapWorld>, MapError> {
         ),
     })?;
     let road = RoadFrame::polyline(line, 1, width, spec.speed_limit);
-    let actors = variant.scenario.actors.iter().map(|a| lower_actor(&map, a)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(MapWorld { map, road, actors }))
+    let actors = actors.iter().map(|a| lower_actor(&map, a)).collect::<Result<Vec<_>, _>>()?;
+    Ok(MapWorld { map, road, actors })
 }
 
 /// An actor with its map start as a pose and its routes as waypoints from where it starts.

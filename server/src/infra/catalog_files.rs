@@ -166,9 +166,12 @@ pub fn attach_map(scenario: &mut ValidScenario) -> Result<(), MapAttachError> {
         .map_err(|e| MapAttachError(format!("cannot read map {name} (named by `world.map.file`): {e}")))?;
     let map = sim_core::map::RoadNetworkMap::load(&name, &text).map_err(|e| MapAttachError(e.to_string()))?;
     scenario.attach_map(MapSource { file: name, text: text.into() });
-    if let Some(first) = scenario.variants().first() {
-        sim_core::map::build(first).map_err(|e| MapAttachError(e.to_string()))?;
-    }
+    let map = match scenario.variants().first().and_then(|v| Some((v.scenario.world.map.as_ref()?, v))) {
+        Some((spec, first)) => {
+            sim_core::map::build_on(map, spec, &first.scenario.actors).map_err(|e| MapAttachError(e.to_string()))?.map
+        }
+        None => map,
+    };
     let mut routed: Vec<(Vec<MapPoint<f64>>, Vec<RouteJunction>)> = Vec::new();
     scenario.attach_route_junctions(|v| {
         let route = v.scenario.world.map.as_ref().map_or(&[][..], |m| &m.route[..]);
