@@ -450,6 +450,17 @@ pub struct ModuleTimings {
     /// counted apart instead of judged. Always false with a clock that cannot tell.
     #[serde(default)]
     pub preempted: bool,
+    /// The involuntary context switches counted over that same stretch (0 with a clock that cannot
+    /// tell); `preempted` is this above 0.
+    #[serde(default)]
+    pub preemptions: u32,
+    /// The thread's CPU nanoseconds over that same stretch, from the end of the previous tick's
+    /// measurement to the end of this one's (this tick alone for the first): how long the tick was
+    /// exposed to preemption. A long tick is preempted more often than a short one, so leaving the
+    /// preempted ticks out would bias the judged times low; this is what corrects it (see
+    /// `sim_core::latency::Latencies`).
+    #[serde(default)]
+    pub exposed_cpu_nanos: u64,
 }
 
 impl ModuleTimings {

@@ -76,6 +76,8 @@ pub struct Stack {
     debug: TickDebug,
     /// The clock's preemption count when the previous tick's measurement ended.
     preemptions: Option<u64>,
+    /// The thread's CPU clock when the previous tick's measurement ended.
+    exposed_since: Option<u64>,
 }
 
 /// Weight of a new speed measurement in the speed filter, per frame. The filter predicts the speed
@@ -140,6 +142,7 @@ impl Stack {
                 control_accel: 0.0,
             },
             preemptions: None,
+            exposed_since: None,
             config,
             mission,
         })
@@ -288,8 +291,12 @@ impl Stack {
             timings.cpu_nanos[i] = b.1.saturating_sub(a.1);
         }
         let preemptions = clock.preemptions();
-        timings.preempted = self.preemptions.is_some_and(|before| preemptions != before);
+        let switched = self.preemptions.map_or(0, |before| preemptions.saturating_sub(before));
+        timings.preemptions = u32::try_from(switched).unwrap_or(u32::MAX);
+        timings.preempted = switched > 0;
+        timings.exposed_cpu_nanos = t6.1.saturating_sub(self.exposed_since.unwrap_or(t0.1));
         self.preemptions = Some(preemptions);
+        self.exposed_since = Some(t6.1);
         let budget_ns = self.config.planning.compute_budget_us.saturating_mul(1000);
         self.debug = TickDebug {
             behaviour: plan.behaviour,

@@ -99,6 +99,11 @@ fn the_same_inputs_give_bit_identical_outputs_whatever_the_clock() {
         assert_eq!(y.telemetry.timings.nanos, [7_000_000; 6]);
         assert_eq!(y.telemetry.timings.cpu_nanos, [3_000_000; 6]);
     }
+    // Exposed to preemption: the first tick from its own start (six 3 ms spans), every later one
+    // from the end of the previous tick's measurement (seven reads of the CPU clock later).
+    let exposed: Vec<u64> = c.iter().map(|o| o.telemetry.timings.exposed_cpu_nanos).collect();
+    assert_eq!(exposed[0], 18_000_000);
+    assert!(exposed[1..].iter().all(|&e| e == 21_000_000), "{exposed:?}");
     assert!(a.iter().any(|o| o.telemetry.tracks >= 2), "the run exercised the tracker");
 }
 
@@ -132,6 +137,8 @@ fn a_tick_the_os_preempted_is_flagged_and_nothing_else_changes() {
     let flagged: Vec<usize> =
         preempted.iter().enumerate().filter(|(_, o)| o.telemetry.timings.preempted).map(|(i, _)| i).collect();
     assert_eq!(flagged, (0..300).filter(|i| (i + 2) % 5 == 0).collect::<Vec<_>>());
+    // Each flagged tick saw exactly one switch: the count, not just the flag, reaches the latencies.
+    assert!(preempted.iter().all(|o| o.telemetry.timings.preemptions == u32::from(o.telemetry.timings.preempted)));
     assert!(calm.iter().all(|o| !o.telemetry.timings.preempted), "a clock that cannot tell flags nothing");
     for (a, b) in calm.iter().zip(&preempted) {
         assert_eq!(a.command, b.command);

@@ -108,8 +108,9 @@ pub struct RunResult {
     pub metrics: Metrics,
     /// Per-module wall-time percentiles, microseconds: reported, never judged.
     pub latency: BTreeMap<String, LatencySummary>,
-    /// Per-module thread-CPU-time percentiles, microseconds: what budgets and the gate judge, over
-    /// the ticks the OS did not preempt (their `count`; see [`crate::latency::Latencies`]).
+    /// Per-module thread-CPU-time percentiles, microseconds: what budgets and the gate judge,
+    /// estimated from the ticks the OS did not preempt, weighted against the bias of leaving the
+    /// others out (`preempted` says how many; see [`crate::latency::Latencies`]).
     pub cpu_latency: BTreeMap<String, LatencySummary>,
     /// Simulated seconds.
     pub sim_s: f64,

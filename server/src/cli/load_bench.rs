@@ -135,13 +135,13 @@ pub(super) fn run(args: LoadBenchArgs) -> anyhow::Result<ExitCode> {
     }
     for (c, records) in conditions.iter().zip(&records) {
         let ticks: u64 = records.iter().filter_map(|r| r.latency.get("planning")).map(|l| l.count).sum();
-        let judged: u64 = records.iter().filter_map(|r| r.cpu_latency.get("planning")).map(|l| l.count).sum();
+        let preempted: u64 = records.iter().filter_map(|r| r.cpu_latency.get("planning")).map(|l| l.preempted).sum();
         writeln!(
             out,
-            "{:<10} {} of {ticks} ticks preempted by the OS ({:.1} %): wall time only, CPU time not judged",
+            "{:<10} {preempted} of {ticks} ticks preempted by the OS ({:.1} %): wall time only; the CPU times of \
+             the others are weighted by the inverse of their chance of escaping",
             c.name,
-            ticks - judged,
-            100.0 * (ticks - judged) as f64 / ticks.max(1) as f64
+            100.0 * preempted as f64 / ticks.max(1) as f64
         )?;
     }
     for c in &conditions {

@@ -178,7 +178,7 @@ mod tests {
     use super::pooled_quantile;
 
     fn run(p50: f64, p95: f64, p99: f64, max: f64, count: u64) -> LatencySummary {
-        LatencySummary { p50, p95, p99, max, count, total: p50 * count as f64 }
+        LatencySummary { p50, p95, p99, max, count, total: p50 * count as f64, preempted: 0 }
     }
 
     #[test]

@@ -26,8 +26,15 @@ fn policy() -> GatePolicy {
 
 /// One run: `tags`, `status`, planning and perception CPU p99 (µs) and deadline misses of 1000 cycles.
 fn run(i: usize, tags: &[&str], status: RunStatus, planning_p99: f64, perception_p99: f64, misses: u32) -> Run {
-    let latency =
-        |p99: f64| LatencySummary { p50: p99 / 2.0, p95: p99, p99, max: p99, count: 1000, total: p99 * 500.0 };
+    let latency = |p99: f64| LatencySummary {
+        p50: p99 / 2.0,
+        p95: p99,
+        p99,
+        max: p99,
+        count: 1000,
+        total: p99 * 500.0,
+        preempted: 0,
+    };
     let key = scenario_dsl::VariantKey::parse(&format!("{i:08x}{:024x}", 0)).unwrap();
     let result = status.verdict().filter(|_| status != RunStatus::Error).map(|verdict| RunRecord {
         key: key.to_string(),
