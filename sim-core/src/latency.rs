@@ -154,7 +154,7 @@ impl Latencies {
         let weights: Vec<u64> = self
             .kept
             .iter()
-            .map(|(_, exposed)| ((rate * *exposed as f64).exp().min(MAX_TICK_WEIGHT) * UNIT_WEIGHT).round() as u64)
+            .map(|(_, exposed)| (libm::exp(rate * *exposed as f64).min(MAX_TICK_WEIGHT) * UNIT_WEIGHT).round() as u64)
             .collect();
         let us = |ns: u64| ns as f64 / 1000.0;
         Module::ALL
