@@ -365,14 +365,23 @@ impl Observer {
                     m.min_ttc = Some(Extreme { value: ttc, time: t.time, actor: Some(a.id.clone()) });
                 }
             }
+            // The distance only feeds three minimums: an actor that cannot lower any of them is
+            // not measured (with fifty actors on a highway, most of the criteria's time).
+            let kind = a.kind.as_str();
+            let by_kind = m.min_distance_by_kind.get(kind).map(|e| e.value);
+            let floor = footprint::distance_lower_bound(&t.ego, &fp);
+            let lowers = |current: Option<f64>| current.is_none_or(|v| floor < v);
+            if !(lowers(now.distance) || lowers(m.min_distance.as_ref().map(|e| e.value)) || lowers(by_kind)) {
+                continue;
+            }
             let dist = footprint::distance(&t.ego, &fp);
             now.distance = Some(now.distance.map_or(dist, |v: f64| v.min(dist)));
             if m.min_distance.as_ref().is_none_or(|e| dist < e.value) {
                 m.min_distance = Some(Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
-            let kind = a.kind.as_str().to_owned();
-            if m.min_distance_by_kind.get(&kind).is_none_or(|e| dist < e.value) {
-                m.min_distance_by_kind.insert(kind, Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
+            if by_kind.is_none_or(|v| dist < v) {
+                m.min_distance_by_kind
+                    .insert(kind.to_owned(), Extreme { value: dist, time: t.time, actor: Some(a.id.clone()) });
             }
         }
         let road = match &self.drivable {

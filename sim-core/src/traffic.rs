@@ -67,7 +67,17 @@ impl Idm {
     /// IDM's acceleration at speed `v` with a leader `(gap, speed)` or none, limited to
     /// [-max_decel, max_accel].
     pub fn accel(&self, v: f64, lead: Option<(f64, f64)>) -> f64 {
-        let free = 1.0 - libm::pow((v / self.desired_speed).max(0.0), self.exponent);
+        self.accel_with(self.free_road(v), v, lead)
+    }
+
+    /// IDM's free-road term at speed `v`, `1 - (v / desired_speed)^exponent`: the same for every
+    /// leader a driver is asked about in one tick, so the snapshot computes it once per body.
+    fn free_road(&self, v: f64) -> f64 {
+        1.0 - libm::pow((v / self.desired_speed).max(0.0), self.exponent)
+    }
+
+    /// [`Idm::accel`] with the free-road term already computed for `v`.
+    fn accel_with(&self, free: f64, v: f64, lead: Option<(f64, f64)>) -> f64 {
         let interaction = lead.map_or(0.0, |(gap, v_lead)| {
             let ratio = self.desired_gap(v, v_lead) / gap.max(MIN_DIVISOR_GAP);
             ratio * ratio
@@ -162,6 +172,8 @@ struct Body {
     v: f64,
     /// The body's own driver, for reactive actors (others are judged with the asking driver's).
     idm: Option<Idm>,
+    /// That driver's free-road term at `v` (0 without one).
+    free: f64,
     /// Where a lane change under way ends, across the road: the vehicle claims its target lane
     /// from the moment it starts moving over, as a driver's indicator does.
     to_d: f64,
@@ -198,7 +210,7 @@ impl Snapshot {
             let h = road.heading_at(s);
             let (half_len, half_wid) = extents(f.length, f.width, f.heading - h);
             let v = ego.velocity.0 * libm::cos(h) + ego.velocity.1 * libm::sin(h);
-            Body { s, d, half_len, half_wid, v, idm: None, to_d: d }
+            Body { s, d, half_len, half_wid, v, idm: None, free: 0.0, to_d: d }
         };
         let mut bodies = Vec::with_capacity(actors.len() + 1);
         bodies.push(Some(ego_body));
@@ -211,7 +223,9 @@ impl Snapshot {
             let (half_len, half_wid) = extents(a.length, a.width, a.heading - h);
             let v = a.velocity.0 * libm::cos(h) + a.velocity.1 * libm::sin(h);
             let to_d = a.drive.as_ref().and_then(|dr| dr.change).map_or(d, |c| c.to_d);
-            bodies.push(Some(Body { s, d, half_len, half_wid, v, idm: a.drive.as_ref().map(|d| d.idm), to_d }));
+            let idm = a.drive.as_ref().map(|d| d.idm);
+            let free = idm.map_or(0.0, |i| i.free_road(v));
+            bodies.push(Some(Body { s, d, half_len, half_wid, v, idm, free, to_d }));
         }
         let mut lanes: Vec<Vec<BodyId>> = vec![Vec::new(); road.lanes as usize];
         for (id, b) in bodies.iter().enumerate() {
@@ -331,7 +345,7 @@ fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[R
     let (lo, hi) = b.lateral();
     let (lo, hi) = (lo - LATERAL_MARGIN, hi + LATERAL_MARGIN);
     let lead = snap.ahead(me, b.s, lo, hi).and_then(|l| snap.gap(b.s, b.half_len, l));
-    let mut accel = idm.accel(b.v, lead);
+    let mut accel = idm.accel_with(b.free, b.v, lead);
     // A red (or, when it can stop comfortably, an amber) light's line ahead is a standing leader.
     let front = b.s + b.half_len;
     let line = stops
@@ -341,7 +355,7 @@ fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[R
         .map(|l| l.s - front)
         .min_by(f64::total_cmp);
     if let Some(gap) = line {
-        accel = accel.min(idm.accel(b.v, Some((gap, 0.0))));
+        accel = accel.min(idm.accel_with(b.free, b.v, Some((gap, 0.0))));
     }
     let change_to = match drive.mobil {
         Some(m) if drive.change.is_none() && b.v > MIN_CHANGE_SPEED && time - drive.last_change >= m.cooldown => {
@@ -354,9 +368,13 @@ fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[R
 
 /// The acceleration of body `who` (following `lead` at `gap`), by its own driver or else `proxy`.
 fn accel_of(snap: &Snapshot, who: BodyId, lead: Option<(f64, f64)>, proxy: &Idm) -> f64 {
-    let b = snap.body(who);
-    let idm = b.and_then(|b| b.idm).unwrap_or(*proxy);
-    idm.accel(b.map_or(0.0, |b| b.v), lead)
+    match snap.body(who) {
+        Some(b) => match b.idm {
+            Some(own) => own.accel_with(b.free, b.v, lead),
+            None => proxy.accel(b.v, lead),
+        },
+        None => proxy.accel(0.0, lead),
+    }
 }
 
 /// MOBIL: the lane to change to, if any (the better of left and right).
@@ -384,7 +402,7 @@ fn mobil(snap: &Snapshot, me: BodyId, b: &Body, idm: &Idm, m: &Mobil, accel: f64
         if lead_gap.is_some_and(|(g, _)| g < idm.min_gap) {
             continue;
         }
-        let my_new = idm.accel(b.v, lead_gap);
+        let my_new = idm.accel_with(b.free, b.v, lead_gap);
         if my_new < -m.safe_decel {
             continue;
         }
