@@ -39,6 +39,72 @@ impl EventHandler for Collector {
     fn handle_contact_force_event(&self, _: Real, _: &RigidBodySet, _: &ColliderSet, _: &ContactPair, _: Real) {}
 }
 
+/// The broad phase of this world: each step, every enabled collider's bounding box (loosened by
+/// half the prediction distance each, as rapier's own multi-SAP loosens them) is swept along x,
+/// and the pairs whose boxes overlap are the candidates the narrow phase tests. Rapier's multi-SAP
+/// keeps grid regions up to date as bodies move, which with fifty vehicles on a kilometre of road
+/// cost about half of the physics step (perf on `highway.dense_traffic.reactive`); a world of at
+/// most a few hundred boxes is faster swept whole. The pairs it reports are a superset of the
+/// touching ones (a pair is dropped only once the boxes are apart), so the narrow phase finds the
+/// same contacts and every trace is unchanged.
+#[derive(Default)]
+struct SweptBroadPhase {
+    /// The pairs reported last step, by the handles' raw parts, the smaller first.
+    pairs: std::collections::BTreeSet<((u32, u32), (u32, u32))>,
+    /// Scratch: this step's boxes.
+    boxes: Vec<(rapier3d::parry::bounding_volume::Aabb, ColliderHandle)>,
+}
+
+/// A total order on handles (arena index, then generation).
+fn handle_key(h: ColliderHandle) -> (u32, u32) {
+    h.into_raw_parts()
+}
+
+impl BroadPhase for SweptBroadPhase {
+    fn update(
+        &mut self,
+        _dt: Real,
+        prediction_distance: Real,
+        colliders: &mut ColliderSet,
+        _bodies: &RigidBodySet,
+        _modified_colliders: &[ColliderHandle],
+        removed_colliders: &[ColliderHandle],
+        events: &mut Vec<BroadPhasePairEvent>,
+    ) {
+        use rapier3d::parry::bounding_volume::BoundingVolume;
+        self.boxes.clear();
+        for (h, co) in colliders.iter() {
+            if co.is_enabled() {
+                self.boxes.push((co.compute_collision_aabb(prediction_distance / 2.0), h));
+            }
+        }
+        self.boxes.sort_by(|a, b| a.0.mins.x.total_cmp(&b.0.mins.x).then(handle_key(a.1).cmp(&handle_key(b.1))));
+        let mut now = std::collections::BTreeSet::new();
+        for (i, (a, ha)) in self.boxes.iter().enumerate() {
+            for (b, hb) in &self.boxes[i + 1..] {
+                if b.mins.x > a.maxs.x {
+                    break;
+                }
+                if a.intersects(b) {
+                    let (ka, kb) = (handle_key(*ha), handle_key(*hb));
+                    now.insert(if ka <= kb { (ka, kb) } else { (kb, ka) });
+                }
+            }
+        }
+        let handle = |k: (u32, u32)| ColliderHandle::from_raw_parts(k.0, k.1);
+        let removed = |k: (u32, u32)| removed_colliders.contains(&handle(k));
+        for &(a, b) in self.pairs.difference(&now) {
+            if !removed(a) && !removed(b) {
+                events.push(BroadPhasePairEvent::DeletePair(ColliderPair::new(handle(a), handle(b))));
+            }
+        }
+        for &(a, b) in now.difference(&self.pairs) {
+            events.push(BroadPhasePairEvent::AddPair(ColliderPair::new(handle(a), handle(b))));
+        }
+        self.pairs = now;
+    }
+}
+
 /// A pose to put a body at: centre x, y, heading, and the box's height.
 #[derive(Debug, Clone, Copy)]
 pub struct BoxPose {
@@ -68,7 +134,7 @@ pub struct Physics {
     pipeline: PhysicsPipeline,
     params: IntegrationParameters,
     islands: IslandManager,
-    broad_phase: DefaultBroadPhase,
+    broad_phase: SweptBroadPhase,
     narrow_phase: NarrowPhase,
     impulse_joints: ImpulseJointSet,
     multibody_joints: MultibodyJointSet,
@@ -106,7 +172,7 @@ impl Physics {
             pipeline: PhysicsPipeline::new(),
             params,
             islands: IslandManager::new(),
-            broad_phase: DefaultBroadPhase::new(),
+            broad_phase: SweptBroadPhase::default(),
             narrow_phase: NarrowPhase::new(),
             impulse_joints: ImpulseJointSet::new(),
             multibody_joints: MultibodyJointSet::new(),
