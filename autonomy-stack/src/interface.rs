@@ -444,14 +444,9 @@ pub struct ModuleTimings {
     /// Thread CPU nanoseconds per module, indexed like [`Module::ALL`].
     #[serde(default)]
     pub cpu_nanos: [u64; 6],
-    /// The OS preempted the stack's thread since the previous tick's measurement ended (in this
-    /// tick or in the simulation between the two): this tick's CPU times carry the switch and the
-    /// caches it left cold, a cost of the machine's load rather than of the modules, so they are
-    /// counted apart instead of judged. Always false with a clock that cannot tell.
-    #[serde(default)]
-    pub preempted: bool,
-    /// The involuntary context switches counted over that same stretch (0 with a clock that cannot
-    /// tell); `preempted` is this above 0.
+    /// How many times the OS preempted the stack's thread (involuntary context switches) since the
+    /// previous tick's measurement ended, in this tick or in the simulation between the two
+    /// (0 with a clock that cannot tell); see [`ModuleTimings::preempted`].
     #[serde(default)]
     pub preemptions: u32,
     /// The thread's CPU nanoseconds over that same stretch, from the end of the previous tick's
@@ -464,6 +459,13 @@ pub struct ModuleTimings {
 }
 
 impl ModuleTimings {
+    /// The OS preempted the thread over this tick's stretch: its CPU times carry the switch and the
+    /// caches it left cold, a cost of the machine's load rather than of the modules, so they are
+    /// counted apart instead of judged. Always false with a clock that cannot tell.
+    pub fn preempted(&self) -> bool {
+        self.preemptions > 0
+    }
+
     /// Wall time spent in `module`.
     pub fn get(&self, module: Module) -> u64 {
         self.nanos[module as usize]

@@ -293,7 +293,6 @@ impl Stack {
         let preemptions = clock.preemptions();
         let switched = self.preemptions.map_or(0, |before| preemptions.saturating_sub(before));
         timings.preemptions = u32::try_from(switched).unwrap_or(u32::MAX);
-        timings.preempted = switched > 0;
         timings.exposed_cpu_nanos = t6.1.saturating_sub(self.exposed_since.unwrap_or(t0.1));
         self.preemptions = Some(preemptions);
         self.exposed_since = Some(t6.1);

@@ -135,11 +135,11 @@ fn a_tick_the_os_preempted_is_flagged_and_nothing_else_changes() {
     // The first tick reads the count at its start and end (reads 1 and 2); tick i ends with read
     // i + 2, so the count has moved during ticks 3, 8, 13, ...
     let flagged: Vec<usize> =
-        preempted.iter().enumerate().filter(|(_, o)| o.telemetry.timings.preempted).map(|(i, _)| i).collect();
+        preempted.iter().enumerate().filter(|(_, o)| o.telemetry.timings.preempted()).map(|(i, _)| i).collect();
     assert_eq!(flagged, (0..300).filter(|i| (i + 2) % 5 == 0).collect::<Vec<_>>());
     // Each flagged tick saw exactly one switch: the count, not just the flag, reaches the latencies.
-    assert!(preempted.iter().all(|o| o.telemetry.timings.preemptions == u32::from(o.telemetry.timings.preempted)));
-    assert!(calm.iter().all(|o| !o.telemetry.timings.preempted), "a clock that cannot tell flags nothing");
+    assert!(preempted.iter().all(|o| o.telemetry.timings.preemptions == u32::from(o.telemetry.timings.preempted())));
+    assert!(calm.iter().all(|o| !o.telemetry.timings.preempted()), "a clock that cannot tell flags nothing");
     for (a, b) in calm.iter().zip(&preempted) {
         assert_eq!(a.command, b.command);
     }

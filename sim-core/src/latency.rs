@@ -130,9 +130,9 @@ impl Latencies {
         for m in Module::ALL {
             self.wall.record(m, t.get(m));
         }
-        self.switches += u64::from(t.preemptions.max(u32::from(t.preempted)));
+        self.switches += u64::from(t.preemptions);
         self.exposed_ns += t.exposed_cpu_nanos;
-        if t.preempted {
+        if t.preempted() {
             self.preempted += 1;
         } else {
             self.kept.push((t.cpu_nanos, t.exposed_cpu_nanos));
@@ -147,7 +147,8 @@ impl Latencies {
     /// Thread-CPU-time percentiles per module, microseconds, over the ticks not preempted, each
     /// weighted by the inverse of its chance of escaping preemption (see [`Latencies`]).
     pub fn cpu_summary(&self) -> BTreeMap<String, LatencySummary> {
-        if self.kept.is_empty() && self.preempted == 0 {
+        // No tick the OS left alone: nothing was measured, so there is no summary (not zeros).
+        if self.kept.is_empty() {
             return BTreeMap::new();
         }
         let rate = if self.exposed_ns > 0 { self.switches as f64 / self.exposed_ns as f64 } else { 0.0 };
@@ -167,12 +168,11 @@ impl Latencies {
                     h.saturating_record_n(cpu[i].max(1), w);
                     total += cpu[i];
                 }
-                let at = |q: f64| if h.is_empty() { 0.0 } else { us(h.value_at_quantile(q)) };
                 let summary = LatencySummary {
-                    p50: at(0.5),
-                    p95: at(0.95),
-                    p99: at(0.99),
-                    max: if h.is_empty() { 0.0 } else { us(h.max()) },
+                    p50: us(h.value_at_quantile(0.5)),
+                    p95: us(h.value_at_quantile(0.95)),
+                    p99: us(h.value_at_quantile(0.99)),
+                    max: us(h.max()),
                     count: self.kept.len() as u64 + self.preempted,
                     total: us(total),
                     preempted: self.preempted,
@@ -190,13 +190,7 @@ mod tests {
     /// A tick of `ns` in every module (wall time three times that), exposed to preemption for
     /// `exposed` CPU-ns, and preempted `switches` times.
     fn tick(ns: u64, exposed: u64, switches: u32) -> ModuleTimings {
-        ModuleTimings {
-            nanos: [ns * 3; 6],
-            cpu_nanos: [ns; 6],
-            preempted: switches > 0,
-            preemptions: switches,
-            exposed_cpu_nanos: exposed,
-        }
+        ModuleTimings { nanos: [ns * 3; 6], cpu_nanos: [ns; 6], preemptions: switches, exposed_cpu_nanos: exposed }
     }
 
     #[test]
@@ -214,6 +208,16 @@ mod tests {
         assert!((cpu.max - 10.0).abs() < 0.1, "{cpu:?}");
         assert!((cpu.p99 - 10.0).abs() < 0.1, "{cpu:?}");
         assert!((wall.max - 300.0).abs() < 1.0, "{wall:?}");
+    }
+
+    #[test]
+    fn with_every_tick_preempted_there_is_no_cpu_summary_rather_than_zeros() {
+        let mut l = Latencies::default();
+        for _ in 0..10 {
+            l.record(&tick(10_000, 20_000, 1));
+        }
+        assert!(l.cpu_summary().is_empty());
+        assert_eq!(l.summary()["planning"].count, 10);
     }
 
     #[test]

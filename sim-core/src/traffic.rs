@@ -170,16 +170,23 @@ struct Body {
     half_wid: f64,
     /// Speed along the road, m/s.
     v: f64,
-    /// The body's own driver, for reactive actors (others are judged with the asking driver's).
-    idm: Option<Idm>,
-    /// That driver's free-road term at `v` (0 without one).
-    free: f64,
+    /// The body's own driver, for reactive actors (others are judged with the asking driver's),
+    /// with its free-road term at `v`: the same for every leader it is asked about this tick.
+    driver: Option<(Idm, f64)>,
     /// Where a lane change under way ends, across the road: the vehicle claims its target lane
     /// from the moment it starts moving over, as a driver's indicator does.
     to_d: f64,
 }
 
 impl Body {
+    /// The acceleration this body's own driver (or else `proxy`) chooses behind `lead`.
+    fn accel(&self, proxy: &Idm, lead: Option<(f64, f64)>) -> f64 {
+        match self.driver {
+            Some((own, free)) => own.accel_with(free, self.v, lead),
+            None => proxy.accel(self.v, lead),
+        }
+    }
+
     fn lateral(&self) -> (f64, f64) {
         (self.d.min(self.to_d) - self.half_wid, self.d.max(self.to_d) + self.half_wid)
     }
@@ -210,7 +217,7 @@ impl Snapshot {
             let h = road.heading_at(s);
             let (half_len, half_wid) = extents(f.length, f.width, f.heading - h);
             let v = ego.velocity.0 * libm::cos(h) + ego.velocity.1 * libm::sin(h);
-            Body { s, d, half_len, half_wid, v, idm: None, free: 0.0, to_d: d }
+            Body { s, d, half_len, half_wid, v, driver: None, to_d: d }
         };
         let mut bodies = Vec::with_capacity(actors.len() + 1);
         bodies.push(Some(ego_body));
@@ -223,9 +230,8 @@ impl Snapshot {
             let (half_len, half_wid) = extents(a.length, a.width, a.heading - h);
             let v = a.velocity.0 * libm::cos(h) + a.velocity.1 * libm::sin(h);
             let to_d = a.drive.as_ref().and_then(|dr| dr.change).map_or(d, |c| c.to_d);
-            let idm = a.drive.as_ref().map(|d| d.idm);
-            let free = idm.map_or(0.0, |i| i.free_road(v));
-            bodies.push(Some(Body { s, d, half_len, half_wid, v, idm, free, to_d }));
+            let driver = a.drive.as_ref().map(|d| (d.idm, d.idm.free_road(v)));
+            bodies.push(Some(Body { s, d, half_len, half_wid, v, driver, to_d }));
         }
         let mut lanes: Vec<Vec<BodyId>> = vec![Vec::new(); road.lanes as usize];
         for (id, b) in bodies.iter().enumerate() {
@@ -345,7 +351,7 @@ fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[R
     let (lo, hi) = b.lateral();
     let (lo, hi) = (lo - LATERAL_MARGIN, hi + LATERAL_MARGIN);
     let lead = snap.ahead(me, b.s, lo, hi).and_then(|l| snap.gap(b.s, b.half_len, l));
-    let mut accel = idm.accel_with(b.free, b.v, lead);
+    let mut accel = b.accel(&idm, lead);
     // A red (or, when it can stop comfortably, an amber) light's line ahead is a standing leader.
     let front = b.s + b.half_len;
     let line = stops
@@ -355,7 +361,7 @@ fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[R
         .map(|l| l.s - front)
         .min_by(f64::total_cmp);
     if let Some(gap) = line {
-        accel = accel.min(idm.accel_with(b.free, b.v, Some((gap, 0.0))));
+        accel = accel.min(b.accel(&idm, Some((gap, 0.0))));
     }
     let change_to = match drive.mobil {
         Some(m) if drive.change.is_none() && b.v > MIN_CHANGE_SPEED && time - drive.last_change >= m.cooldown => {
@@ -368,13 +374,7 @@ fn decide(snap: &Snapshot, me: BodyId, drive: &DriveState, time: f64, stops: &[R
 
 /// The acceleration of body `who` (following `lead` at `gap`), by its own driver or else `proxy`.
 fn accel_of(snap: &Snapshot, who: BodyId, lead: Option<(f64, f64)>, proxy: &Idm) -> f64 {
-    match snap.body(who) {
-        Some(b) => match b.idm {
-            Some(own) => own.accel_with(b.free, b.v, lead),
-            None => proxy.accel(b.v, lead),
-        },
-        None => proxy.accel(0.0, lead),
-    }
+    snap.body(who).map_or_else(|| proxy.accel(0.0, lead), |b| b.accel(proxy, lead))
 }
 
 /// MOBIL: the lane to change to, if any (the better of left and right).
@@ -402,7 +402,7 @@ fn mobil(snap: &Snapshot, me: BodyId, b: &Body, idm: &Idm, m: &Mobil, accel: f64
         if lead_gap.is_some_and(|(g, _)| g < idm.min_gap) {
             continue;
         }
-        let my_new = idm.accel_with(b.free, b.v, lead_gap);
+        let my_new = b.accel(idm, lead_gap);
         if my_new < -m.safe_decel {
             continue;
         }
@@ -412,7 +412,7 @@ fn mobil(snap: &Snapshot, me: BodyId, b: &Body, idm: &Idm, m: &Mobil, accel: f64
                 let gap_to_me = b.s - b.half_len - (nb.s + nb.half_len);
                 // A follower that does not drive by IDM (the ego, a scripted actor) may not react
                 // at all: never cut in closer than it would keep itself.
-                let needed = if nb.idm.is_some() { idm.min_gap } else { idm.desired_gap(nb.v, b.v) };
+                let needed = if nb.driver.is_some() { idm.min_gap } else { idm.desired_gap(nb.v, b.v) };
                 if gap_to_me < needed {
                     continue;
                 }
