@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod candidates;
+mod migrations;
 pub mod overview;
 pub mod queue;
 pub mod runs;
@@ -99,9 +100,6 @@ fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
 /// How long an operation waits for a Postgres connection before it fails.
 pub const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(750);
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-
 impl Store {
     /// Connects to `url` (`sqlite://farm.db`, `sqlite::memory:`, `postgres://...`) and migrates.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -141,8 +139,8 @@ impl Store {
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let before = self.applied_migrations().await?;
         match self {
-            Store::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
-            Store::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+            Store::Sqlite(p) => migrations::SQLITE.migrator().await?.run(p).await?,
+            Store::Postgres(p) => migrations::POSTGRES.migrator().await?.run(p).await?,
         }
         Ok(self.applied_migrations().await?.saturating_sub(before))
     }
