@@ -56,6 +56,9 @@ const AEB_GRADED_MIN_SPEED_SHARE: f64 = 0.5;
 /// An object ahead decelerating harder than this counts as braking for AEB, m/s² (below it the
 /// estimate is mostly velocity noise).
 const BRAKING_OBJECT: f64 = 0.7;
+/// Braking the ego is doing (measured and commanded alike) that AEB's engagement TTC credits,
+/// m/s²: below it, acceleration noise and rolling losses.
+const EGO_BRAKING_CREDIT: f64 = 0.3;
 /// Longitudinal margin of predictive braking, metres.
 const PREDICTIVE_MARGIN: f64 = 0.3;
 
@@ -305,8 +308,10 @@ impl SafetyMonitor {
         let assessment = assess_ttc(&cfg, &self.vehicle, ego, input);
         let min_ttc = assessment.ttc;
         if cfg.aeb_enabled {
-            // Braking is only a remedy while moving: a standing ego does not engage AEB.
-            if !self.aeb && min_ttc < cfg.aeb_ttc && v > AEB_MIN_SPEED {
+            // Braking is only a remedy while moving: a standing ego does not engage AEB. It engages
+            // for the conflicts the braking the ego is already doing does not resolve; once engaged
+            // it holds until the constant-speed TTC clears (its own braking must not release it).
+            if !self.aeb && assessment.ttc_braking < cfg.aeb_ttc && v > AEB_MIN_SPEED {
                 self.aeb = true;
                 self.aeb_decel = 0.0;
                 events.push(GuardrailEvent { reason: Reason::AebTtc, intervention: true });
@@ -528,8 +533,12 @@ fn inside_interval(p: f64, r: f64, h: f64) -> Option<(f64, f64)> {
 /// What AEB reads from the objects in the ego's corridor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TtcAssessment {
-    /// Smallest time-to-collision, seconds (infinite if none).
+    /// Smallest time-to-collision at the ego's current speed, seconds (infinite if none).
     pub ttc: f64,
+    /// `ttc` over the objects the ego's current braking (measured and commanded alike, the
+    /// smaller of the two) does not keep it clear of within the AEB threshold: an ego that is
+    /// already stopping short of a conflict does not need AEB to stop it. Never below `ttc`.
+    pub ttc_braking: f64,
     /// Largest constant deceleration that just stops the closing within the gap left, over the
     /// objects with a TTC under the AEB threshold (infinite when one stands, crosses or is already
     /// level with the ego), m/s²; 0 when none.
@@ -601,7 +610,12 @@ pub fn assess_ttc(
             ay: 0.0,
         })
     });
+    // The braking both the ego's motion and its controller show (a command not yet felt, or a
+    // deceleration the controller is about to release, is not credited).
+    let braking_now = ego.accel.max(input.control.command.accel);
+    let ego_decel = if braking_now < -EGO_BRAKING_CREDIT && v > 0.0 { -braking_now } else { 0.0 };
     let mut best = f64::INFINITY;
+    let mut best_braking = f64::INFINITY;
     let mut required: f64 = 0.0;
     for o in tracks.chain(fresh) {
         let (s, n) = frame.to_frame(o.x, o.y, 0.0);
@@ -641,6 +655,17 @@ pub fn assess_ttc(
         if o.tentative && start >= TENTATIVE_TTC_SHARE * cfg.aeb_ttc {
             continue;
         }
+        // An ego already braking hard enough to stay clear of this object needs no AEB for it
+        // (not for an object braking ahead: its entry above assumes the worse case).
+        let overlapping = start <= lon.1.min(lat.1);
+        if overlapping
+            && !(start < cfg.aeb_ttc
+                && ego_decel > 0.0
+                && braking.is_none()
+                && stopped_short(&frame, vehicle, cfg.aeb_lateral_margin, &o, v, ego_decel, cfg.aeb_ttc))
+        {
+            best_braking = best_braking.min(start);
+        }
         if start <= lon.1.min(lat.1) {
             best = best.min(start);
             if start < cfg.aeb_ttc {
@@ -660,7 +685,47 @@ pub fn assess_ttc(
             }
         }
     }
-    TtcAssessment { ttc: best, required_decel: required }
+    TtcAssessment { ttc: best, ttc_braking: best_braking, required_decel: required }
+}
+
+/// Time step at which [`stopped_short`] compares the braking ego with an object, seconds.
+const STOP_SHORT_STEP: f64 = 0.05;
+/// Longest stop [`stopped_short`] credits, seconds: braking that takes longer to stop the ego
+/// does not resolve a conflict due within the AEB threshold.
+const STOP_SHORT_MAX_TIME: f64 = 4.0;
+
+/// Whether the ego, braking at `decel` (> 0) from `v` along its arc to a standstill, stays clear
+/// of an object moving on at its velocity until `after` seconds past the standstill: boxes
+/// compared in the world, with the ego's footprint as AEB sees it (`hx`/`hy` computed for the
+/// ego's heading on the arc). A turn that is stopping short of oncoming traffic then needs no AEB:
+/// along the arc, the oncoming car would seem to slide towards the ego on the arc's curve, in the
+/// world it drives on. Braking that only delays the meeting is no resolution: the check runs
+/// past the standstill, not to the threshold.
+fn stopped_short(
+    frame: &ArcFrame,
+    vehicle: &VehicleParams,
+    margin: f64,
+    o: &Object,
+    v: f64,
+    decel: f64,
+    after: f64,
+) -> bool {
+    let stop_time = v / decel;
+    if stop_time > STOP_SHORT_MAX_TIME {
+        return false;
+    }
+    let steps = libm::ceil((stop_time + after) / STOP_SHORT_STEP) as usize;
+    (0..=steps).all(|k| {
+        let t = k as f64 * STOP_SHORT_STEP;
+        let te = t.min(stop_time);
+        let (ex, ey, h) = frame.to_world(v * te - 0.5 * decel * te * te, 0.0);
+        let (dx, dy) = (o.x + o.vx * t - ex, o.y + o.vy * t - ey);
+        let (c, sn) = (libm::cos(h), libm::sin(h));
+        let (lon, lat) = (c * dx + sn * dy, -sn * dx + c * dy);
+        let hx = 0.5 * vehicle.length + projected_half_extent(o.length, o.width, o.heading, h);
+        let hy = 0.5 * vehicle.width + projected_half_extent(o.length, o.width, o.heading, h + FRAC_PI_2) + margin;
+        libm::fabs(lon) >= hx || libm::fabs(lat) >= hy
+    })
 }
 
 /// Most time steps predictive braking looks at.
@@ -852,6 +917,93 @@ mod tests {
             path: &[],
             control: ControlOutput { command: cruise, requested: cruise },
         })
+    }
+
+    /// The ego at 10 m/s with a standing car `gap` metres ahead bumper to bumper, its measured
+    /// acceleration and its controller's command as given.
+    fn standing_ahead(gap: f64, measured: f64, commanded: f64) -> SafetyOutput {
+        let mut monitor = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, accel: measured, ..Default::default() };
+        let frame = SensorFrame {
+            tick: 0,
+            time: 0.0,
+            ego,
+            lidar: None,
+            detections: Some(Vec::new()),
+            detections_age: 0.0,
+            visibility: None,
+            signals: Vec::new(),
+        };
+        let obstacle = Obstacle {
+            x: 4.5 + gap,
+            y: 1.75,
+            heading: 0.0,
+            length: 4.5,
+            width: 1.8,
+            vx: 0.0,
+            vy: 0.0,
+            velocity_known: true,
+            class: crate::interface::ObjectClass::Car,
+            confidence: 0.9,
+            source: crate::perception::ObstacleSource::Fused,
+        };
+        let command = ControlCommand { accel: commanded, steer: 0.0 };
+        monitor.evaluate(&SafetyInput {
+            frame: &frame,
+            ego: &frame.ego,
+            obstacles: &[obstacle],
+            associations: &[None],
+            tracks: &[],
+            predictions: &[],
+            path: &[],
+            control: ControlOutput { command, requested: command },
+        })
+    }
+
+    #[test]
+    fn aeb_does_not_engage_for_an_ego_already_stopping_short_of_the_object() {
+        let engaged = |out: &SafetyOutput| out.events.iter().any(|e| e.reason == Reason::AebTtc);
+        // 7 m ahead at 10 m/s: 0.7 s at constant speed, under the 1.5 s threshold.
+        let coasting = standing_ahead(7.0, 0.0, 0.0);
+        assert!(engaged(&coasting) && (coasting.min_ttc - 0.7).abs() < 1e-9, "{coasting:?}");
+        // Braking at 8 m/s² stops it in 6.25 m: no AEB, though the reported TTC is still 0.7 s.
+        let stopping = standing_ahead(7.0, -8.0, -8.0);
+        assert!(!engaged(&stopping) && (stopping.min_ttc - 0.7).abs() < 1e-9, "{stopping:?}");
+        // Braking at 6 m/s² does not (8.33 m): AEB engages.
+        assert!(engaged(&standing_ahead(7.0, -6.0, -6.0)));
+        // Braking is credited only when both the motion and the command show it.
+        assert!(engaged(&standing_ahead(7.0, 0.0, -8.0)));
+        assert!(engaged(&standing_ahead(7.0, -8.0, 0.0)));
+    }
+
+    #[test]
+    fn a_turn_braking_to_a_stop_stays_clear_of_oncoming_traffic_driving_straight() {
+        // The ego turns left on a 10 m radius; a car comes the other way along y = 5 at 8 m/s.
+        let frame = ArcFrame { x: 0.0, y: 0.0, heading: 0.0, curvature: 0.1 };
+        let vehicle = mission().vehicle;
+        let car = Object {
+            x: 15.0,
+            y: 5.0,
+            vx: -8.0,
+            vy: 0.0,
+            heading: core::f64::consts::PI,
+            length: 4.5,
+            width: 1.8,
+            tentative: false,
+            ax: 0.0,
+            ay: 0.0,
+        };
+        // At 2.2 m/s braking at 1.35 m/s² it stops 1.79 m along the arc, nearly 5 m from the
+        // car's line: clear.
+        assert!(stopped_short(&frame, &vehicle, 0.2, &car, 2.2, 1.35, 1.5));
+        // At 8 m/s with the same braking it is still turning across the car's line a second on.
+        assert!(!stopped_short(&frame, &vehicle, 0.2, &car, 8.0, 1.35, 1.5));
+        // A car standing 7 m ahead bumper to bumper (4.5 m cars, centres 11.5 m apart): from
+        // 10 m/s, braking at 8 m/s² stops within 6.25 m, at 6 m/s² only in 8.33 m.
+        let straight = ArcFrame { x: 0.0, y: 0.0, heading: 0.0, curvature: 0.0 };
+        let standing = Object { x: 11.5, y: 0.0, vx: 0.0, heading: 0.0, ..car };
+        assert!(stopped_short(&straight, &vehicle, 0.2, &standing, 10.0, 8.0, 1.5));
+        assert!(!stopped_short(&straight, &vehicle, 0.2, &standing, 10.0, 6.0, 1.5));
     }
 
     #[test]
