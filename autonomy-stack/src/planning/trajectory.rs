@@ -3,7 +3,7 @@
 //! every track (collision), progress, comfort and centring; the cheapest one becomes the plan.
 
 use super::behaviour::{
-    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Situation,
+    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Side, Situation,
 };
 use super::junction::{Junctions, LineEgo, GAP_WINDOW};
 use super::turn::{self, Decision, TurnEgo};
@@ -243,6 +243,17 @@ impl RoadPlanner {
         let (lo_here, hi_here) = span(current);
         let overtaken_from_behind =
             objs.iter().any(|o| overlaps(o, lo_here, hi_here) && o.s < s0 && o.speed > v0 + MAKE_WAY_DV);
+        // The nearest standing object ahead in the ego's lane, and which side of the lane's centre
+        // it lies on (none when it is centred within a tenth of a lane).
+        let centre_here = road.lane_centre(current);
+        let obstacle_side = objs
+            .iter()
+            .filter(|o| overlaps(o, lo_here, hi_here) && o.s > s0 && o.s - s0 < reach && o.speed < MOVING)
+            .min_by(|a, b| a.s.total_cmp(&b.s))
+            .and_then(|o| {
+                let off = o.d - centre_here;
+                (libm::fabs(off) > 0.1 * lw).then_some(if off > 0.0 { Side::Left } else { Side::Right })
+            });
         let target = self.lane_choice.target(
             cfg,
             Situation {
@@ -251,6 +262,7 @@ impl RoadPlanner {
                 v_des,
                 pull_in: stop_ahead || overtaken_from_behind,
                 time: input.tick as f64 * input.period,
+                obstacle_side,
             },
             |lane| libm::fabs(d0 - road.lane_centre(lane)) < 0.3,
             |lane| {
@@ -869,6 +881,61 @@ mod tests {
         assert!(!matches!(free.behaviour, Behaviour::Yield { .. } | Behaviour::FollowLead { .. }), "{free:?}");
         assert!(plan.accel < free.accel - 0.3, "yielding {} vs free {}", plan.accel, free.accel);
         assert!(planner.constraints.iter().all(|c| c.track != Some(9)), "{:?}", planner.constraints);
+    }
+
+    /// The lane the planner heads for, at 26 m/s in the middle of three 3.5 m lanes on a straight
+    /// road, with a 1.2 m box lying 60 m ahead `offset` metres left of the lane's centre.
+    fn lane_to_pass_debris(offset: f64) -> Option<u32> {
+        let road = RoadGeometry::new(RoadMap {
+            lanes: 3,
+            lane_width: 3.5,
+            length: 900.0,
+            curvature: 0.0,
+            speed_limit: 33.0,
+            line: Vec::new(),
+            kind: None,
+        });
+        let debris = Prediction {
+            track_id: 4,
+            class: ObjectClass::Unknown,
+            length: 1.2,
+            width: 1.2,
+            vx: 0.0,
+            vy: 0.0,
+            model: PredictionModel::ConstantVelocity,
+            points: (0..=20)
+                .map(|k| PredictedPoint { t: f64::from(k) * 0.2, x: 160.0, y: 5.25 + offset, heading: 0.0 })
+                .collect(),
+        };
+        let cfg = PlanningConfig::default();
+        let vehicle =
+            VehicleParams { length: 4.6, width: 2.0, wheelbase: 2.8, max_accel: 3.0, max_decel: 8.0, max_steer: 0.6 };
+        let ego = EgoEstimate { x: 100.0, y: 5.25, speed: 26.0, ..Default::default() };
+        let input = PlanInput {
+            config: &cfg,
+            vehicle: &vehicle,
+            ego: &ego,
+            goal: MissionGoal::RoadDistance { s: 700.0 },
+            predictions: core::slice::from_ref(&debris),
+            tracks: &[],
+            prediction_step: 0.2,
+            period: 0.04,
+            speed_cap: f64::INFINITY,
+            tick: 0,
+            visibility: f64::INFINITY,
+            signals: &[],
+        };
+        RoadPlanner::default().plan(&road, &input, 100.0).target_lane
+    }
+
+    #[test]
+    fn a_standing_object_off_the_lane_centre_is_passed_on_its_open_side() {
+        // Left of the centre: pass on the right (lane 0), not across its front to the left.
+        assert_eq!(lane_to_pass_debris(1.2), Some(0));
+        assert_eq!(lane_to_pass_debris(0.6), Some(0));
+        // Right of the centre, or centred: the usual overtaking side, the left.
+        assert_eq!(lane_to_pass_debris(-1.2), Some(2));
+        assert_eq!(lane_to_pass_debris(0.0), Some(2));
     }
 
     fn neighbour(s: f64, d: f64, speed: f64, class: ObjectClass) -> RoadObject {
