@@ -236,6 +236,7 @@ fn each_catalog_scenario_on_a_map_passes_the_junction_its_route_crosses() {
         // Left from road 2 into road 1.
         ("junctions/unprotected_left_turn.yaml", JunctionKind::Crossroads),
         ("protocols/ncap_ccftap.yaml", JunctionKind::Crossroads),
+        ("protocols/ncap_cpta_farside.yaml", JunctionKind::Crossroads),
     ];
     let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
     let mut on_maps = Vec::new();

@@ -24,11 +24,13 @@ const DISCRIMINATING: &[(&str, usize)] = &[
     ("urban.bus.pull_out", 6),                          // hits the bus pulling out
     ("urban.pedestrian.occluded_by_parked_vehicle", 0), // hits the pedestrian
     ("urban.stop_and_go.queue", 20),                    // rear-ends the lead in the queue
-    ("degraded.combo.fog_wet_stalled_vehicle", 31),     // hits the stalled car in fog on a wet road
     ("warehouse.forklift.crossing_main_aisle", 0),      // hits the forklift
     // (`junctions.fabriksgatan.crossing_straight_path` #2 left this list with ADR 0029: the planner
     // of both stacks now sees the crossing car 80 m off and gives way to it.)
     ("junctions.fabriksgatan.red_light_runner", 2), // hits the car running its red light
+    ("protocol.ncap.aeb_vru.cpta_farside_like", 2), // hits the adult crossing just after its left turn
+    // (`degraded.combo.fog_wet_stalled_vehicle` #31 left the list when the lane choice began to
+    // pass a standing object on its open side: the weak stack now passes all 60 variants too.)
 ];
 
 /// Junction variants the weak stack fails on right of way (ADR 0027), with the criterion it fails.
@@ -46,7 +48,7 @@ const RIGHT_OF_WAY: &[(&str, usize, &str)] = &[
 const HARD_BRAKING: &[(&str, usize, &str)] = &[
     ("protocol.ncap.aeb_c2c.ccftap", 0, "max_decel: max deceleration"), // 10 km/h turn, 30 km/h oncoming
     ("protocol.ncap.aeb_c2c.ccftap", 7, "max_decel: max deceleration"), // 15 km/h turn, 60 km/h oncoming
-    ("protocol.ncap.aeb_c2c.cccscp", 11, "max_decel: max deceleration"), // 30 km/h, crossing at 60 km/h
+    ("protocol.ncap.aeb_c2c.cccscp", 21, "max_decel: max deceleration"), // 30 km/h, crossing at 60 km/h
 ];
 
 #[test]
