@@ -41,7 +41,8 @@ fn main() {
 /// second build of sqlx's drivers and tokio onto the host; ADR 0032). Names follow sqlx's rule:
 /// `<version>_<description>.sql`; anything else in the folder is a build error, not skipped.
 fn embed_migrations() {
-    let manifest = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let mut out = String::new();
     for dialect in ["sqlite", "postgres"] {
         let dir = manifest.join("..").join("migrations").join(dialect);
@@ -54,11 +55,17 @@ fn embed_migrations() {
         out.push_str(&format!("pub(super) const {}: &[(i64, &str, &str)] = &[\n", dialect.to_uppercase()));
         for path in files {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            let (version, rest) = name.split_once('_').unwrap_or_else(|| panic!("{name}: expected <version>_<description>.sql"));
-            let version: i64 = version.parse().unwrap_or_else(|_| panic!("{name}: the version prefix is not an integer"));
-            let description = rest.strip_suffix(".sql").unwrap_or_else(|| panic!("{name}: expected a .sql file")).replace('_', " ");
+            let (version, rest) =
+                name.split_once('_').unwrap_or_else(|| panic!("{name}: expected <version>_<description>.sql"));
+            let version: i64 =
+                version.parse().unwrap_or_else(|_| panic!("{name}: the version prefix is not an integer"));
+            let description =
+                rest.strip_suffix(".sql").unwrap_or_else(|| panic!("{name}: expected a .sql file")).replace('_', " ");
             let path = path.canonicalize().expect("migration path");
-            out.push_str(&format!("    ({version}, {description:?}, include_str!({:?})),\n", path.display().to_string()));
+            out.push_str(&format!(
+                "    ({version}, {description:?}, include_str!({:?})),\n",
+                path.display().to_string()
+            ));
         }
         out.push_str("];\n");
     }

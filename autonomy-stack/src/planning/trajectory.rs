@@ -3,7 +3,8 @@
 //! every track (collision), progress, comfort and centring; the cheapest one becomes the plan.
 
 use super::behaviour::{
-    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Side, Situation,
+    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Side,
+    Situation,
 };
 use super::junction::{Junctions, LineEgo, GAP_WINDOW};
 use super::turn::{self, Decision, TurnEgo};

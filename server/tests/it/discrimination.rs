@@ -29,8 +29,8 @@ const DISCRIMINATING: &[(&str, usize)] = &[
     // of both stacks now sees the crossing car 80 m off and gives way to it.)
     ("junctions.fabriksgatan.red_light_runner", 2), // hits the car running its red light
     ("protocol.ncap.aeb_vru.cpta_farside_like", 2), // hits the adult crossing just after its left turn
-    // (`degraded.combo.fog_wet_stalled_vehicle` #31 left the list when the lane choice began to
-    // pass a standing object on its open side: the weak stack now passes all 60 variants too.)
+                                                    // (`degraded.combo.fog_wet_stalled_vehicle` #31 left the list when the lane choice began to
+                                                    // pass a standing object on its open side: the weak stack now passes all 60 variants too.)
 ];
 
 /// Junction variants the weak stack fails on right of way (ADR 0027), with the criterion it fails.

@@ -59,7 +59,10 @@ mod tests {
             assert_eq!(ours.migrations.len(), from_folder.migrations.len(), "{dialect}");
             assert!(ours.migrations.len() >= 6, "{dialect}: {} migrations", ours.migrations.len());
             for (a, b) in ours.migrations.iter().zip(from_folder.migrations.iter()) {
-                assert_eq!((a.version, &a.description, &a.checksum, a.no_tx), (b.version, &b.description, &b.checksum, b.no_tx));
+                assert_eq!(
+                    (a.version, &a.description, &a.checksum, a.no_tx),
+                    (b.version, &b.description, &b.checksum, b.no_tx)
+                );
             }
         }
     }
