@@ -24,6 +24,9 @@ const DROPOUT_WINDOW: usize = 5;
 const DROPOUT_MIN_EXPECTED: u32 = 20;
 /// Largest run of rays (plus one) without return between two returns that counts as holes.
 const HOLE_SPAN: usize = 5;
+/// Range noise, as a share of the range, a hole's far end may show against where its near end's
+/// surface leads.
+const HOLE_RANGE_SHARE: f64 = 0.02;
 /// Dropout rate at or above which the lidar counts as lost rather than degraded.
 const LIDAR_LOST: f64 = 0.9;
 /// A scan with fewer than 1/this of the previous scan's returns is a blank-out.
@@ -401,14 +404,27 @@ impl SafetyMonitor {
         let previous_returns = self.reference_returns;
         let (mut holes, mut returns) = (0u32, 0u32);
         let mut last_return: Option<(usize, f64)> = None;
+        // The range's change per ray along the surface the last return lies on (from the return
+        // before it, when that is near enough to belong to the same surface).
+        let mut slope: Option<f64> = None;
         let mut pending = 0u32;
         for (i, r) in scan.ranges.iter().enumerate() {
             if let Some(r) = r.filter(|r| r.is_finite()) {
                 returns += 1;
-                // Only a gap inside one surface (both ends at a similar range) is a hole; the gap
-                // between two objects at different ranges is open sky.
-                if last_return.is_some_and(|(j, rj)| i - j <= HOLE_SPAN && libm::fabs(r - rj) < 0.5 + 0.1 * r.min(rj)) {
-                    holes += pending;
+                // Only a gap inside one surface is a hole: the far end continues the surface the
+                // near end lies on (its range where the near side's slope leads, with room for
+                // noise and for a surface seen at a grazing angle). The gap between two objects,
+                // such as two cars side by side a few metres apart in range, is open sky.
+                if let Some((j, rj)) = last_return.filter(|(j, _)| i - j <= HOLE_SPAN) {
+                    let k = (i - j) as f64;
+                    let step = slope.unwrap_or(0.0);
+                    let tolerance = 0.5 + HOLE_RANGE_SHARE * r.min(rj) + 0.5 * libm::fabs(step) * k;
+                    if pending > 0 && libm::fabs(r - (rj + step * k)) < tolerance {
+                        holes += pending;
+                    }
+                    slope = (libm::fabs(r - rj) < 0.5 + 0.1 * r.min(rj)).then(|| (r - rj) / k);
+                } else {
+                    slope = None;
                 }
                 pending = 0;
                 last_return = Some((i, r));

@@ -307,6 +307,67 @@ fn degraded_mode_engages_under_dropout_and_releases_after_recovery() {
     assert!(run[45..55].iter().all(|o| o.command.accel < 0.0));
 }
 
+/// A 720-ray scan of the rear faces of three cars queued side by side ahead, one per lane (3.5 m
+/// apart), staggered 52, 57 and 62 m ahead: a stopped queue's tail seen from the middle lane.
+fn queue_abreast() -> LidarScan {
+    let inc = std::f64::consts::TAU / 720.0;
+    let angle_min = -std::f64::consts::PI;
+    let cars = [(52.0, -3.5), (57.0, 0.0), (62.0, 3.5)];
+    let ranges = (0..720)
+        .map(|i| {
+            let a = angle_min + inc * i as f64;
+            let (c, s) = (libm::cos(a), libm::sin(a));
+            cars.iter()
+                .filter(|_| c > 0.0)
+                .map(|(d, y)| (d / c, d * s / c - y))
+                .filter(|(_, lateral)| lateral.abs() <= 0.9)
+                .map(|(r, _)| r)
+                .reduce(f64::min)
+        })
+        .collect();
+    LidarScan { angle_min, angle_increment: inc, max_range: 100.0, ranges }
+}
+
+#[test]
+fn the_gaps_between_cars_queued_side_by_side_are_not_lidar_dropout() {
+    // Between the cars, 2-3 rays see nothing and the ranges on either side differ by 5 m: within
+    // a tenth of the range, which the dropout estimate used to take for holes in one surface
+    // (4 of 9 rays, above the 30 % threshold: degraded mode, 5 m/s, in every queue).
+    let scan = queue_abreast();
+    let returns = scan.ranges.iter().filter(|r| r.is_some()).count();
+    assert!((9..=12).contains(&returns), "{returns} returns");
+    let mut m = mission(1);
+    m.road = Some(RoadMap {
+        lanes: 3,
+        lane_width: 3.5,
+        length: 2000.0,
+        curvature: 0.0,
+        speed_limit: 16.0,
+        line: Vec::new(),
+        kind: None,
+    });
+    let mut stack = Stack::new(StackConfig::default(), m).unwrap();
+    for k in 0..40 {
+        let f = SensorFrame {
+            tick: k,
+            time: k as f64 * 0.05,
+            ego: EgoEstimate { x: 0.0, y: 5.25, speed: 0.0, ..Default::default() },
+            lidar: Some(scan.clone()),
+            detections: Some(Vec::new()),
+            detections_age: 0.0,
+            visibility: None,
+            signals: Vec::new(),
+        };
+        let out = stack.step(&f, &mut FrozenClock);
+        assert!(
+            !out.telemetry.events.iter().any(|e| e.reason == Reason::LidarDropout),
+            "tick {k}: {:?}",
+            out.telemetry.events
+        );
+        assert_eq!(out.telemetry.mode, Mode::Nominal, "tick {k}");
+    }
+}
+
 #[test]
 fn persistent_degradation_ends_in_a_minimal_risk_stop() {
     let mut config = StackConfig::default();
