@@ -897,8 +897,27 @@ mod tests {
     }
 
     fn closing_on(monitor: &mut SafetyMonitor, tick: u64, gap: f64, lead_speed: f64) -> SafetyOutput {
-        // Ego at 10 m/s; the object's centre `gap` metres beyond bumper to bumper (4.5 m cars).
-        let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, ..Default::default() };
+        car_ahead(monitor, tick, gap, lead_speed, 0.0, 0.0)
+    }
+
+    /// The ego at 10 m/s with a standing car `gap` metres ahead bumper to bumper, its measured
+    /// acceleration and its controller's command as given.
+    fn standing_ahead(gap: f64, measured: f64, commanded: f64) -> SafetyOutput {
+        let mut monitor = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
+        car_ahead(&mut monitor, 0, gap, 0.0, measured, commanded)
+    }
+
+    /// The ego at 10 m/s, accelerating at `measured` while its controller commands `commanded`;
+    /// a car's centre `gap` metres beyond bumper to bumper (4.5 m cars), driving at `lead_speed`.
+    fn car_ahead(
+        monitor: &mut SafetyMonitor,
+        tick: u64,
+        gap: f64,
+        lead_speed: f64,
+        measured: f64,
+        commanded: f64,
+    ) -> SafetyOutput {
+        let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, accel: measured, ..Default::default() };
         let frame = SensorFrame {
             tick,
             time: tick as f64 * 0.05,
@@ -916,47 +935,6 @@ mod tests {
             length: 4.5,
             width: 1.8,
             vx: lead_speed,
-            vy: 0.0,
-            velocity_known: true,
-            class: crate::interface::ObjectClass::Car,
-            confidence: 0.9,
-            source: crate::perception::ObstacleSource::Fused,
-        };
-        let cruise = ControlCommand { accel: 0.0, steer: 0.0 };
-        monitor.evaluate(&SafetyInput {
-            frame: &frame,
-            ego: &frame.ego,
-            obstacles: &[obstacle],
-            associations: &[None],
-            tracks: &[],
-            predictions: &[],
-            path: &[],
-            control: ControlOutput { command: cruise, requested: cruise },
-        })
-    }
-
-    /// The ego at 10 m/s with a standing car `gap` metres ahead bumper to bumper, its measured
-    /// acceleration and its controller's command as given.
-    fn standing_ahead(gap: f64, measured: f64, commanded: f64) -> SafetyOutput {
-        let mut monitor = SafetyMonitor::new(SafetyConfig::default(), &ControlConfig::default(), &mission());
-        let ego = EgoEstimate { x: 0.0, y: 1.75, speed: 10.0, accel: measured, ..Default::default() };
-        let frame = SensorFrame {
-            tick: 0,
-            time: 0.0,
-            ego,
-            lidar: None,
-            detections: Some(Vec::new()),
-            detections_age: 0.0,
-            visibility: None,
-            signals: Vec::new(),
-        };
-        let obstacle = Obstacle {
-            x: 4.5 + gap,
-            y: 1.75,
-            heading: 0.0,
-            length: 4.5,
-            width: 1.8,
-            vx: 0.0,
             vy: 0.0,
             velocity_known: true,
             class: crate::interface::ObjectClass::Car,

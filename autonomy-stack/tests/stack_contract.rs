@@ -251,6 +251,12 @@ fn dropout_run(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64) -> Ve
 
 /// `lost` of every 5 rays return nothing during `bad`.
 fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, lost: usize) -> Vec<StackOutput> {
+    lidar_run(config, ticks, |k| scan(360, |i| bad.contains(&k) && i % 5 < lost))
+}
+
+/// The stack on a one-lane road at 10 m/s, fed `scan_at(tick)`; the ego's speed follows the
+/// commanded acceleration (so the friction estimate stays healthy).
+fn lidar_run(config: StackConfig, ticks: u64, scan_at: impl Fn(u64) -> LidarScan) -> Vec<StackOutput> {
     let mut m = mission(1);
     m.road = Some(RoadMap {
         lanes: 1,
@@ -262,16 +268,14 @@ fn dropout_run_with(config: StackConfig, bad: std::ops::Range<u64>, ticks: u64, 
         kind: None,
     });
     let mut stack = Stack::new(config, m).unwrap();
-    // The ego's speed follows the commanded acceleration (so the friction estimate stays healthy).
     let (mut x, mut speed) = (0.0, 10.0);
     (0..ticks)
         .map(|k| {
-            let lidar = scan(360, |i| bad.contains(&k) && i % 5 < lost);
             let f = SensorFrame {
                 tick: k,
                 time: k as f64 * 0.05,
                 ego: EgoEstimate { x, y: 1.75, speed, ..Default::default() },
-                lidar: Some(lidar),
+                lidar: Some(scan_at(k)),
                 detections: Some(Vec::new()),
                 detections_age: 0.0,
                 visibility: None,
@@ -336,29 +340,7 @@ fn the_gaps_between_cars_queued_side_by_side_are_not_lidar_dropout() {
     let scan = queue_abreast();
     let returns = scan.ranges.iter().filter(|r| r.is_some()).count();
     assert!((9..=12).contains(&returns), "{returns} returns");
-    let mut m = mission(1);
-    m.road = Some(RoadMap {
-        lanes: 3,
-        lane_width: 3.5,
-        length: 2000.0,
-        curvature: 0.0,
-        speed_limit: 16.0,
-        line: Vec::new(),
-        kind: None,
-    });
-    let mut stack = Stack::new(StackConfig::default(), m).unwrap();
-    for k in 0..40 {
-        let f = SensorFrame {
-            tick: k,
-            time: k as f64 * 0.05,
-            ego: EgoEstimate { x: 0.0, y: 5.25, speed: 0.0, ..Default::default() },
-            lidar: Some(scan.clone()),
-            detections: Some(Vec::new()),
-            detections_age: 0.0,
-            visibility: None,
-            signals: Vec::new(),
-        };
-        let out = stack.step(&f, &mut FrozenClock);
+    for (k, out) in lidar_run(StackConfig::default(), 40, |_| scan.clone()).iter().enumerate() {
         assert!(
             !out.telemetry.events.iter().any(|e| e.reason == Reason::LidarDropout),
             "tick {k}: {:?}",

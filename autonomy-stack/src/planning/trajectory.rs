@@ -834,17 +834,30 @@ mod tests {
     }
 
     fn plan_turn(planner: &mut RoadPlanner, road: &RoadGeometry, ego_y: f64, speed: f64, car: &Prediction) -> Plan {
+        let ego =
+            EgoEstimate { x: 1.75, y: ego_y, heading: -core::f64::consts::FRAC_PI_2, speed, ..Default::default() };
+        plan_once(planner, road, ego, 140.0, car, 60.0 - ego_y)
+    }
+
+    /// One planning cycle of a 4.6 m car at `ego`, `ego_s` along `road`, going `goal_s` along it,
+    /// with one predicted object.
+    fn plan_once(
+        planner: &mut RoadPlanner,
+        road: &RoadGeometry,
+        ego: EgoEstimate,
+        goal_s: f64,
+        object: &Prediction,
+        ego_s: f64,
+    ) -> Plan {
         let cfg = PlanningConfig::default();
         let vehicle =
             VehicleParams { length: 4.6, width: 2.0, wheelbase: 2.8, max_accel: 3.0, max_decel: 8.0, max_steer: 0.6 };
-        let ego =
-            EgoEstimate { x: 1.75, y: ego_y, heading: -core::f64::consts::FRAC_PI_2, speed, ..Default::default() };
         let input = PlanInput {
             config: &cfg,
             vehicle: &vehicle,
             ego: &ego,
-            goal: MissionGoal::RoadDistance { s: 140.0 },
-            predictions: core::slice::from_ref(car),
+            goal: MissionGoal::RoadDistance { s: goal_s },
+            predictions: core::slice::from_ref(object),
             tracks: &[],
             prediction_step: 0.2,
             period: 0.04,
@@ -853,7 +866,7 @@ mod tests {
             visibility: f64::INFINITY,
             signals: &[],
         };
-        planner.plan(road, &input, 60.0 - ego_y)
+        planner.plan(road, &input, ego_s)
     }
 
     #[test]
@@ -908,25 +921,8 @@ mod tests {
                 .map(|k| PredictedPoint { t: f64::from(k) * 0.2, x: 160.0, y: 5.25 + offset, heading: 0.0 })
                 .collect(),
         };
-        let cfg = PlanningConfig::default();
-        let vehicle =
-            VehicleParams { length: 4.6, width: 2.0, wheelbase: 2.8, max_accel: 3.0, max_decel: 8.0, max_steer: 0.6 };
         let ego = EgoEstimate { x: 100.0, y: 5.25, speed: 26.0, ..Default::default() };
-        let input = PlanInput {
-            config: &cfg,
-            vehicle: &vehicle,
-            ego: &ego,
-            goal: MissionGoal::RoadDistance { s: 700.0 },
-            predictions: core::slice::from_ref(&debris),
-            tracks: &[],
-            prediction_step: 0.2,
-            period: 0.04,
-            speed_cap: f64::INFINITY,
-            tick: 0,
-            visibility: f64::INFINITY,
-            signals: &[],
-        };
-        RoadPlanner::default().plan(&road, &input, 100.0).target_lane
+        plan_once(&mut RoadPlanner::default(), &road, ego, 700.0, &debris, 100.0).target_lane
     }
 
     #[test]
