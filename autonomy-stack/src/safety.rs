@@ -552,8 +552,9 @@ pub struct TtcAssessment {
     /// Smallest time-to-collision at the ego's current speed, seconds (infinite if none).
     pub ttc: f64,
     /// `ttc` over the objects the ego's current braking (measured and commanded alike, the
-    /// smaller of the two) does not keep it clear of within the AEB threshold: an ego that is
-    /// already stopping short of a conflict does not need AEB to stop it. Never below `ttc`.
+    /// smaller of the two) does not keep it clear of, to its standstill and the AEB threshold
+    /// beyond ([`stopped_short`]): an ego already stopping short of a conflict does not need AEB
+    /// to stop it. Never below `ttc`.
     pub ttc_braking: f64,
     /// Largest constant deceleration that just stops the closing within the gap left, over the
     /// objects with a TTC under the AEB threshold (infinite when one stands, crosses or is already
@@ -673,32 +674,31 @@ pub fn assess_ttc(
         }
         // An ego already braking hard enough to stay clear of this object needs no AEB for it
         // (not for an object braking ahead: its entry above assumes the worse case).
-        let overlapping = start <= lon.1.min(lat.1);
-        if overlapping
-            && !(start < cfg.aeb_ttc
-                && ego_decel > 0.0
-                && braking.is_none()
-                && stopped_short(&frame, vehicle, cfg.aeb_lateral_margin, &o, v, ego_decel, cfg.aeb_ttc))
-        {
+        if start > lon.1.min(lat.1) {
+            continue;
+        }
+        let resolved = start < cfg.aeb_ttc
+            && ego_decel > 0.0
+            && braking.is_none()
+            && stopped_short(&frame, vehicle, cfg.aeb_lateral_margin, &o, v, ego_decel, cfg.aeb_ttc);
+        if !resolved {
             best_braking = best_braking.min(start);
         }
-        if start <= lon.1.min(lat.1) {
-            best = best.min(start);
-            if start < cfg.aeb_ttc {
-                // Closing on traffic ahead that moves our way: stopping the closing within the
-                // bumper gap along the arc takes c² / 2g. A standing or crossing object (the ego
-                // must stop, not settle behind it) or one already level with the ego (no gap)
-                // calls for full braking.
-                let (closing, gap) = (v - vs, s - hx);
-                let decel = if gap > 0.0 && closing > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
-                    (closing * closing / (2.0 * gap)).max(braking.unwrap_or(0.0))
-                } else if gap > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
-                    braking.unwrap_or(f64::INFINITY)
-                } else {
-                    f64::INFINITY
-                };
-                required = required.max(decel);
-            }
+        best = best.min(start);
+        if start < cfg.aeb_ttc {
+            // Closing on traffic ahead that moves our way: stopping the closing within the
+            // bumper gap along the arc takes c² / 2g. A standing or crossing object (the ego
+            // must stop, not settle behind it) or one already level with the ego (no gap)
+            // calls for full braking.
+            let (closing, gap) = (v - vs, s - hx);
+            let decel = if gap > 0.0 && closing > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
+                (closing * closing / (2.0 * gap)).max(braking.unwrap_or(0.0))
+            } else if gap > 0.0 && vs > AEB_GRADED_MIN_SPEED_SHARE * v {
+                braking.unwrap_or(f64::INFINITY)
+            } else {
+                f64::INFINITY
+            };
+            required = required.max(decel);
         }
     }
     TtcAssessment { ttc: best, ttc_braking: best_braking, required_decel: required }
@@ -990,8 +990,16 @@ mod tests {
         // At 2.2 m/s braking at 1.35 m/s² it stops 1.79 m along the arc, nearly 5 m from the
         // car's line: clear.
         assert!(stopped_short(&frame, &vehicle, 0.2, &car, 2.2, 1.35, 1.5));
-        // At 8 m/s with the same braking it is still turning across the car's line a second on.
-        assert!(!stopped_short(&frame, &vehicle, 0.2, &car, 8.0, 1.35, 1.5));
+        // At 5 m/s it stops 9.3 m along the arc, at (8.0, 4.0) heading 53 degrees, with its nose
+        // in the car's lane; a car 40 m off arrives 0.3 s after the standstill, 4 s from now (far
+        // beyond the 1.5 s threshold): the braking only delays the meeting.
+        let later = Object { x: 40.0, ..car };
+        assert!(!stopped_short(&frame, &vehicle, 0.2, &later, 5.0, 1.35, 1.5));
+        assert!(stopped_short(&frame, &vehicle, 0.2, &later, 2.2, 1.35, 1.5));
+        // Braking that takes longer than 4 s to stop the ego (8 m/s at 1.35 m/s²: 5.9 s) is
+        // not credited, whatever it meets.
+        let gone = Object { x: -100.0, ..car };
+        assert!(!stopped_short(&frame, &vehicle, 0.2, &gone, 8.0, 1.35, 1.5));
         // A car standing 7 m ahead bumper to bumper (4.5 m cars, centres 11.5 m apart): from
         // 10 m/s, braking at 8 m/s² stops within 6.25 m, at 6 m/s² only in 8.33 m.
         let straight = ArcFrame { x: 0.0, y: 0.0, heading: 0.0, curvature: 0.0 };

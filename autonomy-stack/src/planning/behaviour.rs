@@ -148,18 +148,10 @@ pub struct Situation {
     pub pull_in: bool,
     /// Simulated time, seconds (the frame's tick times the period).
     pub time: f64,
-    /// What blocks the current lane is a standing object lying right or left of the lane's centre:
-    /// it is passed on its open side (the keep-left tie-break is for overtaking traffic).
-    pub obstacle_side: Option<Side>,
-}
-
-/// A side of the lane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Towards lower lane numbers (the right, where traffic keeps right).
-    Right,
-    /// Towards higher lane numbers.
-    Left,
+    /// What blocks the current lane is a standing object lying left of the lane's centre (towards
+    /// higher lane numbers): it is passed on its open side, the right (the keep-left tie-break is
+    /// for overtaking traffic).
+    pub obstacle_left: bool,
 }
 
 /// The lane-change state machine.
@@ -196,7 +188,7 @@ impl LaneChoice {
         speed_of: impl Fn(u32) -> f64,
         gap_ok: impl Fn(u32) -> bool,
     ) -> u32 {
-        let Situation { lanes, current, v_des, pull_in, time, obstacle_side } = at;
+        let Situation { lanes, current, v_des, pull_in, time, obstacle_left } = at;
         if let Some(to) = self.changing_to {
             if !config.lane_change_enabled || (current != to && !gap_ok(to)) {
                 // Abort: the gap closed (or lane changes were switched off).
@@ -221,7 +213,7 @@ impl LaneChoice {
         // Left first, so that a tie prefers overtaking on the left; right first past a standing
         // object that lies left of the lane's centre, so that the ego does not cut across it.
         let (left, right) = (current.checked_add(1).filter(|&l| l < lanes), current.checked_sub(1));
-        let order = if obstacle_side == Some(Side::Left) { [right, left] } else { [left, right] };
+        let order = if obstacle_left { [right, left] } else { [left, right] };
         for lane in order.into_iter().flatten() {
             let v = speed_of(lane);
             if v > best.1 && gap_ok(lane) {
@@ -305,7 +297,7 @@ mod tests {
     }
 
     fn at(lanes: u32, current: u32, pull_in: bool) -> Situation {
-        Situation { lanes, current, v_des: 20.0, pull_in, time: 0.0, obstacle_side: None }
+        Situation { lanes, current, v_des: 20.0, pull_in, time: 0.0, obstacle_left: false }
     }
 
     fn obj(s: f64, d: f64, speed: f64) -> LaneObject {
@@ -353,17 +345,16 @@ mod tests {
     fn a_blocked_lane_is_left_for_the_side_its_standing_object_leaves_open() {
         let config = PlanningConfig::default();
         let speeds = |lane: u32| if lane == 1 { 0.0 } else { 20.0 };
-        let side = |obstacle_side| Situation { obstacle_side, ..at(3, 1, false) };
+        let side = |obstacle_left| Situation { obstacle_left, ..at(3, 1, false) };
         // Both neighbours free: the left, as for overtaking, unless the object lies left of centre.
-        assert_eq!(LaneChoice::default().target(&config, side(None), |_| false, speeds, |_| true), 2);
-        assert_eq!(LaneChoice::default().target(&config, side(Some(Side::Right)), |_| false, speeds, |_| true), 2);
+        assert_eq!(LaneChoice::default().target(&config, side(false), |_| false, speeds, |_| true), 2);
         let mut choice = LaneChoice::default();
-        assert_eq!(choice.target(&config, side(Some(Side::Left)), |_| false, speeds, |_| true), 0);
+        assert_eq!(choice.target(&config, side(true), |_| false, speeds, |_| true), 0);
         // Passing on the right is no overtake to return from.
         assert_eq!((choice.changing_to, choice.return_to), (Some(0), None));
         // Only a tie-break: a right lane without an acceptable gap leaves the left.
         let gap = |lane: u32| lane != 0;
-        assert_eq!(LaneChoice::default().target(&config, side(Some(Side::Left)), |_| false, speeds, gap), 2);
+        assert_eq!(LaneChoice::default().target(&config, side(true), |_| false, speeds, gap), 2);
     }
 
     #[test]

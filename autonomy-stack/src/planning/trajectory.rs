@@ -3,8 +3,7 @@
 //! every track (collision), progress, comfort and centring; the cheapest one becomes the plan.
 
 use super::behaviour::{
-    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Side,
-    Situation,
+    constrained_accel, gap_acceptable, lane_speed, overlaps, Constraint, LaneChoice, LaneEgo, LaneObject, Situation,
 };
 use super::junction::{Junctions, LineEgo, GAP_WINDOW};
 use super::turn::{self, Decision, TurnEgo};
@@ -244,17 +243,14 @@ impl RoadPlanner {
         let (lo_here, hi_here) = span(current);
         let overtaken_from_behind =
             objs.iter().any(|o| overlaps(o, lo_here, hi_here) && o.s < s0 && o.speed > v0 + MAKE_WAY_DV);
-        // The nearest standing object ahead in the ego's lane, and which side of the lane's centre
-        // it lies on (none when it is centred within a tenth of a lane).
+        // Whether the nearest standing object ahead in the ego's lane lies left of the lane's
+        // centre by more than a tenth of a lane.
         let centre_here = road.lane_centre(current);
-        let obstacle_side = objs
+        let obstacle_left = objs
             .iter()
             .filter(|o| overlaps(o, lo_here, hi_here) && o.s > s0 && o.s - s0 < reach && o.speed < MOVING)
             .min_by(|a, b| a.s.total_cmp(&b.s))
-            .and_then(|o| {
-                let off = o.d - centre_here;
-                (libm::fabs(off) > 0.1 * lw).then_some(if off > 0.0 { Side::Left } else { Side::Right })
-            });
+            .is_some_and(|o| o.d - centre_here > 0.1 * lw);
         let target = self.lane_choice.target(
             cfg,
             Situation {
@@ -263,7 +259,7 @@ impl RoadPlanner {
                 v_des,
                 pull_in: stop_ahead || overtaken_from_behind,
                 time: input.tick as f64 * input.period,
-                obstacle_side,
+                obstacle_left,
             },
             |lane| libm::fabs(d0 - road.lane_centre(lane)) < 0.3,
             |lane| {
