@@ -138,8 +138,11 @@ fn the_detection_rate_falls_from_half_the_reach_to_the_reach_and_is_zero_beyond(
         let (rate, _) = detection_rate(dist, 40.0, half);
         assert!((rate - expected).abs() < 0.04, "fog 40 m, {dist} m: measured {rate:.3}, expected {expected:.3}");
     }
-    // The default (0) is the flat rate to the last metre; 1 fades to nothing at the reach.
-    let (flat, _) = detection_rate(79.0, 250.0, "");
+    // The default (0.25) loses a quarter at the reach: 0.735 at 79 m. 0 is the flat rate to the
+    // last metre; 1 fades to nothing at the reach.
+    let (default, _) = detection_rate(79.0, 250.0, "");
+    assert!((default - 0.735).abs() < 0.04, "default at 79 m: {default:.3}");
+    let (flat, _) = detection_rate(79.0, 250.0, ", range_falloff: 0");
     assert!((flat - 0.98).abs() < 0.03, "flat at 79 m: {flat:.3}");
     let (fade, _) = detection_rate(79.0, 250.0, ", range_falloff: 1");
     assert!(fade < 0.05, "full falloff at 79 m: {fade:.3}");

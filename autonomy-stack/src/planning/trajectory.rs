@@ -39,6 +39,12 @@ const MOVING: f64 = 2.0;
 const CROSSING_EGO_SPEED: f64 = 3.0;
 /// Safety buffer around the ego's passage through a crossing object's path, seconds.
 const CROSSING_BUFFER: f64 = 1.0;
+/// Extra buffer for the object the ego yielded to last cycle, seconds. A walker's velocity
+/// estimate from a noisy, patchy detector swings by half a metre per second between cycles, and
+/// with it the predicted time it reaches the ego's path: without this hysteresis the yield
+/// flickered on and off, and the ego, braking only in the "on" cycles at the comfort jerk, came
+/// to a stop on the walking line instead of before it.
+const YIELD_HYSTERESIS: f64 = 1.0;
 
 /// Time step of the extrapolation that checks a junction's conflict zone, seconds.
 const JUNCTION_STEP: f64 = 0.2;
@@ -131,6 +137,8 @@ pub struct RoadPlanner {
     /// vehicle the point only moves back (its estimate of the vehicle's path firms up as it nears;
     /// creeping forward after each noisy estimate would bring the ego towards its lane).
     waiting: Option<(u64, f64)>,
+    /// The crossing object the ego yielded to last cycle.
+    yielding_to: Option<u64>,
 }
 
 /// A candidate's lateral profile: from `d0` at `s0`, leaving with slope `slope` (dd/ds, the ego's
@@ -355,6 +363,7 @@ impl RoadPlanner {
         };
         self.previous_end = Some(best.end);
         self.manoeuvre = Some(lateral);
+        self.yielding_to = best.binding.filter(|c| c.crossing).and_then(|c| c.track);
         let path_length = (v0 * 4.0 + 10.0).max(25.0);
         let ds = (path_length / 40.0).max(1.0);
         let mut path = Vec::with_capacity(42);
@@ -377,6 +386,7 @@ impl RoadPlanner {
         };
         // Above the passing speed the free-road term of the IDM slows down too gently to hold it.
         let accel = best.accel.min((PASSING_GAIN * (passing - v0)).max(-cfg.idm_decel).min(cfg.idm_accel));
+        let accel = accel.min(self.evasion_brake(cfg, s0, d0, v0, v_des, hl, hw, reach));
         Plan {
             path,
             accel,
@@ -385,6 +395,47 @@ impl RoadPlanner {
             target_lane: Some(target),
             collision_free: best.collision_free,
         }
+    }
+
+    /// Braking while steering round a standing object the ego could not stop for comfortably: as
+    /// long as the ego still overlaps it sideways, it brakes for it as it would in its lane, up to
+    /// the comfortable deceleration. The other lane is free only as far as the sensors have seen
+    /// (a jam's tail fills one lane after another as each comes into range), and an evasion may
+    /// have to be given up: every metre per second shed while the way round is not yet certain is
+    /// closing speed it will not have if it must stop after all. Objects it clears sideways, or
+    /// can stop for gently, change nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn evasion_brake(
+        &self,
+        cfg: &PlanningConfig,
+        s0: f64,
+        d0: f64,
+        v0: f64,
+        v_des: f64,
+        hl: f64,
+        hw: f64,
+        reach: f64,
+    ) -> f64 {
+        let mut accel = f64::INFINITY;
+        for o in &self.objects {
+            let ahead = o.now.s - o.now.half_length - (s0 + hl);
+            if o.now.speed > MOVING
+                || ahead <= 0.0
+                || ahead > reach
+                || libm::fabs(o.now.d - d0) >= hw + o.now.half_width
+            {
+                continue;
+            }
+            let keep = match o.class {
+                ObjectClass::Pedestrian | ObjectClass::Unknown => cfg.stop_distance,
+                _ => cfg.idm_min_gap,
+            };
+            let a = super::behaviour::idm_accel(cfg, v0, v_des, Some((ahead, o.now.speed.max(0.0), keep)));
+            if a < -cfg.idm_decel {
+                accel = accel.min(-cfg.idm_decel);
+            }
+        }
+        accel
     }
 
     /// The speed at which the ego may close in on slower vehicles driving in a neighbouring lane
@@ -661,7 +712,9 @@ impl RoadPlanner {
             let v_pass = v0.max(CROSSING_EGO_SPEED);
             let t_arrive = (s_conf - o.now.half_length - s0 - hl) / v_pass;
             let t_clear = (s_conf + o.now.half_length - s0 + hl) / v_pass;
-            if t_in <= t_clear + CROSSING_BUFFER && t_out >= t_arrive - CROSSING_BUFFER {
+            let buffer =
+                if self.yielding_to == Some(o.id) { CROSSING_BUFFER + YIELD_HYSTERESIS } else { CROSSING_BUFFER };
+            if t_in <= t_clear + buffer && t_out >= t_arrive - buffer {
                 self.constraints.push(Constraint {
                     rear: s_conf - o.now.half_length,
                     speed: 0.0,
@@ -896,6 +949,12 @@ mod tests {
     /// The lane the planner heads for, at 26 m/s in the middle of three 3.5 m lanes on a straight
     /// road, with a 1.2 m box lying 60 m ahead `offset` metres left of the lane's centre.
     fn lane_to_pass_debris(offset: f64) -> Option<u32> {
+        pass_box(offset, 160.0, 26.0).target_lane
+    }
+
+    /// One plan for an ego at x = 100 in the middle lane of a straight three-lane road driving at
+    /// `speed`, with a 1.2 m box lying at `x` `offset` metres left of the lane's centre.
+    fn pass_box(offset: f64, x: f64, speed: f64) -> Plan {
         let road = RoadGeometry::new(RoadMap {
             lanes: 3,
             lane_width: 3.5,
@@ -914,11 +973,74 @@ mod tests {
             vy: 0.0,
             model: PredictionModel::ConstantVelocity,
             points: (0..=20)
-                .map(|k| PredictedPoint { t: f64::from(k) * 0.2, x: 160.0, y: 5.25 + offset, heading: 0.0 })
+                .map(|k| PredictedPoint { t: f64::from(k) * 0.2, x, y: 5.25 + offset, heading: 0.0 })
                 .collect(),
         };
-        let ego = EgoEstimate { x: 100.0, y: 5.25, speed: 26.0, ..Default::default() };
-        plan_once(&mut RoadPlanner::default(), &road, ego, 700.0, &debris, 100.0).target_lane
+        let ego = EgoEstimate { x: 100.0, y: 5.25, speed, ..Default::default() };
+        plan_once(&mut RoadPlanner::default(), &road, ego, 700.0, &debris, 100.0)
+    }
+
+    #[test]
+    fn the_ego_brakes_while_it_steers_round_a_standing_object_it_could_not_stop_for_gently() {
+        let comfort = PlanningConfig::default().idm_decel;
+        // 60 m ahead at 26 m/s a stop would take about 6.5 m/s²: it steers round and brakes
+        // at the comfortable deceleration while the way round is not yet certain.
+        let near = pass_box(0.0, 160.0, 26.0);
+        assert_eq!(near.target_lane, Some(2));
+        assert!(near.accel <= -comfort + 1e-9, "{}", near.accel);
+        // 150 m ahead a gentle stop would still do: no braking for it yet.
+        let far = pass_box(0.0, 250.0, 26.0);
+        assert!(far.accel > -0.5, "{}", far.accel);
+        // At a walking pace the same box 60 m ahead asks for nothing.
+        assert!(pass_box(0.0, 160.0, 8.0).accel > -0.5);
+    }
+
+    /// A pedestrian at x = 120 walking towards the road at 1.4 m/s from y = `y0`, predicted over
+    /// 5 s.
+    fn crossing_walker(y0: f64) -> Prediction {
+        Prediction {
+            track_id: 7,
+            class: ObjectClass::Pedestrian,
+            length: 0.5,
+            width: 0.5,
+            vx: 0.0,
+            vy: 1.4,
+            model: PredictionModel::ConstantVelocity,
+            points: (0..=25)
+                .map(|k| {
+                    let t = f64::from(k) * 0.2;
+                    PredictedPoint { t, x: 120.0, y: y0 + 1.4 * t, heading: core::f64::consts::FRAC_PI_2 }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_yield_to_a_crossing_walker_holds_while_the_estimate_of_their_pace_wavers() {
+        let road = RoadGeometry::new(RoadMap {
+            lanes: 1,
+            lane_width: 3.5,
+            length: 900.0,
+            curvature: 0.0,
+            speed_limit: 13.9,
+            line: Vec::new(),
+            kind: None,
+        });
+        let ego = EgoEstimate { x: 100.0, y: 1.75, speed: 8.0, ..Default::default() };
+        // At 8 m/s the ego is past the walking line 2.8 s from now; this walker comes within
+        // 1.75 m of its centre line (half its width, half theirs and the lateral margin) 4.3 s
+        // from now: outside the 1 s buffer, inside the buffer plus the hysteresis.
+        let walker = crossing_walker(-6.0);
+        let fresh = plan_once(&mut RoadPlanner::default(), &road, ego, 700.0, &walker, 100.0);
+        assert!(!matches!(fresh.behaviour, Behaviour::Yield { .. }), "{:?}", fresh.behaviour);
+        let mut yielding = RoadPlanner { yielding_to: Some(7), ..RoadPlanner::default() };
+        let held = plan_once(&mut yielding, &road, ego, 700.0, &walker, 100.0);
+        assert_eq!(held.behaviour, Behaviour::Yield { track: 7 });
+        assert_eq!(yielding.yielding_to, Some(7));
+        // Once yielding, a walker who would need far longer than that is let go again.
+        let slow = plan_once(&mut yielding, &road, ego, 700.0, &crossing_walker(-10.0), 100.0);
+        assert!(!matches!(slow.behaviour, Behaviour::Yield { .. }), "{:?}", slow.behaviour);
+        assert_eq!(yielding.yielding_to, None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ num_defaults! {
     detector_range = 80.0;
     detector_noise = 0.3;
     detector_miss = 0.02;
-    detector_falloff = 0.0;
+    detector_falloff = 0.25;
     detector_fp = 0.01;
     detector_latency = 0.1;
     loc_position_noise = 0.05;
@@ -187,8 +187,8 @@ pub struct Detector<N: Number> {
     /// (`min(range, visibility)`, at night the headlamps' reach for unlit objects).
     #[serde(default = "detector_miss::<N>")]
     pub miss_rate: N,
-    /// How much of the detection probability is lost at the edge of the reach, 0..1 (default 0: a
-    /// flat rate to the last metre and a hard cut). Beyond half the reach the probability of
+    /// How much of the detection probability is lost at the edge of the reach, 0..1 (default
+    /// 0.25; 0 gives a flat rate to the last metre and a hard cut). Beyond half the reach the probability of
     /// reporting an object in line of sight falls smoothly (smoothstep) from `1 - miss_rate` to
     /// `(1 - miss_rate)(1 - range_falloff)` at the reach, and is zero beyond it. Realistic values:
     /// detectors evaluated by range lose recall towards the far end of their rated range (the Waymo
@@ -198,9 +198,9 @@ pub struct Detector<N: Number> {
     /// objects): 0.5 for single-frame detection, less for a detector whose rated range is where
     /// its own tracking still holds an object. Fog squeezes the same curve into the visible
     /// distance, as an object's contrast falls with exp(-3.912 d / V) (Koschmieder, 2 % contrast
-    /// at the visibility V, as sim-core's `weather` uses). The default stays 0 until the reference
-    /// stack passes the catalog with a falloff: with 0.25 a standing queue found at 80 m from
-    /// 30 m/s and debris at 28 m/s were hit (ADR 0022).
+    /// at the visibility V, as sim-core's `weather` uses). The default, 0.25, is half the
+    /// single-frame loss: the stack's M-of-N confirmation and coasting bridge single misses, and
+    /// a detector's rated range is where its tracks still hold (ADR 0022).
     #[serde(default = "detector_falloff::<N>")]
     pub range_falloff: N,
     /// Expected false positives per frame.
