@@ -114,6 +114,15 @@ pub fn sight_speed(cfg: &PlanningConfig, max_decel: f64, visibility: f64) -> f64
     a * (libm::sqrt(t * t + 2.0 * room / a) - t)
 }
 
+/// The gap the ego keeps at a standstill behind an object of `class`: the stop distance before a
+/// person or an unknown object, the following gap behind a vehicle.
+fn standstill_gap(cfg: &PlanningConfig, class: ObjectClass) -> f64 {
+    match class {
+        ObjectClass::Pedestrian | ObjectClass::Unknown => cfg.stop_distance,
+        _ => cfg.idm_min_gap,
+    }
+}
+
 /// The road planner's state across ticks.
 #[derive(Debug, Clone, Default)]
 pub struct RoadPlanner {
@@ -386,7 +395,7 @@ impl RoadPlanner {
         };
         // Above the passing speed the free-road term of the IDM slows down too gently to hold it.
         let accel = best.accel.min((PASSING_GAIN * (passing - v0)).max(-cfg.idm_decel).min(cfg.idm_accel));
-        let accel = accel.min(self.evasion_brake(cfg, s0, d0, v0, v_des, hl, hw, reach));
+        let accel = accel.min(self.evasion_brake(cfg, &lane_ego, d0, hw, v_des, reach));
         Plan {
             path,
             accel,
@@ -404,18 +413,8 @@ impl RoadPlanner {
     /// have to be given up: every metre per second shed while the way round is not yet certain is
     /// closing speed it will not have if it must stop after all. Objects it clears sideways, or
     /// can stop for gently, change nothing.
-    #[allow(clippy::too_many_arguments)]
-    fn evasion_brake(
-        &self,
-        cfg: &PlanningConfig,
-        s0: f64,
-        d0: f64,
-        v0: f64,
-        v_des: f64,
-        hl: f64,
-        hw: f64,
-        reach: f64,
-    ) -> f64 {
+    fn evasion_brake(&self, cfg: &PlanningConfig, ego: &LaneEgo, d0: f64, hw: f64, v_des: f64, reach: f64) -> f64 {
+        let LaneEgo { s: s0, speed: v0, half_length: hl } = *ego;
         let mut accel = f64::INFINITY;
         for o in &self.objects {
             let ahead = o.now.s - o.now.half_length - (s0 + hl);
@@ -426,10 +425,7 @@ impl RoadPlanner {
             {
                 continue;
             }
-            let keep = match o.class {
-                ObjectClass::Pedestrian | ObjectClass::Unknown => cfg.stop_distance,
-                _ => cfg.idm_min_gap,
-            };
+            let keep = standstill_gap(cfg, o.class);
             let a = super::behaviour::idm_accel(cfg, v0, v_des, Some((ahead, o.now.speed.max(0.0), keep)));
             if a < -cfg.idm_decel {
                 accel = accel.min(-cfg.idm_decel);
@@ -669,10 +665,7 @@ impl RoadPlanner {
             }
             let clearance = hw + o.now.half_width + margin;
             let ahead = o.now.s > s0 && o.now.s - s0 < reach;
-            let keep = match o.class {
-                ObjectClass::Pedestrian | ObjectClass::Unknown => cfg.stop_distance,
-                _ => cfg.idm_min_gap,
-            };
+            let keep = standstill_gap(cfg, o.class);
             if ahead && libm::fabs(o.now.d - lat.at(o.now.s)) < clearance {
                 self.constraints.push(Constraint {
                     rear: o.now.s - o.now.half_length,
